@@ -1,0 +1,397 @@
+import { expect } from 'chai';
+import { WebSocket } from 'ws';
+import { CloseCode, WriteMode } from '../../src/peer/constants.js';
+import { WebSocketCloseError } from '../../src/peer/WebSocketCloseError.js';
+import type { Packet, PeerState } from '../../src/peer/types.js';
+import {
+  collect,
+  delay,
+  internalsOf,
+  openClient,
+  openPair,
+  readNoDelay,
+  startServer,
+  stopAll,
+  takeValues,
+} from '../helpers.js';
+
+/** A raw `ws` client: an independent end that reports frames exactly as they came. */
+function rawClient(url: string): Promise<{ ws: WebSocket; frames: Array<{ data: Buffer; isBinary: boolean }> }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    const frames: Array<{ data: Buffer; isBinary: boolean }> = [];
+    ws.on('message', (data: Buffer, isBinary) => frames.push({ data, isBinary }));
+    ws.once('open', () => resolve({ ws, frames }));
+    ws.once('error', reject);
+  });
+}
+
+async function until(check: () => boolean, ms = 2000): Promise<void> {
+  const start = Date.now();
+  while (!check()) {
+    if (Date.now() - start > ms) throw new Error('timed out waiting');
+    await delay(5);
+  }
+}
+
+describe('WebSocketPeer', () => {
+  afterEach(stopAll);
+
+  describe('state$', () => {
+    it('goes open -> closing -> closed on both sides of a clean close, then completes', async () => {
+      const { client, remote } = await openPair();
+      const clientStates = collect(client.peer.state$);
+      const remoteStates = collect(remote.state$);
+      client.peer.close();
+      await Promise.all([clientStates.done, remoteStates.done]);
+      const expected: PeerState[] = ['open', 'closing', 'closed'];
+      expect(clientStates.values).to.deep.equal(expected);
+      expect(remoteStates.values).to.deep.equal(expected);
+    });
+
+    it('gives a late subscriber the current state first, synchronously', async () => {
+      const { client, remote } = await openPair();
+      const seen: PeerState[] = [];
+      client.peer.state$.subscribe((s) => seen.push(s)).unsubscribe();
+      expect(seen).to.deep.equal(['open']);
+      client.peer.close();
+      const late: PeerState[] = [];
+      client.peer.state$.subscribe((s) => late.push(s)).unsubscribe();
+      expect(late).to.deep.equal(['closing']);
+      await takeValues(client.peer.closed$, 1);
+      const closed = collect(client.peer.state$);
+      await closed.done;
+      expect(closed.values).to.deep.equal(['closed']);
+    });
+
+    it('passes the passive side through closing too, while it answers the close frame', async () => {
+      const { client, remote } = await openPair();
+      const states = collect(remote.state$);
+      expect(remote.isConnectedToHost()).to.equal(true);
+      client.peer.close(4001);
+      await until(() => states.values.includes('closing'));
+      expect(remote.isConnectedToHost()).to.equal(false);
+      await states.done;
+      expect(states.values).to.deep.equal(['open', 'closing', 'closed']);
+    });
+  });
+
+  describe('after close', () => {
+    it('has completed every stream, early and late subscribers alike', async () => {
+      const { client, remote } = await openPair();
+      const early = [client.peer.packets$, client.peer.state$, client.peer.bufferedAmount$, client.peer.closed$].map(
+        (s) => collect<unknown>(s),
+      );
+      remote.close();
+      for (const stream of early) expect(await stream.done).to.deep.equal({});
+      const late = [client.peer.packets$, client.peer.state$, client.peer.bufferedAmount$, client.peer.closed$].map(
+        (s) => collect<unknown>(s),
+      );
+      for (const stream of late) expect(await stream.done).to.deep.equal({});
+      expect(late[1]?.values).to.deep.equal(['closed']);
+      expect(late[2]?.values).to.deep.equal([0]);
+      expect(late[3]?.values).to.deep.equal([{ code: 1000, reason: '', wasClean: true }]);
+    });
+
+    it('leaves no listener on the underlying sockets of either side', async () => {
+      const { client, remote } = await openPair();
+      const sockets = [internalsOf(client.peer), internalsOf(remote)];
+      for (const { ws } of sockets) expect(ws.listenerCount('message')).to.equal(1);
+      client.peer.packets$.subscribe();
+      remote.close(CloseCode.GoingAway);
+      await Promise.all([takeValues(client.peer.closed$, 1), takeValues(remote.closed$, 1)]);
+      for (const { ws } of sockets) expect(ws.eventNames()).to.deep.equal([]);
+    });
+  });
+
+  describe('packets', () => {
+    it('arrive as string and Uint8Array, and wasStringPacket() follows the last one taken', async () => {
+      const { client, remote } = await openPair();
+      const seen: Array<[Packet, boolean]> = [];
+      const done = new Promise<void>((resolve) => {
+        remote.packets$.subscribe((p) => {
+          seen.push([p, remote.wasStringPacket()]);
+          if (seen.length === 3) resolve();
+        });
+      });
+      client.peer.sink.next('héllo');
+      client.peer.setWriteMode(WriteMode.Binary);
+      client.peer.sink.next(new Uint8Array([0, 255, 128]));
+      client.peer.setWriteMode(WriteMode.Text);
+      client.peer.sink.next('again');
+      await done;
+      expect(seen[0]?.[0]).to.deep.equal({ isString: true, data: 'héllo' });
+      expect(seen[0]?.[1]).to.equal(true);
+      const binary = seen[1]?.[0];
+      expect(binary?.isString).to.equal(false);
+      expect(binary?.data).to.be.instanceOf(Uint8Array);
+      expect(Buffer.isBuffer(binary?.data)).to.equal(false);
+      expect([...(binary?.data as Uint8Array)]).to.deep.equal([0, 255, 128]);
+      expect(seen[1]?.[1]).to.equal(false);
+      expect(seen[2]?.[1]).to.equal(true);
+    });
+
+    it('wait in the peer for the first subscriber, in order, and for getPacket()', async () => {
+      const server = await startServer();
+      const remoteOpened = server.nextPeer();
+      const client = await openClient(server.url);
+      const remote = await remoteOpened;
+      for (let i = 0; i < 5; i++) remote.sink.next(`m${i}`);
+      remote.setWriteMode(WriteMode.Binary);
+      remote.sink.next(new Uint8Array([9]));
+      await until(() => client.peer.getAvailablePacketCount() === 6);
+      await delay(50);
+      expect(client.peer.getPacket()).to.deep.equal({ isString: true, data: 'm0' });
+      expect(client.peer.wasStringPacket()).to.equal(true);
+      const rest = await takeValues(client.peer.packets$, 5);
+      expect(rest.map((p) => (p.isString ? p.data : [...p.data]))).to.deep.equal(['m1', 'm2', 'm3', 'm4', [9]]);
+      expect(client.peer.wasStringPacket()).to.equal(false);
+      expect(client.peer.getAvailablePacketCount()).to.equal(0);
+      expect(client.peer.getPacket()).to.equal(undefined);
+    });
+
+    it('go once to all current subscribers, and wait again when the last one leaves', async () => {
+      const { client, remote } = await openPair();
+      const a = takeValues(client.peer.packets$, 2);
+      const b = takeValues(client.peer.packets$, 1);
+      remote.sink.next('one');
+      remote.sink.next('two');
+      expect((await b).map((p) => p.data)).to.deep.equal(['one']);
+      expect((await a).map((p) => p.data)).to.deep.equal(['one', 'two']);
+      remote.sink.next('three');
+      await until(() => client.peer.getAvailablePacketCount() === 1);
+      expect(client.peer.getPacket()).to.deep.equal({ isString: true, data: 'three' });
+    });
+
+    it('stop the peer reading at the queue bound, and all arrive in order once taken', async () => {
+      const { client, remote } = await openPair({}, { maxQueuedPackets: 16 });
+      remote.setWriteMode(WriteMode.Binary);
+      const payload = new Uint8Array(1024);
+      for (let i = 0; i < 1000; i++) {
+        new DataView(payload.buffer).setUint32(0, i);
+        remote.sink.next(payload);
+      }
+      await until(() => internalsOf(client.peer).ws.isPaused);
+      await delay(100);
+      const waiting = client.peer.getAvailablePacketCount();
+      // Bounded: the peer stopped reading; what one socket read had already brought may overshoot.
+      expect(waiting).to.be.at.least(16).and.below(16 + 128);
+      const all = await takeValues(client.peer.packets$, 1000);
+      const order = all.map((p) => new DataView((p.data as Uint8Array).slice().buffer).getUint32(0));
+      expect(order).to.deep.equal([...Array(1000).keys()]);
+      expect(internalsOf(client.peer).ws.isPaused).to.equal(false);
+    });
+  });
+
+  describe('write mode', () => {
+    const cases: Array<[string, WriteMode, string | Uint8Array, boolean]> = [
+      ['a string in text mode as text', WriteMode.Text, 'é', false],
+      ['bytes in text mode as text', WriteMode.Text, new Uint8Array([0xc3, 0xa9]), false],
+      ['a string in binary mode as its UTF-8 bytes', WriteMode.Binary, 'é', true],
+      ['bytes in binary mode as binary', WriteMode.Binary, new Uint8Array([0xc3, 0xa9]), true],
+    ];
+    for (const [name, mode, data, isBinary] of cases) {
+      it(`sends ${name}`, async () => {
+        const server = await startServer();
+        const remoteOpened = server.nextPeer();
+        const raw = await rawClient(server.url);
+        const remote = await remoteOpened;
+        remote.setWriteMode(mode);
+        expect(remote.getWriteMode()).to.equal(mode);
+        remote.putPacket(data);
+        await until(() => raw.frames.length === 1);
+        expect(raw.frames[0]?.isBinary).to.equal(isBinary);
+        expect([...(raw.frames[0]?.data ?? [])]).to.deep.equal([0xc3, 0xa9]);
+        raw.ws.close();
+      });
+    }
+
+    it('sends a Packet as its own kind whatever the mode', async () => {
+      const server = await startServer();
+      const remoteOpened = server.nextPeer();
+      const raw = await rawClient(server.url);
+      const remote = await remoteOpened;
+      remote.setWriteMode(WriteMode.Binary);
+      remote.sink.next({ isString: true, data: 'text' });
+      remote.setWriteMode(WriteMode.Text);
+      remote.sink.next({ isString: false, data: new Uint8Array([1]) });
+      await until(() => raw.frames.length === 2);
+      expect(raw.frames.map((f) => f.isBinary)).to.deep.equal([false, true]);
+      raw.ws.close();
+    });
+
+    it('refuses bytes that are not UTF-8 in text mode, and sends nothing', async () => {
+      const server = await startServer();
+      const remoteOpened = server.nextPeer();
+      const raw = await rawClient(server.url);
+      const remote = await remoteOpened;
+      for (const bad of [[0xff], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0xe2, 0x82]]) {
+        expect(() => remote.sink.next(new Uint8Array(bad)))
+          .to.throw(TypeError)
+          .with.property('code', 'ERR_INVALID_UTF8');
+      }
+      remote.sink.next('after');
+      await until(() => raw.frames.length === 1);
+      await delay(20);
+      expect(raw.frames.map((f) => f.data.toString())).to.deep.equal(['after']);
+      expect(remote.isConnectedToHost()).to.equal(true);
+      raw.ws.close();
+    });
+
+    it('refuses a mode that is not a WriteMode, and data that is not data', async () => {
+      const { client } = await openPair();
+      expect(() => client.peer.setWriteMode(2 as WriteMode)).to.throw(RangeError).with.property('code', 'ERR_INVALID_WRITE_MODE');
+      expect(client.peer.getWriteMode()).to.equal(WriteMode.Text);
+      for (const bad of [42, null, undefined, {}, { isString: true, data: 1 }, { isString: false, data: 'x' }]) {
+        expect(() => client.peer.putPacket(bad as unknown as string))
+          .to.throw(TypeError)
+          .with.property('code', 'ERR_INVALID_DATA');
+      }
+    });
+
+    it('takes the initial mode from the options', async () => {
+      const { client, remote } = await openPair({ writeMode: WriteMode.Binary }, {});
+      remote.sink.next('x');
+      const [packet] = await takeValues(client.peer.packets$, 1);
+      expect(packet?.isString).to.equal(false);
+    });
+  });
+
+  describe('close(code, reason)', () => {
+    for (const [code, reason] of [
+      [1000, ''],
+      [1001, 'going'],
+      [1003, 'no thanks'],
+      [1011, 'oops'],
+      [3000, 'app'],
+      [4999, '€'.repeat(41)],
+    ] as const) {
+      it(`gives the other side exactly ${code} and a ${Buffer.byteLength(reason)}-byte reason`, async () => {
+        const { client, remote } = await openPair();
+        client.peer.close(code, reason);
+        const [theirs] = await takeValues(remote.closed$, 1);
+        const [ours] = await takeValues(client.peer.closed$, 1);
+        expect(theirs).to.deep.equal({ code, reason, wasClean: true });
+        expect(ours).to.deep.equal({ code, reason, wasClean: true });
+      });
+    }
+
+    it('throws RangeError for codes outside RFC 6455 §7.4 and long reasons, and stays open', async () => {
+      const { client, remote } = await openPair();
+      for (const code of [999, 1004, 1005, 1006, 1015, 5000]) {
+        expect(() => client.peer.close(code)).to.throw(RangeError).with.property('code', 'ERR_INVALID_CLOSE_CODE');
+      }
+      expect(() => client.peer.close(1000, 'x'.repeat(124))).to.throw(RangeError).with.property('code', 'ERR_INVALID_CLOSE_REASON');
+      expect(() => client.peer.close(1000, '€'.repeat(42))).to.throw(RangeError).with.property('code', 'ERR_INVALID_CLOSE_REASON');
+      expect(client.peer.isConnectedToHost()).to.equal(true);
+      client.peer.sink.next('still open');
+      const [packet] = await takeValues(remote.packets$, 1);
+      expect(packet?.data).to.equal('still open');
+    });
+
+    it('does nothing on a peer that is closing or closed', async () => {
+      const { client, remote } = await openPair();
+      client.peer.close(4000, 'first');
+      client.peer.close(4001, 'second');
+      const [info] = await takeValues(remote.closed$, 1);
+      expect(info?.code).to.equal(4000);
+      await takeValues(client.peer.closed$, 1);
+      expect(() => client.peer.close(4002)).not.to.throw();
+      expect((await takeValues(client.peer.closed$, 1))[0]).to.deep.equal({ code: 4000, reason: 'first', wasClean: true });
+    });
+  });
+
+  describe('writes after close', () => {
+    it('throw ERR_PEER_CLOSED, while closing and once closed, and send nothing', async () => {
+      const { client, remote } = await openPair();
+      const received = collect(remote.packets$);
+      client.peer.close();
+      for (const write of [() => client.peer.sink.next('late'), () => client.peer.putPacket(new Uint8Array(1))]) {
+        expect(write).to.throw().with.property('code', 'ERR_PEER_CLOSED');
+      }
+      await takeValues(client.peer.closed$, 1);
+      expect(() => client.peer.sink.next('later')).to.throw().with.property('code', 'ERR_PEER_CLOSED');
+      await received.done;
+      expect(received.values).to.deep.equal([]);
+    });
+
+    it('throw on the side that the other one closed', async () => {
+      const { client, remote } = await openPair();
+      client.peer.close();
+      await takeValues(remote.closed$, 1);
+      expect(() => remote.sink.next('late')).to.throw().with.property('code', 'ERR_PEER_CLOSED');
+    });
+  });
+
+  describe('sink', () => {
+    it('closes with 1000 on complete() and 1011 on error()', async () => {
+      const first = await openPair();
+      first.client.peer.sink.complete();
+      expect((await takeValues(first.remote.closed$, 1))[0]?.code).to.equal(CloseCode.Normal);
+      const second = await openPair();
+      second.client.peer.sink.error(new Error('boom'));
+      expect((await takeValues(second.remote.closed$, 1))[0]?.code).to.equal(CloseCode.InternalError);
+    });
+  });
+
+  describe('bufferedAmount$', () => {
+    it('rises as data is handed over and falls back to 0 once written', async () => {
+      const { client } = await openPair();
+      const amounts = collect(client.peer.bufferedAmount$);
+      client.peer.setWriteMode(WriteMode.Binary);
+      client.peer.sink.next(new Uint8Array(100_000));
+      client.peer.sink.next('ab€');
+      expect(client.peer.getCurrentOutboundBufferedAmount()).to.equal(100_005);
+      await until(() => client.peer.getCurrentOutboundBufferedAmount() === 0);
+      expect(amounts.values.slice(0, 3)).to.deep.equal([0, 100_000, 100_005]);
+      expect(amounts.values.at(-1)).to.equal(0);
+    });
+  });
+
+  describe('addresses and Nagle', () => {
+    it('getConnectedHost()/getConnectedPort() give the remote address on both sides', async () => {
+      const { server, client, remote } = await openPair();
+      expect(client.peer.getConnectedHost()).to.equal('127.0.0.1');
+      expect(client.peer.getConnectedPort()).to.equal(server.server.port);
+      expect(remote.getConnectedHost()).to.equal('127.0.0.1');
+      expect(remote.getConnectedPort()).to.equal(internalsOf(client.peer).socket.localPort);
+    });
+
+    it('setNoDelay(false) turns Nagle on in the kernel, and it is off by default', async () => {
+      const { client, remote } = await openPair();
+      for (const peer of [client.peer, remote]) {
+        const { socket } = internalsOf(peer);
+        expect(readNoDelay(socket)).to.equal(1);
+        peer.setNoDelay(false);
+        expect(readNoDelay(socket)).to.equal(0);
+        peer.setNoDelay(true);
+        expect(readNoDelay(socket)).to.equal(1);
+      }
+      expect(() => client.peer.setNoDelay('no' as unknown as boolean)).to.throw(TypeError).with.property('code', 'ERR_INVALID_ARG_TYPE');
+    });
+
+    it('honours noDelay: false from the options', async () => {
+      const { client, remote } = await openPair({ noDelay: false }, { noDelay: false });
+      expect(readNoDelay(internalsOf(client.peer).socket)).to.equal(0);
+      expect(readNoDelay(internalsOf(remote).socket)).to.equal(0);
+    });
+  });
+
+  describe('an abrupt end', () => {
+    it('when the TCP connection is reset gives 1006, not clean, and packets$ errors', async () => {
+      const { client, remote } = await openPair();
+      const packets = collect(client.peer.packets$);
+      remote.sink.next('before');
+      await until(() => packets.values.length === 1);
+      const states = collect(client.peer.state$);
+      internalsOf(remote).socket.resetAndDestroy();
+      const { error } = await packets.done;
+      expect(error).to.be.instanceOf(WebSocketCloseError);
+      expect(error).to.include({ code: 1006, wasClean: false });
+      expect((await takeValues(client.peer.closed$, 1))[0]).to.deep.equal({ code: 1006, reason: '', wasClean: false });
+      await states.done;
+      expect(states.values).to.deep.equal(['open', 'closing', 'closed']);
+      expect(await client.ended).to.be.instanceOf(WebSocketCloseError);
+    });
+  });
+});

@@ -1,0 +1,100 @@
+import { Observable, type Subscriber } from 'rxjs';
+
+/**
+ * @internal A queue with a stream over it. Each item is taken once: by all current subscribers
+ * of `observable` together or, while there are none, by `take()`. Items wait while nobody takes
+ * them. Once ended, late subscribers get what still waits, then the end (complete or error).
+ * Each item has a weight (bytes, say) so the owner can bound the queue by size.
+ */
+export class Inbox<T> {
+  private items: T[] = [];
+  private weights: number[] = [];
+  private head = 0;
+  private totalWeight = 0;
+  private readonly takers = new Set<Subscriber<T>>();
+  private ending: { error: unknown } | undefined;
+  private delivering = false;
+
+  readonly observable = new Observable<T>((subscriber) => {
+    // Teardown first: a subscriber that unsubscribes while the queue drains into it (take(1))
+    // must leave the set at once, or the items after it would be taken for nobody.
+    subscriber.add(() => this.takers.delete(subscriber));
+    this.takers.add(subscriber);
+    this.drain();
+  });
+
+  /** @param onTaken called after each item leaves the queue, with the item. */
+  constructor(private readonly onTaken: (item: T) => void = () => {}) {}
+
+  /** How many items wait. */
+  get size(): number {
+    return this.items.length - this.head;
+  }
+
+  /** The summed weight of the items that wait. */
+  get weight(): number {
+    return this.totalWeight;
+  }
+
+  get hasTakers(): boolean {
+    return this.takers.size > 0;
+  }
+
+  put(item: T, weight: number): void {
+    this.items.push(item);
+    this.weights.push(weight);
+    this.totalWeight += weight;
+    this.drain();
+  }
+
+  /** Takes the oldest waiting item, or `undefined` when none waits. */
+  take(): T | undefined {
+    if (this.size === 0) return undefined;
+    const item = this.items[this.head] as T;
+    this.totalWeight -= this.weights[this.head] as number;
+    this.head++;
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.weights = [];
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      // Compact now and then, so a long-lived queue neither shifts on every take nor grows forever.
+      this.items = this.items.slice(this.head);
+      this.weights = this.weights.slice(this.head);
+      this.head = 0;
+    }
+    this.onTaken(item);
+    return item;
+  }
+
+  /** No more items will come: takers get the rest, then `complete()`, or `error(error)` if given. */
+  end(error?: unknown): void {
+    if (this.ending) return;
+    this.ending = { error };
+    this.drain();
+  }
+
+  private drain(): void {
+    // A taker may subscribe, unsubscribe or take while we deliver; the outer loop carries on.
+    if (this.delivering) return;
+    this.delivering = true;
+    try {
+      while (this.takers.size > 0 && this.size > 0) {
+        const item = this.take() as T;
+        // Set iteration skips takers removed meanwhile and includes ones added meanwhile.
+        for (const taker of this.takers) taker.next(item);
+      }
+    } finally {
+      this.delivering = false;
+    }
+    if (this.ending && this.size === 0 && this.takers.size > 0) {
+      const takers = [...this.takers];
+      this.takers.clear();
+      const { error } = this.ending;
+      for (const taker of takers) {
+        if (error === undefined) taker.complete();
+        else taker.error(error);
+      }
+    }
+  }
+}

@@ -1,0 +1,99 @@
+import type { Socket } from 'node:net';
+import { WebSocket } from 'ws';
+import { CloseCode } from './constants.js';
+import type { Transport, TransportHandlers } from './Transport.js';
+import type { HandshakeInfo } from './types.js';
+
+/**
+ * @internal A `ws` WebSocket that reports when a closing handshake starts. `ws` itself emits
+ * nothing then: it calls its own `close()` when a close frame arrives (RFC 6455 §5.5.1: the
+ * receiver answers with a close frame) and when it fails the connection for a protocol error.
+ * Both pass through here with the code that starts the handshake, as does our own `close()`.
+ */
+export class PeerSocket extends WebSocket {
+  onClosing: ((code: number, reason: string) => void) | undefined;
+
+  override close(code?: number, data?: string | Buffer): void {
+    const onClosing = this.onClosing;
+    if (onClosing && this.readyState === WebSocket.OPEN) {
+      this.onClosing = undefined;
+      onClosing(code ?? CloseCode.NoStatus, data === undefined ? '' : data.toString());
+    }
+    super.close(code, data);
+  }
+}
+
+/** @internal The Node transport: a `ws` WebSocket that is already open, and its TCP socket. */
+export class NodeTransport implements Transport {
+  readonly protocol: string;
+  readonly remoteHost: string;
+  readonly remotePort: number;
+  private handlers: TransportHandlers | undefined;
+
+  constructor(
+    private readonly ws: PeerSocket,
+    private readonly socket: Socket,
+    readonly handshake: HandshakeInfo,
+  ) {
+    this.protocol = ws.protocol;
+    // An IPv4 client of a dual-stack server shows up as an IPv4-mapped IPv6 address.
+    this.remoteHost = (socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+    this.remotePort = socket.remotePort ?? 0;
+  }
+
+  bind(handlers: TransportHandlers): void {
+    this.handlers = handlers;
+    this.ws.onClosing = (code, reason) => handlers.closing(code, reason);
+    this.ws.on('message', this.onMessage);
+    this.ws.on('error', this.onError);
+    this.ws.on('close', this.onClose);
+  }
+
+  send(data: string | Uint8Array, asText: boolean, done: () => void): number {
+    const bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+    this.ws.send(data, { binary: !asText }, done);
+    return bytes;
+  }
+
+  close(code: number, reason: string): void {
+    this.ws.close(code, reason);
+  }
+
+  pause(): void {
+    this.ws.pause();
+  }
+
+  resume(): void {
+    this.ws.resume();
+  }
+
+  setNoDelay(enabled: boolean): void {
+    this.socket.setNoDelay(enabled);
+  }
+
+  private readonly onMessage = (data: Buffer, isBinary: boolean): void => {
+    if (isBinary) {
+      // A view, not a copy; a plain Uint8Array so that Node and the browser hand out the same type.
+      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      this.handlers?.message({ isString: false, data: bytes }, data.byteLength);
+    } else {
+      this.handlers?.message({ isString: true, data: data.toString('utf8') }, data.byteLength);
+    }
+  };
+
+  private readonly onError = (error: Error): void => {
+    this.handlers?.error(error);
+  };
+
+  private readonly onClose = (code: number, reason: Buffer): void => {
+    const handlers = this.handlers;
+    this.ws.onClosing = undefined;
+    this.ws.off('message', this.onMessage);
+    this.ws.off('close', this.onClose);
+    // ws emits nothing after 'close', so the error listener can go too.
+    this.ws.off('error', this.onError);
+    this.handlers = undefined;
+    // ws reports 1006 exactly when no close frame came back (RFC 6455 §7.1.5).
+    handlers?.close(code, reason.toString(), code !== CloseCode.Abnormal);
+  };
+}

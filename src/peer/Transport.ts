@@ -1,0 +1,40 @@
+import type { HandshakeInfo, Packet } from './types.js';
+
+/**
+ * @internal What a transport tells its peer. The transport calls `closing` once when a closing
+ * handshake starts (from either side), then `close` once when the connection is gone, and calls
+ * nothing after `close`: by then it has removed every listener it put on its socket.
+ */
+export interface TransportHandlers {
+  /** One inbound message and the size of its payload in bytes. */
+  message(packet: Packet, byteLength: number): void;
+  closing(code: number, reason: string): void;
+  close(code: number, reason: string, wasClean: boolean): void;
+  error(error: Error): void;
+}
+
+/**
+ * @internal The one seam between `WebSocketPeer` and a WebSocket implementation: `ws` in Node,
+ * the browser's `WebSocket` there. Nothing above `src/peer` knows which one it has.
+ */
+export interface Transport {
+  /** The subprotocol the server selected, `''` when none. */
+  readonly protocol: string;
+  readonly remoteHost: string;
+  readonly remotePort: number;
+  readonly handshake: HandshakeInfo;
+  /** Starts delivering events; called once, by the peer. */
+  bind(handlers: TransportHandlers): void;
+  /**
+   * Sends one message as a text (`asText`) or binary frame; returns its payload size in bytes.
+   * `done` is called once those bytes have been handed to the OS, or could not be; never
+   * synchronously.
+   */
+  send(data: string | Uint8Array, asText: boolean, done: () => void): number;
+  /** Starts the closing handshake with an already validated code and reason. */
+  close(code: number, reason: string): void;
+  /** Stops reading from the network until `resume()`. */
+  pause(): void;
+  resume(): void;
+  setNoDelay(enabled: boolean): void;
+}

@@ -1,0 +1,290 @@
+import { filter, type Observable, type Observer, take } from 'rxjs';
+import { CloseCode, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_QUEUED_PACKETS, WriteMode } from './constants.js';
+import { Inbox } from './Inbox.js';
+import { LiveValue } from './LiveValue.js';
+import type { Transport } from './Transport.js';
+import type { CloseInfo, HandshakeInfo, OutboundData, Packet, PeerState } from './types.js';
+import { asBytes, isValidUtf8, validateClose, validateWriteMode } from './validation.js';
+import { WebSocketCloseError } from './WebSocketCloseError.js';
+import { argumentError, WebSocketPeerError } from './WebSocketPeerError.js';
+
+/** Options every peer takes, from `connect()` or `listen()`. */
+export interface PeerOptions {
+  /** How strings and bytes are sent until `setWriteMode()` says otherwise. Default `WriteMode.Text`. */
+  writeMode?: WriteMode;
+  /** Disable Nagle's algorithm, as the seed does. Default `true`. */
+  noDelay?: boolean;
+  /**
+   * Packets that may wait for a consumer before the peer stops reading from the socket (TCP then
+   * pushes back on the sender; nothing is dropped). Default 4096.
+   */
+  maxQueuedPackets?: number;
+  /** The same bound in payload bytes. Default 16 MiB. */
+  maxQueuedBytes?: number;
+}
+
+/** @internal */
+export type ResolvedPeerOptions = Required<PeerOptions>;
+
+/** @internal */
+export const DEFAULT_PEER_OPTIONS: ResolvedPeerOptions = {
+  writeMode: WriteMode.Text,
+  noDelay: true,
+  maxQueuedPackets: DEFAULT_MAX_QUEUED_PACKETS,
+  maxQueuedBytes: DEFAULT_MAX_QUEUED_BYTES,
+};
+
+function isPacket(data: unknown): data is Packet {
+  if (typeof data !== 'object' || data === null || !('isString' in data) || !('data' in data)) return false;
+  return data.isString === true ? typeof data.data === 'string' : data.isString === false && data.data instanceof Uint8Array;
+}
+
+/**
+ * One WebSocket connection, as the Godot/Redot `WebSocketPeer` sees it, with its events as
+ * observables. You get peers from `connect()` and `listen()`; they are already open.
+ *
+ * ```ts
+ * import { connect } from 'rx-websocket-peer';
+ * connect('ws://127.0.0.1:8080').subscribe((peer) => {
+ *   peer.packets$.subscribe((p) => console.log(p.isString ? 'text' : 'binary', p.data));
+ *   peer.sink.next('hello');
+ * });
+ * ```
+ */
+export class WebSocketPeer {
+  /**
+   * Inbound messages in arrival order. Multicast: each packet goes once to all current
+   * subscribers; while there are none, packets wait in the peer (see `maxQueuedPackets`) for the
+   * next subscriber or `getPacket()`. Completes after a clean close; errors with
+   * `WebSocketCloseError` after an abnormal one. Packets that arrived before the close are
+   * delivered first, even to a subscriber that comes after it.
+   */
+  readonly packets$: Observable<Packet>;
+  /** The current state synchronously on subscribe, then each change; completes after `'closed'`. */
+  readonly state$: Observable<PeerState>;
+  /**
+   * Outbound payload bytes handed to `sink`/`putPacket` and not yet written to the OS: the current
+   * value synchronously on subscribe, then each change; completes when the peer closes.
+   */
+  readonly bufferedAmount$: Observable<number>;
+  /** One `CloseInfo` once the connection has closed, replayed to late subscribers; then completes. */
+  readonly closed$: Observable<CloseInfo>;
+  /**
+   * Sends what it is given: `next(data)` as `putPacket(data)`, `complete()` closes with 1000 and
+   * `error()` with 1011. So `peer.packets$.pipe(tap(peer.sink))` echoes.
+   */
+  readonly sink: Observer<OutboundData>;
+  /** The opening handshake: URL and the other side's headers. */
+  readonly handshake: HandshakeInfo;
+
+  private readonly state = new LiveValue<PeerState>('open');
+  private readonly buffered = new LiveValue(0);
+  private readonly closeInfo = new LiveValue<CloseInfo | undefined>(undefined);
+  private readonly inbox = new Inbox<Packet>((packet) => this.onTaken(packet));
+  private writeMode: WriteMode;
+  private lastWasString = false;
+  private paused = false;
+  private closeStart: { code: number; reason: string } | undefined;
+  private lastError: Error | undefined;
+  private readonly maxQueuedPackets: number;
+  private readonly maxQueuedBytes: number;
+
+  /** @internal Peers come from `connect()` and `listen()`. */
+  constructor(
+    private readonly transport: Transport,
+    options: ResolvedPeerOptions = DEFAULT_PEER_OPTIONS,
+  ) {
+    this.writeMode = options.writeMode;
+    this.maxQueuedPackets = options.maxQueuedPackets;
+    this.maxQueuedBytes = options.maxQueuedBytes;
+    this.handshake = transport.handshake;
+    this.packets$ = this.inbox.observable;
+    this.state$ = this.state.observable;
+    this.bufferedAmount$ = this.buffered.observable;
+    this.closed$ = this.closeInfo.observable.pipe(
+      filter((info): info is CloseInfo => info !== undefined),
+      take(1),
+    );
+    this.sink = {
+      next: (data) => this.putPacket(data),
+      error: () => this.close(CloseCode.InternalError),
+      complete: () => this.close(),
+    };
+    if (!options.noDelay) transport.setNoDelay(false);
+    transport.bind({
+      message: (packet, bytes) => this.onMessage(packet, bytes),
+      closing: (code, reason) => this.startClosing(code, reason),
+      close: (code, reason, wasClean) => this.onClose(code, reason, wasClean),
+      error: (error) => {
+        this.lastError = error;
+      },
+    });
+  }
+
+  /**
+   * Starts the closing handshake. `closed$` then reports this code and reason on both sides.
+   * Does nothing if the peer is already closing or closed.
+   * @param code an RFC 6455 §7.4 code: 1000-1003, 1007-1014 or 3000-4999. Default 1000.
+   * @param reason at most 123 UTF-8 bytes. Default `''`.
+   * @throws RangeError (`ERR_INVALID_CLOSE_CODE`, `ERR_INVALID_CLOSE_REASON`); the connection stays open.
+   */
+  close(code: number = CloseCode.Normal, reason = ''): void {
+    validateClose(code, reason);
+    if (this.state.value !== 'open') return;
+    this.startClosing(code, reason);
+    // The other side's close frame may sit behind packets we stopped reading; read on to get it.
+    if (this.paused) {
+      this.paused = false;
+      this.transport.resume();
+    }
+    this.transport.close(code, reason);
+  }
+
+  /** The remote IP address (IPv4 as `'127.0.0.1'`, never IPv4-mapped IPv6). */
+  getConnectedHost(): string {
+    return this.transport.remoteHost;
+  }
+
+  /** The remote TCP port. */
+  getConnectedPort(): number {
+    return this.transport.remotePort;
+  }
+
+  /** The same number `bufferedAmount$` last emitted. */
+  getCurrentOutboundBufferedAmount(): number {
+    return this.buffered.value;
+  }
+
+  getWriteMode(): WriteMode {
+    return this.writeMode;
+  }
+
+  /**
+   * Sets how the next strings and bytes are sent. `Packet`s always go as their own kind.
+   * @throws RangeError (`ERR_INVALID_WRITE_MODE`) for anything but `WriteMode.Text`/`Binary`.
+   */
+  setWriteMode(mode: WriteMode): void {
+    validateWriteMode(mode);
+    this.writeMode = mode;
+  }
+
+  /** The subprotocol the server selected in the handshake, `''` when none. */
+  getSelectedProtocol(): string {
+    return this.transport.protocol;
+  }
+
+  /** `true` while the peer is open: not yet closing. */
+  isConnectedToHost(): boolean {
+    return this.state.value === 'open';
+  }
+
+  /** Turns Nagle's algorithm off (`true`, the default) or on (`false`) on the TCP socket. */
+  setNoDelay(enabled: boolean): void {
+    if (typeof enabled !== 'boolean') {
+      throw argumentError(TypeError, 'ERR_INVALID_ARG_TYPE', `setNoDelay() takes a boolean, got ${typeof enabled}`);
+    }
+    this.transport.setNoDelay(enabled);
+  }
+
+  /** Whether the last packet taken (from `packets$` or `getPacket()`) was a text frame. */
+  wasStringPacket(): boolean {
+    return this.lastWasString;
+  }
+
+  /**
+   * Sends one message. Strings and bytes go by the write mode (bytes in text mode must be valid
+   * UTF-8); a `Packet` goes as its own kind.
+   * @throws WebSocketPeerError `ERR_PEER_CLOSED` once the peer is closing or closed;
+   *   TypeError `ERR_INVALID_UTF8` or `ERR_INVALID_DATA` for data it cannot send. Nothing is sent then.
+   */
+  putPacket(data: OutboundData): void {
+    if (this.state.value !== 'open') {
+      throw new WebSocketPeerError('ERR_PEER_CLOSED', `Cannot send: the peer is ${this.state.value}`);
+    }
+    if (typeof data === 'string') {
+      this.transmit(data, this.writeMode === WriteMode.Text);
+      return;
+    }
+    const bytes = asBytes(data);
+    if (bytes) {
+      const asText = this.writeMode === WriteMode.Text;
+      if (asText && !isValidUtf8(bytes)) {
+        throw argumentError(
+          TypeError,
+          'ERR_INVALID_UTF8',
+          'Bytes sent in text mode must be valid UTF-8; use WriteMode.Binary for other bytes',
+        );
+      }
+      this.transmit(bytes, asText);
+      return;
+    }
+    if (isPacket(data)) {
+      this.transmit(data.data, data.isString);
+      return;
+    }
+    throw argumentError(TypeError, 'ERR_INVALID_DATA', 'Can only send a string, bytes or a Packet');
+  }
+
+  /** Takes the oldest waiting packet, or `undefined` when none waits (or `packets$` takes them). */
+  getPacket(): Packet | undefined {
+    return this.inbox.hasTakers ? undefined : this.inbox.take();
+  }
+
+  /** How many packets wait to be taken. */
+  getAvailablePacketCount(): number {
+    return this.inbox.size;
+  }
+
+  private transmit(data: string | Uint8Array, asText: boolean): void {
+    // `done` is never called synchronously, so `bytes` is set by the time it runs.
+    const bytes: number = this.transport.send(data, asText, () => this.buffered.set(this.buffered.value - bytes));
+    this.buffered.set(this.buffered.value + bytes);
+  }
+
+  private onMessage(packet: Packet, bytes: number): void {
+    this.inbox.put(packet, bytes);
+    if (
+      !this.paused &&
+      this.state.value === 'open' &&
+      (this.inbox.size >= this.maxQueuedPackets || this.inbox.weight >= this.maxQueuedBytes)
+    ) {
+      this.paused = true;
+      this.transport.pause();
+    }
+  }
+
+  private onTaken(packet: Packet): void {
+    this.lastWasString = packet.isString;
+    // Resume at half the bounds, so a consumer that keeps up does not flip the socket per packet.
+    if (
+      this.paused &&
+      this.inbox.size <= this.maxQueuedPackets / 2 &&
+      this.inbox.weight <= this.maxQueuedBytes / 2
+    ) {
+      this.paused = false;
+      this.transport.resume();
+    }
+  }
+
+  private startClosing(code: number, reason: string): void {
+    if (this.state.value !== 'open') return;
+    this.closeStart = { code, reason };
+    this.state.set('closing');
+  }
+
+  private onClose(code: number, reason: string, wasClean: boolean): void {
+    // An abrupt end (no closing handshake) still passes through 'closing'.
+    if (this.state.value === 'open') this.state.set('closing');
+    const info: CloseInfo = {
+      code: this.closeStart?.code ?? code,
+      reason: this.closeStart?.reason ?? reason,
+      wasClean,
+    };
+    this.state.set('closed');
+    this.closeInfo.set(info);
+    this.closeInfo.complete();
+    this.inbox.end(wasClean ? undefined : new WebSocketCloseError(info, { cause: this.lastError }));
+    this.buffered.complete();
+    this.state.complete();
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * How `sink.next()` and `putPacket()` send strings and bytes: the seed's `WriteMode`, same values.
+ *
+ * ```ts
+ * import { WriteMode } from 'rx-websocket-peer';
+ * peer.setWriteMode(WriteMode.Binary);
+ * ```
+ */
+export enum WriteMode {
+  /** Text frames; their payload must be valid UTF-8. */
+  Text = 0,
+  /** Binary frames; any bytes, strings as their UTF-8 encoding. */
+  Binary = 1,
+}
+
+/**
+ * Named WebSocket close codes (RFC 6455 §7.4.1 and the IANA registry).
+ *
+ * ```ts
+ * import { CloseCode } from 'rx-websocket-peer';
+ * peer.close(CloseCode.GoingAway, 'maintenance');
+ * ```
+ */
+export const CloseCode = {
+  Normal: 1000,
+  GoingAway: 1001,
+  ProtocolError: 1002,
+  UnsupportedData: 1003,
+  /** Reserved: never sent; reported when a close frame carried no code. */
+  NoStatus: 1005,
+  /** Reserved: never sent; reported when the connection ended without a close frame. */
+  Abnormal: 1006,
+  InvalidPayload: 1007,
+  PolicyViolation: 1008,
+  MessageTooBig: 1009,
+  MandatoryExtension: 1010,
+  InternalError: 1011,
+  ServiceRestart: 1012,
+  TryAgainLater: 1013,
+  BadGateway: 1014,
+} as const;
+
+/** @internal RFC 6455 §5.5: a control frame payload is at most 125 bytes, 2 of them the code. */
+export const MAX_CLOSE_REASON_BYTES = 123;
+
+/** @internal Inbound queue bounds (DESIGN.md): past either one the peer stops reading. */
+export const DEFAULT_MAX_QUEUED_PACKETS = 4096;
+/** @internal */
+export const DEFAULT_MAX_QUEUED_BYTES = 16 * 1024 * 1024;
+
+/** @internal ws's own default, which keeps 10,000 connections within reach of one process. */
+export const DEFAULT_MAX_PAYLOAD = 100 * 1024 * 1024;
+
+/** @internal Time a client gives the opening handshake before it gives up. */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;

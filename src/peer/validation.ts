@@ -1,0 +1,114 @@
+import { CloseCode, MAX_CLOSE_REASON_BYTES, WriteMode } from './constants.js';
+import { argumentError } from './WebSocketPeerError.js';
+
+/**
+ * @internal RFC 6455 §7.4: codes an endpoint may send. 1004-1006 and 1015 are reserved, 1016-2999
+ * belong to future revisions of the protocol and its extensions, 3000-4999 to libraries and apps.
+ */
+export function isSendableCloseCode(code: number): boolean {
+  return (
+    Number.isInteger(code) &&
+    ((code >= CloseCode.Normal && code <= CloseCode.UnsupportedData) ||
+      (code >= CloseCode.InvalidPayload && code <= CloseCode.BadGateway) ||
+      (code >= 3000 && code <= 4999))
+  );
+}
+
+/** @internal Throws the argument error `close(code, reason)` owes its caller, if any. */
+export function validateClose(code: unknown, reason: unknown): void {
+  if (typeof code !== 'number') {
+    throw argumentError(TypeError, 'ERR_INVALID_CLOSE_CODE', `The close code must be a number, got ${typeof code}`);
+  }
+  if (!Number.isInteger(code) || !isSendableCloseCode(code)) {
+    throw argumentError(
+      RangeError,
+      'ERR_INVALID_CLOSE_CODE',
+      `Close code ${code} cannot be sent: use 1000-1003, 1007-1014 or 3000-4999 (RFC 6455 §7.4)`,
+    );
+  }
+  if (typeof reason !== 'string') {
+    throw argumentError(TypeError, 'ERR_INVALID_CLOSE_REASON', `The close reason must be a string, got ${typeof reason}`);
+  }
+  const bytes = utf8Length(reason);
+  if (bytes > MAX_CLOSE_REASON_BYTES) {
+    throw argumentError(
+      RangeError,
+      'ERR_INVALID_CLOSE_REASON',
+      `The close reason is ${bytes} UTF-8 bytes; at most ${MAX_CLOSE_REASON_BYTES} fit in a close frame`,
+    );
+  }
+}
+
+/** @internal Throws unless `mode` is a `WriteMode`. */
+export function validateWriteMode(mode: unknown): asserts mode is WriteMode {
+  if (mode !== WriteMode.Text && mode !== WriteMode.Binary) {
+    throw argumentError(
+      RangeError,
+      'ERR_INVALID_WRITE_MODE',
+      `Write mode must be WriteMode.Text (0) or WriteMode.Binary (1), got ${String(mode)}`,
+    );
+  }
+}
+
+/** @internal The length of `text` in UTF-8, lone surrogates counted as U+FFFD (3 bytes) as encoders do. */
+export function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) bytes += 1;
+    else if (unit < 0x800) bytes += 2;
+    else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        bytes += 4;
+        i++;
+      } else bytes += 3;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/**
+ * @internal Whether `bytes` are well-formed UTF-8 (RFC 3629): no overlong forms, no surrogates,
+ * nothing past U+10FFFF, no truncated sequence. Text frames must carry exactly that (RFC 6455 §8.1).
+ */
+export function isValidUtf8(bytes: Uint8Array): boolean {
+  const end = bytes.length;
+  let i = 0;
+  while (i < end) {
+    const lead = bytes[i] as number;
+    if (lead < 0x80) {
+      i++;
+      continue;
+    }
+    let length: number;
+    let min = 0x80; // the smallest second byte allowed
+    let max = 0xbf; // the largest
+    if (lead >= 0xc2 && lead <= 0xdf) length = 2;
+    else if (lead >= 0xe0 && lead <= 0xef) {
+      length = 3;
+      if (lead === 0xe0) min = 0xa0; // overlong
+      if (lead === 0xed) max = 0x9f; // UTF-16 surrogates
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+      length = 4;
+      if (lead === 0xf0) min = 0x90; // overlong
+      if (lead === 0xf4) max = 0x8f; // past U+10FFFF
+    } else return false;
+    if (i + length > end) return false;
+    const second = bytes[i + 1] as number;
+    if (second < min || second > max) return false;
+    for (let k = 2; k < length; k++) {
+      if (((bytes[i + k] as number) & 0xc0) !== 0x80) return false;
+    }
+    i += length;
+  }
+  return true;
+}
+
+/** @internal `data` as a `Uint8Array` view when it is bytes of any kind, else `undefined`. */
+export function asBytes(data: unknown): Uint8Array | undefined {
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return undefined;
+}
