@@ -1,0 +1,164 @@
+import type { ClientRequest, IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { Observable, type Subscription } from 'rxjs';
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_PAYLOAD } from '../peer/constants.js';
+import { NodeTransport, PeerSocket } from '../peer/NodeTransport.js';
+import { WebSocketCloseError } from '../peer/WebSocketCloseError.js';
+import { type PeerOptions, WebSocketPeer } from '../peer/WebSocketPeer.js';
+import { argumentError, WebSocketPeerError } from '../peer/WebSocketPeerError.js';
+import {
+  checkOption,
+  isHeaderRecord,
+  isPositiveInteger,
+  isProtocolList,
+  resolvePeerOptions,
+} from './options.js';
+
+/** Options of `connect()`. */
+export interface ConnectOptions extends PeerOptions {
+  /** Subprotocols to offer, in order of preference; `peer.getSelectedProtocol()` tells which one the server chose. */
+  protocols?: string | string[];
+  /** Extra HTTP headers for the opening handshake request (an `Authorization` token, say). */
+  headers?: Record<string, string>;
+  /** Milliseconds the opening handshake may take before `ERR_HANDSHAKE_TIMEOUT`. Default 10,000. */
+  handshakeTimeout?: number;
+  /** The largest message accepted, in bytes; a larger one closes the connection with 1009. Default 100 MiB. */
+  maxPayload?: number;
+}
+
+function parseUrl(url: unknown): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url instanceof URL ? url.href : String(url));
+  } catch {
+    throw argumentError(TypeError, 'ERR_INVALID_URL', `connect(): '${String(url)}' is not a URL`);
+  }
+  if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') {
+    throw argumentError(TypeError, 'ERR_INVALID_URL', `connect(): the URL must start with ws: or wss:, got ${parsed.protocol}`);
+  }
+  if (parsed.hash) {
+    throw argumentError(TypeError, 'ERR_INVALID_URL', 'connect(): a WebSocket URL has no fragment (RFC 6455 §3)');
+  }
+  return parsed;
+}
+
+/**
+ * Opens a WebSocket connection. Cold: each subscription opens its own connection. Emits the
+ * peer once it is open, then completes when the connection closes cleanly, or errors when it
+ * cannot open (`WebSocketPeerError`) or closes abnormally (`WebSocketCloseError`), so `retry()`
+ * reconnects. Unsubscribing closes the connection with 1000, or aborts the handshake.
+ *
+ * ```ts
+ * import { connect } from 'rx-websocket-peer';
+ * import { switchMap } from 'rxjs';
+ * connect('ws://127.0.0.1:8080', { protocols: ['chat'] })
+ *   .pipe(switchMap((peer) => peer.packets$))
+ *   .subscribe((packet) => console.log(packet.data));
+ * ```
+ * @param url a `ws:` or `wss:` URL.
+ * @param options see {@link ConnectOptions}; all optional.
+ * @throws TypeError (`ERR_INVALID_URL`, `ERR_INVALID_OPTION`) synchronously, for a bad URL or option.
+ */
+export function connect(url: string | URL, options: ConnectOptions = {}): Observable<WebSocketPeer> {
+  const target = parseUrl(url);
+  const peerOptions = resolvePeerOptions('connect', options);
+  const { headers, handshakeTimeout = DEFAULT_HANDSHAKE_TIMEOUT_MS, maxPayload = DEFAULT_MAX_PAYLOAD } = options;
+  const protocols = typeof options.protocols === 'string' ? [options.protocols] : options.protocols;
+  checkOption('connect', 'protocols', protocols, isProtocolList, 'a token or an array of distinct tokens');
+  checkOption('connect', 'headers', headers, isHeaderRecord, 'an object of header names to string values');
+  checkOption('connect', 'handshakeTimeout', handshakeTimeout, isPositiveInteger, 'a positive integer (ms)');
+  checkOption('connect', 'maxPayload', maxPayload, isPositiveInteger, 'a positive integer (bytes)');
+
+  return new Observable<WebSocketPeer>((subscriber) => {
+    const ws = new PeerSocket(target, protocols ?? [], {
+      headers: headers ?? {},
+      maxPayload,
+      perMessageDeflate: false,
+    });
+    let socket: Socket | undefined;
+    let responseHeaders: IncomingMessage['headers'] = {};
+    let rejectedWith: number | undefined;
+    let timedOut = false;
+    let lastError: Error | undefined;
+    let peer: WebSocketPeer | undefined;
+    let closed: Subscription | undefined;
+
+    // Our own timer rather than ws's, so that fake clocks drive it and the error says what happened.
+    const timer = setTimeout(() => {
+      timedOut = true;
+      ws.terminate();
+    }, handshakeTimeout);
+
+    const onUpgrade = (response: IncomingMessage): void => {
+      socket = response.socket as Socket;
+      responseHeaders = response.headers;
+    };
+    const onUnexpectedResponse = (_request: ClientRequest, response: IncomingMessage): void => {
+      rejectedWith = response.statusCode;
+      response.resume();
+      ws.terminate();
+    };
+    const onError = (error: Error): void => {
+      lastError = error;
+    };
+    const removeListeners = (): void => {
+      clearTimeout(timer);
+      ws.off('upgrade', onUpgrade);
+      ws.off('unexpected-response', onUnexpectedResponse);
+      ws.off('open', onOpen);
+      ws.off('error', onError);
+      ws.off('close', onCloseBeforeOpen);
+    };
+    const onOpen = (): void => {
+      removeListeners();
+      const handshake = { url: target.href, headers: responseHeaders };
+      peer = new WebSocketPeer(new NodeTransport(ws, socket as Socket, handshake), peerOptions);
+      // closed$ cannot emit before next() returns: the peer has just opened.
+      closed = peer.closed$.subscribe((info) => {
+        if (info.wasClean) subscriber.complete();
+        else subscriber.error(new WebSocketCloseError(info));
+      });
+      subscriber.next(peer);
+    };
+    const onCloseBeforeOpen = (): void => {
+      removeListeners();
+      const where = target.href;
+      if (timedOut) {
+        subscriber.error(
+          new WebSocketPeerError('ERR_HANDSHAKE_TIMEOUT', `Opening handshake with ${where} took over ${handshakeTimeout} ms`),
+        );
+      } else if (rejectedWith !== undefined) {
+        subscriber.error(
+          new WebSocketPeerError('ERR_HANDSHAKE_REJECTED', `${where} answered the handshake with HTTP ${rejectedWith}`, {
+            statusCode: rejectedWith,
+          }),
+        );
+      } else {
+        const detail = lastError ? `: ${lastError.message}` : '';
+        subscriber.error(
+          new WebSocketPeerError('ERR_CONNECT_FAILED', `Could not connect to ${where}${detail}`, { cause: lastError }),
+        );
+      }
+    };
+
+    ws.on('upgrade', onUpgrade);
+    ws.on('unexpected-response', onUnexpectedResponse);
+    ws.on('open', onOpen);
+    ws.on('error', onError);
+    ws.on('close', onCloseBeforeOpen);
+
+    return () => {
+      closed?.unsubscribe();
+      if (peer) {
+        peer.close();
+        return;
+      }
+      if (ws.readyState === PeerSocket.CONNECTING) {
+        removeListeners();
+        // Aborting makes ws emit 'error' and 'close' on a socket nobody reads any more.
+        ws.on('error', () => {});
+        ws.terminate();
+      }
+    };
+  });
+}
