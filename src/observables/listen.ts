@@ -49,6 +49,12 @@ function pathOf(url: string | undefined): string {
 }
 
 function reject(socket: Duplex, status: string): void {
+  // Node removes its own 'error' listener from a socket it hands to 'upgrade': without one, a
+  // client that resets before this answer is written would crash the process (ECONNRESET).
+  socket.on('error', () => {});
+  // Once the answer is out the socket goes: a client that never closes its side must not keep
+  // it (and the process) alive.
+  socket.once('finish', () => socket.destroy());
   socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
 
