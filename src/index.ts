@@ -1,6 +1,15 @@
 export { connect, type ConnectOptions } from './observables/connect.js';
 export { listen, type ListenOptions } from './observables/listen.js';
 export { PeerServer } from './observables/PeerServer.js';
+export {
+  backpressure,
+  type BackpressureOptions,
+  type FlowControlled,
+  type OverflowPolicy,
+} from './operators/backpressure.js';
+export { consumePackets, type ConsumePacketsOptions } from './operators/consumePackets.js';
+export type { WaterMarks } from './operators/marks.js';
+export { sendAll, type SendAllOptions, type SendProgress, type SendSource } from './operators/sendAll.js';
 export { CloseCode, WriteMode } from './peer/constants.js';
 export type { CloseInfo, HandshakeInfo, OutboundData, Packet, PeerState } from './peer/types.js';
 export { WebSocketCloseError } from './peer/WebSocketCloseError.js';

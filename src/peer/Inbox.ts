@@ -14,6 +14,7 @@ export class Inbox<T> {
   private readonly takers = new Set<Subscriber<T>>();
   private ending: { error: unknown } | undefined;
   private delivering = false;
+  private readonly watchers = new Set<() => void>();
 
   readonly observable = new Observable<T>((subscriber) => {
     // Teardown first: a subscriber that unsubscribes while the queue drains into it (take(1))
@@ -40,11 +41,28 @@ export class Inbox<T> {
     return this.takers.size > 0;
   }
 
+  /** Whether `end()` was called (items may still wait). */
+  get ended(): boolean {
+    return this.ending !== undefined;
+  }
+
+  /**
+   * Calls `listener()` after each `put()` that leaves an item waiting and after `end()`: for
+   * consumers that pull with `take()`. Returns the function that stops it.
+   */
+  watch(listener: () => void): () => void {
+    this.watchers.add(listener);
+    return () => {
+      this.watchers.delete(listener);
+    };
+  }
+
   put(item: T, weight: number): void {
     this.items.push(item);
     this.weights.push(weight);
     this.totalWeight += weight;
     this.drain();
+    if (this.size > 0) this.notify();
   }
 
   /** Takes the oldest waiting item, or `undefined` when none waits. */
@@ -72,6 +90,11 @@ export class Inbox<T> {
     if (this.ending) return;
     this.ending = { error };
     this.drain();
+    this.notify();
+  }
+
+  private notify(): void {
+    for (const watcher of [...this.watchers]) watcher();
   }
 
   private drain(): void {

@@ -1,6 +1,7 @@
 import { filter, type Observable, type Observer, take } from 'rxjs';
 import { CloseCode, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_QUEUED_PACKETS, WriteMode } from './constants.js';
 import { Inbox } from './Inbox.js';
+import { kWatchInbox, kWrite } from './internal.js';
 import { LiveValue } from './LiveValue.js';
 import type { Transport } from './Transport.js';
 import type { CloseInfo, HandshakeInfo, OutboundData, Packet, PeerState } from './types.js';
@@ -198,13 +199,15 @@ export class WebSocketPeer {
    *   TypeError `ERR_INVALID_UTF8` or `ERR_INVALID_DATA` for data it cannot send. Nothing is sent then.
    */
   putPacket(data: OutboundData): void {
+    this[kWrite](data);
+  }
+
+  /** @internal `putPacket(data)`, calling `onWritten()` once the OS has the bytes. Returns them. */
+  [kWrite](data: OutboundData, onWritten?: () => void): number {
     if (this.state.value !== 'open') {
       throw new WebSocketPeerError('ERR_PEER_CLOSED', `Cannot send: the peer is ${this.state.value}`);
     }
-    if (typeof data === 'string') {
-      this.transmit(data, this.writeMode === WriteMode.Text);
-      return;
-    }
+    if (typeof data === 'string') return this.transmit(data, this.writeMode === WriteMode.Text, onWritten);
     const bytes = asBytes(data);
     if (bytes) {
       const asText = this.writeMode === WriteMode.Text;
@@ -215,13 +218,9 @@ export class WebSocketPeer {
           'Bytes sent in text mode must be valid UTF-8; use WriteMode.Binary for other bytes',
         );
       }
-      this.transmit(bytes, asText);
-      return;
+      return this.transmit(bytes, asText, onWritten);
     }
-    if (isPacket(data)) {
-      this.transmit(data.data, data.isString);
-      return;
-    }
+    if (isPacket(data)) return this.transmit(data.data, data.isString, onWritten);
     throw argumentError(TypeError, 'ERR_INVALID_DATA', 'Can only send a string, bytes or a Packet');
   }
 
@@ -235,10 +234,19 @@ export class WebSocketPeer {
     return this.inbox.size;
   }
 
-  private transmit(data: string | Uint8Array, asText: boolean): void {
+  /** @internal Calls `listener()` on each packet that arrives and when the queue ends. */
+  [kWatchInbox](listener: () => void): () => void {
+    return this.inbox.watch(listener);
+  }
+
+  private transmit(data: string | Uint8Array, asText: boolean, onWritten?: () => void): number {
     // `done` is never called synchronously, so `bytes` is set by the time it runs.
-    const bytes: number = this.transport.send(data, asText, () => this.buffered.set(this.buffered.value - bytes));
+    const bytes: number = this.transport.send(data, asText, () => {
+      this.buffered.set(this.buffered.value - bytes);
+      onWritten?.();
+    });
     this.buffered.set(this.buffered.value + bytes);
+    return bytes;
   }
 
   private onMessage(packet: Packet, bytes: number): void {

@@ -28,7 +28,9 @@ export type ErrorCode =
   /** The opening handshake did not finish within `handshakeTimeout`. */
   | 'ERR_HANDSHAKE_TIMEOUT'
   /** `listen()` could not bind (address in use, permission); `cause` has the detail. */
-  | 'ERR_LISTEN_FAILED';
+  | 'ERR_LISTEN_FAILED'
+  /** `backpressure()` had to hold more than its `maxHeldBytes`; see `held`. */
+  | 'ERR_BACKPRESSURE_OVERFLOW';
 
 /**
  * A failure of this library that is not a close: it carries a stable {@link ErrorCode}.
@@ -45,14 +47,20 @@ export class WebSocketPeerError extends Error {
   override readonly name = 'WebSocketPeerError';
   /** The HTTP status of a rejected handshake (`ERR_HANDSHAKE_REJECTED`). */
   readonly statusCode: number | undefined;
+  /**
+   * How many values were still waiting to be sent when a flow-control operator failed
+   * (`backpressure()`, `sendAll()`): none of them went out.
+   */
+  readonly held: number | undefined;
 
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options: { cause?: unknown; statusCode?: number } = {},
+    options: { cause?: unknown; statusCode?: number; held?: number } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.statusCode = options.statusCode;
+    this.held = options.held;
   }
 }
 

@@ -53,3 +53,10 @@ export const DEFAULT_MAX_PAYLOAD = 100 * 1024 * 1024;
 
 /** @internal Time a client gives the opening handshake before it gives up. */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/** @internal Flow-control defaults (DESIGN.md), shared by `backpressure()` and `sendAll()`. */
+export const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
+/** @internal */
+export const DEFAULT_LOW_WATER_MARK = 256 * 1024;
+/** @internal The payload `backpressure()` may hold before its overflow policy applies. */
+export const DEFAULT_MAX_HELD_BYTES = 64 * 1024 * 1024;

@@ -112,3 +112,17 @@ export function asBytes(data: unknown): Uint8Array | undefined {
   if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   return undefined;
 }
+
+/**
+ * @internal The payload bytes `data` puts on the wire: strings by their UTF-8 length, bytes by
+ * their length, a `Packet` by its data; 0 for anything a peer would refuse to send.
+ */
+export function payloadLength(data: unknown): number {
+  if (typeof data === 'string') return utf8Length(data);
+  if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return data.byteLength;
+  if (typeof data === 'object' && data !== null && 'data' in data) {
+    const inner = (data as { data: unknown }).data;
+    if (typeof inner === 'string' || inner instanceof Uint8Array) return payloadLength(inner);
+  }
+  return 0;
+}

@@ -1,0 +1,218 @@
+import { type MonoTypeOperatorFunction, Observable, Subscription } from 'rxjs';
+import { DEFAULT_MAX_HELD_BYTES } from '../peer/constants.js';
+import type { OutboundData, PeerState } from '../peer/types.js';
+import { payloadLength } from '../peer/validation.js';
+import { argumentError, WebSocketPeerError } from '../peer/WebSocketPeerError.js';
+import { resolveMarks, type WaterMarks } from './marks.js';
+
+/** What `backpressure()` watches: a `WebSocketPeer`, or anything with the same two streams. */
+export interface FlowControlled {
+  readonly bufferedAmount$: Observable<number>;
+  readonly state$: Observable<PeerState>;
+}
+
+/** What `backpressure()` does when holding the next value would pass `maxHeldBytes`. */
+export type OverflowPolicy<T> =
+  /** Error with `ERR_BACKPRESSURE_OVERFLOW` (the default). */
+  | { overflow?: 'error' }
+  /** Give the oldest held values (`'drop-oldest'`) or the new one (`'drop-newest'`) to `onDrop`, which must be given. */
+  | { overflow: 'drop-oldest' | 'drop-newest'; onDrop: (value: T) => void };
+
+/** Options of `backpressure()`. */
+export type BackpressureOptions<T> = WaterMarks & {
+  /**
+   * The payload bytes (strings by their UTF-8 length) the operator may hold while the peer's
+   * buffer is above the marks. Default 64 MiB.
+   */
+  maxHeldBytes?: number;
+} & OverflowPolicy<T>;
+
+/** @internal A FIFO that does not shift its array on every take. */
+class Held<T> {
+  private items: T[] = [];
+  private sizes: number[] = [];
+  private head = 0;
+  bytes = 0;
+
+  get count(): number {
+    return this.items.length - this.head;
+  }
+
+  push(item: T, size: number): void {
+    this.items.push(item);
+    this.sizes.push(size);
+    this.bytes += size;
+  }
+
+  shift(): T {
+    const item = this.items[this.head] as T;
+    this.bytes -= this.sizes[this.head] as number;
+    this.head++;
+    if (this.head === this.items.length) this.clear();
+    else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.sizes = this.sizes.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+
+  clear(): void {
+    this.items = [];
+    this.sizes = [];
+    this.head = 0;
+    this.bytes = 0;
+  }
+}
+
+const POLICIES = ['error', 'drop-oldest', 'drop-newest'];
+
+/**
+ * Forwards values while the peer's outbound buffer is below `highWaterMark`; once it reaches the
+ * mark, holds them, in order, until the buffer is down to `lowWaterMark`. Pipe the result into
+ * `peer.sink` and a fast source can no longer fill memory. Nothing is dropped silently: past
+ * `maxHeldBytes` the `overflow` policy applies (an error by default). Completes after the source
+ * completes and every held value has been forwarded; a source error also waits for the held
+ * values. Errors with `ERR_PEER_CLOSED` (naming how many values it held) if the peer starts
+ * closing first. Unsubscribing discards what it holds.
+ *
+ * ```ts
+ * import { backpressure } from 'rx-websocket-peer';
+ * import { interval, map } from 'rxjs';
+ * interval(0)
+ *   .pipe(map((i) => `tick ${i}`), backpressure(peer, { highWaterMark: 1 << 20 }))
+ *   .subscribe(peer.sink);
+ * ```
+ * @param peer the peer whose buffer to watch (only its `bufferedAmount$` and `state$` are used).
+ * @param options `highWaterMark` (1 MiB), `lowWaterMark` (256 KiB), `maxHeldBytes` (64 MiB),
+ *   `overflow` (`'error'`; `'drop-oldest'`/`'drop-newest'` with `onDrop`).
+ * @throws TypeError/RangeError (`ERR_INVALID_OPTION`) synchronously, for a bad option.
+ */
+export function backpressure<T extends OutboundData>(
+  peer: FlowControlled,
+  options: BackpressureOptions<T> = {},
+): MonoTypeOperatorFunction<T> {
+  const { high, low } = resolveMarks('backpressure', options);
+  const { maxHeldBytes = DEFAULT_MAX_HELD_BYTES, overflow = 'error' } = options;
+  const onDrop = 'onDrop' in options ? options.onDrop : undefined;
+  if (typeof peer !== 'object' || peer === null || !('bufferedAmount$' in peer) || !('state$' in peer)) {
+    throw argumentError(TypeError, 'ERR_INVALID_ARG_TYPE', 'backpressure(): the first argument must be a WebSocketPeer');
+  }
+  if (typeof maxHeldBytes !== 'number' || !Number.isSafeInteger(maxHeldBytes) || maxHeldBytes <= 0) {
+    throw argumentError(TypeError, 'ERR_INVALID_OPTION', "backpressure(): option 'maxHeldBytes' must be a positive integer (bytes)");
+  }
+  if (!POLICIES.includes(overflow)) {
+    throw argumentError(TypeError, 'ERR_INVALID_OPTION', `backpressure(): option 'overflow' must be one of ${POLICIES.join(', ')}`);
+  }
+  if (overflow !== 'error' && typeof onDrop !== 'function') {
+    throw argumentError(TypeError, 'ERR_INVALID_OPTION', `backpressure(): overflow '${overflow}' needs an onDrop(value) function`);
+  }
+
+  return (source) =>
+    new Observable<T>((subscriber) => {
+      const held = new Held<T>();
+      let open = false;
+      let aboveMarks = false;
+      let flushing = false;
+      let sourceEnd: { error?: unknown; failed: boolean } | undefined;
+      const subscriptions = new Subscription();
+
+      const fail = (error: unknown): void => {
+        held.clear();
+        subscriber.error(error);
+      };
+      const endIfDone = (): void => {
+        if (!sourceEnd || held.count > 0) return;
+        if (sourceEnd.failed) subscriber.error(sourceEnd.error);
+        else subscriber.complete();
+      };
+      const flush = (): void => {
+        // Each next() may send, which may push the buffer over the mark again, synchronously.
+        if (flushing) return;
+        flushing = true;
+        try {
+          while (open && !aboveMarks && held.count > 0 && !subscriber.closed) subscriber.next(held.shift());
+        } finally {
+          flushing = false;
+        }
+        endIfDone();
+      };
+      const hold = (value: T): void => {
+        const size = payloadLength(value);
+        if (held.bytes + size > maxHeldBytes) {
+          if (overflow === 'error') {
+            const count = held.count;
+            fail(
+              new WebSocketPeerError(
+                'ERR_BACKPRESSURE_OVERFLOW',
+                `backpressure(): holding ${count} value(s), ${held.bytes} bytes; the next one (${size} bytes) would pass maxHeldBytes (${maxHeldBytes})`,
+                { held: count },
+              ),
+            );
+            return;
+          }
+          const drop = onDrop as (value: T) => void;
+          if (overflow === 'drop-oldest') {
+            while (held.count > 0 && held.bytes + size > maxHeldBytes) drop(held.shift());
+          }
+          if (held.bytes + size > maxHeldBytes) {
+            drop(value);
+            return;
+          }
+        }
+        held.push(value, size);
+      };
+
+      subscriptions.add(
+        peer.state$.subscribe((state) => {
+          open = state === 'open';
+          if (open) flush();
+          else if (state !== 'connecting' && !subscriber.closed) {
+            const count = held.count;
+            fail(
+              new WebSocketPeerError(
+                'ERR_PEER_CLOSED',
+                `backpressure(): the peer is ${state}; ${count} held value(s) were not sent`,
+                { held: count, cause: sourceEnd?.error },
+              ),
+            );
+          }
+        }),
+      );
+      subscriptions.add(
+        peer.bufferedAmount$.subscribe((amount) => {
+          if (amount >= high) aboveMarks = true;
+          else if (aboveMarks && amount <= low) {
+            aboveMarks = false;
+            flush();
+          }
+        }),
+      );
+      if (subscriber.closed) return subscriptions;
+
+      subscriptions.add(
+        source.subscribe({
+          next: (value) => {
+            if (open && !aboveMarks && held.count === 0) subscriber.next(value);
+            else {
+              try {
+                hold(value);
+              } catch (error) {
+                fail(error); // from onDrop
+              }
+            }
+          },
+          error: (error: unknown) => {
+            sourceEnd = { error, failed: true };
+            endIfDone();
+          },
+          complete: () => {
+            sourceEnd = { failed: false };
+            endIfDone();
+          },
+        }),
+      );
+      subscriptions.add(() => held.clear());
+      return subscriptions;
+    });
+}

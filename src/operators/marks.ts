@@ -1,0 +1,38 @@
+import { DEFAULT_HIGH_WATER_MARK, DEFAULT_LOW_WATER_MARK } from '../peer/constants.js';
+import { argumentError } from '../peer/WebSocketPeerError.js';
+
+/** The marks on a peer's outbound buffer that flow control works between. */
+export interface WaterMarks {
+  /** Stop sending once this many bytes wait in the peer's outbound buffer. Default 1 MiB. */
+  highWaterMark?: number;
+  /** Start again once the buffer is down to this many bytes. Default 256 KiB. */
+  lowWaterMark?: number;
+}
+
+const isByteCount = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+
+/** @internal The marks, checked, with defaults filled in. */
+export function resolveMarks(fn: string, options: WaterMarks): { high: number; low: number } {
+  if (typeof options !== 'object' || options === null) {
+    throw argumentError(TypeError, 'ERR_INVALID_OPTION', `${fn}(): options must be an object`);
+  }
+  const { highWaterMark = DEFAULT_HIGH_WATER_MARK } = options;
+  const { lowWaterMark = Math.min(DEFAULT_LOW_WATER_MARK, highWaterMark) } = options;
+  for (const [name, value] of [
+    ['highWaterMark', highWaterMark],
+    ['lowWaterMark', lowWaterMark],
+  ] as const) {
+    if (!isByteCount(value)) {
+      throw argumentError(TypeError, 'ERR_INVALID_OPTION', `${fn}(): option '${name}' must be an integer >= 0 (bytes)`);
+    }
+  }
+  if (highWaterMark === 0 || lowWaterMark > highWaterMark) {
+    throw argumentError(
+      RangeError,
+      'ERR_INVALID_OPTION',
+      `${fn}(): need 0 <= lowWaterMark <= highWaterMark and highWaterMark > 0, got ${lowWaterMark} and ${highWaterMark}`,
+    );
+  }
+  return { high: highWaterMark, low: lowWaterMark };
+}

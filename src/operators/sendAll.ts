@@ -1,0 +1,176 @@
+import { Observable, type Subscription } from 'rxjs';
+import { WriteMode } from '../peer/constants.js';
+import { kWrite } from '../peer/internal.js';
+import type { Packet } from '../peer/types.js';
+import { asBytes, validateWriteMode } from '../peer/validation.js';
+import type { WebSocketPeer } from '../peer/WebSocketPeer.js';
+import { argumentError, WebSocketPeerError } from '../peer/WebSocketPeerError.js';
+import { resolveMarks, type WaterMarks } from './marks.js';
+
+/** What `sendAll()` can send: strings and bytes, from a sync or an async source. */
+export type SendSource =
+  | Iterable<string | Uint8Array | ArrayBuffer | ArrayBufferView>
+  | AsyncIterable<string | Uint8Array | ArrayBuffer | ArrayBufferView>;
+
+/** Options of `sendAll()`. */
+export interface SendAllOptions extends WaterMarks {
+  /**
+   * Send every item as text (`WriteMode.Text`: bytes must be UTF-8) or as binary
+   * (`WriteMode.Binary`). Default: each item by its type, strings as text and bytes as binary.
+   */
+  writeMode?: WriteMode;
+}
+
+/** How far `sendAll()` has come. */
+export interface SendProgress {
+  /** Items sent so far (each one message). */
+  readonly packets: number;
+  /** Their payload bytes. */
+  readonly bytes: number;
+  /** The peer's outbound buffer when this was emitted (`getCurrentOutboundBufferedAmount()`). */
+  readonly bufferedAmount: number;
+}
+
+const encoder = new TextEncoder();
+
+type Step = { done: false; value: unknown } | { done: true };
+type Puller = { next(): Step | Promise<Step>; close(): void };
+
+function pullerOf(source: SendSource): Puller | undefined {
+  if (typeof source !== 'object' || source === null) return undefined;
+  const asyncIterate = (source as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator];
+  const iterate = (source as Partial<Iterable<unknown>>)[Symbol.iterator];
+  if (typeof asyncIterate !== 'function' && typeof iterate !== 'function') return undefined;
+  let iterator: AsyncIterator<unknown> | Iterator<unknown> | undefined;
+  let done = false;
+  const start = (): AsyncIterator<unknown> | Iterator<unknown> =>
+    (iterator ??= typeof asyncIterate === 'function' ? asyncIterate.call(source) : (iterate as () => Iterator<unknown>).call(source));
+  const settle = (result: IteratorResult<unknown>): Step => {
+    if (result.done) done = true;
+    return result.done ? { done: true } : { done: false, value: result.value };
+  };
+  return {
+    next: () => {
+      const result = start().next();
+      return result instanceof Promise ? result.then(settle) : settle(result as IteratorResult<unknown>);
+    },
+    // Ends the source early: a generator runs its `finally`, a file stream is destroyed.
+    close: () => {
+      if (done || !iterator) return;
+      done = true;
+      Promise.resolve(iterator.return?.()).catch(() => {});
+    },
+  };
+}
+
+/**
+ * Sends every item of `source` through `peer`, pulling the next item only while the peer's
+ * outbound buffer is below `highWaterMark` (else once it is down to `lowWaterMark`), so memory
+ * stays bounded whatever the source's size: a generator, an async generator, a file stream, a
+ * `ReadableStream`. Cold: nothing is pulled until you subscribe. Emits a `SendProgress` after
+ * each item; completes once the last item has been written to the OS. Errors if the source
+ * throws, yields something that is not a string or bytes (`ERR_INVALID_DATA`, nothing of it
+ * sent), or the peer starts closing (`ERR_PEER_CLOSED`). Unsubscribing stops pulling and calls
+ * the iterator's `return()`.
+ *
+ * ```ts
+ * import { createReadStream } from 'node:fs';
+ * import { sendAll } from 'rx-websocket-peer';
+ * sendAll(peer, createReadStream('video.bin')).subscribe({
+ *   complete: () => peer.close(1000, 'sent'),
+ * });
+ * ```
+ * @param peer where to send.
+ * @param source an `Iterable` or `AsyncIterable` of strings and bytes.
+ * @param options `highWaterMark` (1 MiB), `lowWaterMark` (256 KiB), `writeMode` (by item type).
+ * @throws TypeError (`ERR_INVALID_ARG_TYPE`, `ERR_INVALID_OPTION`) synchronously, for a bad argument.
+ */
+export function sendAll(peer: WebSocketPeer, source: SendSource, options: SendAllOptions = {}): Observable<SendProgress> {
+  const { high, low } = resolveMarks('sendAll', options);
+  const { writeMode } = options;
+  if (writeMode !== undefined) validateWriteMode(writeMode);
+  if (typeof peer !== 'object' || peer === null || typeof peer[kWrite] !== 'function') {
+    throw argumentError(TypeError, 'ERR_INVALID_ARG_TYPE', 'sendAll(): the first argument must be a WebSocketPeer');
+  }
+  if (pullerOf(source) === undefined) {
+    throw argumentError(TypeError, 'ERR_INVALID_ARG_TYPE', 'sendAll(): the source must be an Iterable or an AsyncIterable');
+  }
+
+  const asPacket = (item: unknown): Packet | undefined => {
+    if (typeof item === 'string') {
+      return writeMode === WriteMode.Binary ? { isString: false, data: encoder.encode(item) } : { isString: true, data: item };
+    }
+    const bytes = asBytes(item);
+    if (!bytes) return undefined;
+    return { isString: writeMode === WriteMode.Text, data: bytes } as Packet;
+  };
+
+  return new Observable<SendProgress>((subscriber) => {
+    const puller = pullerOf(source) as Puller;
+    let packets = 0;
+    let bytes = 0;
+    let unwritten = 0;
+    let waiter: Subscription | undefined;
+    let wake: (() => void) | undefined;
+
+    const closedError = (): WebSocketPeerError =>
+      new WebSocketPeerError('ERR_PEER_CLOSED', `sendAll(): the peer closed after ${packets} item(s) were sent`, {
+        held: unwritten,
+      });
+    /** Resolves when `ready()` holds, or with an error once the peer is no longer open. */
+    const until = (ready: (amount: number) => boolean): Promise<void> =>
+      new Promise<void>((resolve, reject) => {
+        wake = resolve;
+        waiter = peer.bufferedAmount$.subscribe({
+          next: (amount) => {
+            if (!peer.isConnectedToHost()) reject(closedError());
+            else if (ready(amount)) resolve();
+          },
+          complete: () => reject(closedError()),
+        });
+        waiter.add(
+          peer.state$.subscribe((state) => {
+            if (state !== 'open') reject(closedError());
+          }),
+        );
+      }).finally(() => {
+        waiter?.unsubscribe();
+        waiter = undefined;
+        wake = undefined;
+      });
+
+    const run = async (): Promise<void> => {
+      for (;;) {
+        if (!peer.isConnectedToHost()) throw closedError();
+        if (peer.getCurrentOutboundBufferedAmount() >= high) await until((amount) => amount <= low);
+        if (subscriber.closed) return;
+        const step = await puller.next();
+        if (subscriber.closed) return;
+        if (step.done) break;
+        const packet = asPacket(step.value);
+        if (!packet) {
+          throw argumentError(TypeError, 'ERR_INVALID_DATA', `sendAll(): item ${packets} is not a string or bytes`);
+        }
+        unwritten++;
+        bytes += peer[kWrite](packet, () => {
+          unwritten--;
+          if (unwritten === 0) wake?.();
+        });
+        packets++;
+        subscriber.next({ packets, bytes, bufferedAmount: peer.getCurrentOutboundBufferedAmount() });
+      }
+      if (unwritten > 0) await until(() => unwritten === 0);
+      subscriber.complete();
+    };
+
+    run().catch((error: unknown) => {
+      puller.close();
+      if (!subscriber.closed) subscriber.error(error);
+    });
+    return () => {
+      waiter?.unsubscribe();
+      wake?.(); // lets run() see that it was unsubscribed, and return
+      puller.close();
+    };
+  });
+}

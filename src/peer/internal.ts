@@ -1,0 +1,14 @@
+/**
+ * @internal Keys of the peer's methods that the library's own operators use and users do not:
+ * symbols that `src/index.ts` does not export, so they stay out of the public API.
+ */
+
+/** `peer[kWrite](data, onWritten)`: `putPacket(data)`, and `onWritten()` once the OS has the bytes. */
+export const kWrite: unique symbol = Symbol('rx-websocket-peer.write');
+
+/**
+ * `peer[kWatchInbox](listener)`: calls `listener()` whenever a packet arrives in the inbound queue
+ * or the queue ends, so a consumer can pull with `getPacket()` at its own pace. Returns the
+ * function that stops the calls.
+ */
+export const kWatchInbox: unique symbol = Symbol('rx-websocket-peer.watchInbox');
