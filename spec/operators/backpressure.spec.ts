@@ -219,14 +219,15 @@ describe('backpressure()', () => {
     }
 
     it('keeps the buffer under the high mark plus one value, and delivers every byte in order', async () => {
-      const { peak, digestsMatch } = await burst(160, true);
+      const { peak, digestsMatch } = await burst(320, true);
       expect(peak).to.be.at.most(256 * KiB + 64 * KiB);
       expect(digestsMatch).to.equal(true);
     });
 
-    it('(without it, the same burst buffers all 10 MiB at once)', async () => {
-      const { peak, digestsMatch } = await burst(160, false);
-      expect(peak).to.equal(160 * 64 * KiB);
+    it('(without it, the same burst buffers most of its 20 MiB at once)', async () => {
+      const { peak, digestsMatch } = await burst(320, false);
+      // The kernel's socket buffers on loopback take a few MiB at once; the rest waits in Node.
+      expect(peak).to.be.above(8 * 1024 * KiB);
       expect(digestsMatch).to.equal(true);
     });
 

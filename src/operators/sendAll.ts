@@ -2,7 +2,7 @@ import { Observable, type Subscription } from 'rxjs';
 import { WriteMode } from '../peer/constants.js';
 import { kWrite } from '../peer/internal.js';
 import type { Packet } from '../peer/types.js';
-import { asBytes, validateWriteMode } from '../peer/validation.js';
+import { asBytes, payloadLength, validateWriteMode } from '../peer/validation.js';
 import type { WebSocketPeer } from '../peer/WebSocketPeer.js';
 import { argumentError, WebSocketPeerError } from '../peer/WebSocketPeerError.js';
 import { resolveMarks, type WaterMarks } from './marks.js';
@@ -151,11 +151,12 @@ export function sendAll(peer: WebSocketPeer, source: SendSource, options: SendAl
         if (!packet) {
           throw argumentError(TypeError, 'ERR_INVALID_DATA', `sendAll(): item ${packets} is not a string or bytes`);
         }
-        unwritten++;
-        bytes += peer[kWrite](packet, () => {
+        peer[kWrite](packet, () => {
           unwritten--;
           if (unwritten === 0) wake?.();
         });
+        unwritten++;
+        bytes += payloadLength(packet.data);
         packets++;
         subscriber.next({ packets, bytes, bufferedAmount: peer.getCurrentOutboundBufferedAmount() });
       }

@@ -50,9 +50,18 @@ export class NodeTransport implements Transport {
   }
 
   send(data: string | Uint8Array, asText: boolean, done: () => void): number {
-    const bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+    // While the kernel's socket buffer has room, Node writes the frame into it synchronously and
+    // only calls `done` a tick later; what it could not write waits in `writableLength`, header
+    // bytes first. So the growth of `writableLength` is this frame's unwritten part, exactly.
+    const before = this.socket.writableLength;
     this.ws.send(data, { binary: !asText }, done);
-    return bytes;
+    const unwritten = this.socket.writableLength - before;
+    if (unwritten <= 0) return 0;
+    return Math.min(unwritten, typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength);
+  }
+
+  queuedBytes(): number {
+    return this.socket.writableLength;
   }
 
   close(code: number, reason: string): void {

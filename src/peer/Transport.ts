@@ -26,11 +26,14 @@ export interface Transport {
   /** Starts delivering events; called once, by the peer. */
   bind(handlers: TransportHandlers): void;
   /**
-   * Sends one message as a text (`asText`) or binary frame; returns its payload size in bytes.
-   * `done` is called once those bytes have been handed to the OS, or could not be; never
-   * synchronously.
+   * Sends one message as a text (`asText`) or binary frame. Returns how many of its payload
+   * bytes the OS has not taken yet: 0 when it took the whole frame at once, as it does while its
+   * socket buffer has room. `done` is called, never synchronously, once the OS has all of them
+   * (or never will: the connection is gone).
    */
   send(data: string | Uint8Array, asText: boolean, done: () => void): number;
+  /** Bytes of frames (headers too) handed to `send()` that the OS has not taken yet. */
+  queuedBytes(): number;
   /** Starts the closing handshake with an already validated code and reason. */
   close(code: number, reason: string): void;
   /** Stops reading from the network until `resume()`. */

@@ -64,8 +64,10 @@ export class WebSocketPeer {
   /** The current state synchronously on subscribe, then each change; completes after `'closed'`. */
   readonly state$: Observable<PeerState>;
   /**
-   * Outbound payload bytes handed to `sink`/`putPacket` and not yet written to the OS: the current
-   * value synchronously on subscribe, then each change; completes when the peer closes.
+   * Outbound payload bytes handed to `sink`/`putPacket` that the OS has not taken yet: the current
+   * value synchronously on subscribe, then each change; completes when the peer closes. It stays
+   * 0 while the kernel's socket buffer takes each message at once, rises when messages have to
+   * wait in the process, and falls as Node writes them out.
    */
   readonly bufferedAmount$: Observable<number>;
   /** One `CloseInfo` once the connection has closed, replayed to late subscribers; then completes. */
@@ -85,6 +87,8 @@ export class WebSocketPeer {
   private writeMode: WriteMode;
   private lastWasString = false;
   private paused = false;
+  /** Payload bytes of the messages whose write has not been reported complete. */
+  private unwritten = 0;
   private closeStart: { code: number; reason: string } | undefined;
   private lastError: Error | undefined;
   private readonly maxQueuedPackets: number;
@@ -202,8 +206,8 @@ export class WebSocketPeer {
     this[kWrite](data);
   }
 
-  /** @internal `putPacket(data)`, calling `onWritten()` once the OS has the bytes. Returns them. */
-  [kWrite](data: OutboundData, onWritten?: () => void): number {
+  /** @internal `putPacket(data)`, calling `onWritten()` once the OS has the bytes. */
+  [kWrite](data: OutboundData, onWritten?: () => void): void {
     if (this.state.value !== 'open') {
       throw new WebSocketPeerError('ERR_PEER_CLOSED', `Cannot send: the peer is ${this.state.value}`);
     }
@@ -239,14 +243,21 @@ export class WebSocketPeer {
     return this.inbox.watch(listener);
   }
 
-  private transmit(data: string | Uint8Array, asText: boolean, onWritten?: () => void): number {
-    // `done` is never called synchronously, so `bytes` is set by the time it runs.
-    const bytes: number = this.transport.send(data, asText, () => {
-      this.buffered.set(this.buffered.value - bytes);
+  private transmit(data: string | Uint8Array, asText: boolean, onWritten?: () => void): void {
+    // `done` is never called synchronously, so `unwritten` is set by the time it runs.
+    const unwritten: number = this.transport.send(data, asText, () => {
+      if (unwritten > 0) {
+        this.unwritten -= unwritten;
+        // Node calls the callbacks of one completed write one after the other; the socket knows
+        // already that they are all written, so none of them shows a stale amount.
+        this.buffered.set(Math.min(this.unwritten, this.transport.queuedBytes()));
+      }
       onWritten?.();
     });
-    this.buffered.set(this.buffered.value + bytes);
-    return bytes;
+    if (unwritten > 0) {
+      this.unwritten += unwritten;
+      this.buffered.set(this.unwritten);
+    }
   }
 
   private onMessage(packet: Packet, bytes: number): void {
