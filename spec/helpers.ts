@@ -124,3 +124,8 @@ export function readNoDelay(socket: Socket): number {
   ].join('\n');
   return Number(execFileSync('/usr/bin/python3', ['-c', script, String(process.pid), String(fd)]).toString().trim());
 }
+
+/** The listeners on a peer's inbound queue (consumers that pull, like `consumePackets()`). */
+export function inboxWatchersOf(peer: WebSocketPeer): ReadonlySet<() => void> {
+  return (peer as unknown as { inbox: { watchers: Set<() => void> } }).inbox.watchers;
+}

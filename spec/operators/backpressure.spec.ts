@@ -61,6 +61,17 @@ describe('backpressure()', () => {
       });
     });
 
+    it('takes a quarter of highWaterMark as the low mark when only the high one is given', () => {
+      scheduler().run(({ cold, hot, expectObservable }) => {
+        // high 8, so low 2: holding from 0, still at 3, forwarding again at 2.
+        const amounts = cold('a---b---c', { a: 8, b: 3, c: 2 });
+        const source = hot('-a-b');
+        expectObservable(source.pipe(backpressure(fakePeer(amounts, cold('o', STATES)), { highWaterMark: 8 }))).toBe(
+          '--------(ab)',
+        );
+      });
+    });
+
     it('completes only after the last held value has been forwarded', () => {
       scheduler().run(({ cold, hot, expectObservable, expectSubscriptions }) => {
         const amounts = cold('h-----l', AMOUNTS);

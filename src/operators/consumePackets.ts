@@ -1,9 +1,21 @@
-import { from, Observable, type ObservableInput, Subscription } from 'rxjs';
+import { from, Observable, type ObservableInput, of, Subscription } from 'rxjs';
 import { kWatchInbox } from '../peer/internal.js';
 import type { CloseInfo, Packet } from '../peer/types.js';
 import { WebSocketCloseError } from '../peer/WebSocketCloseError.js';
 import type { WebSocketPeer } from '../peer/WebSocketPeer.js';
 import { argumentError } from '../peer/WebSocketPeerError.js';
+
+/** What a handler returned, as an observable: a plain value, a string too, is one value. */
+function outputOf<R>(result: ObservableInput<R> | R): Observable<R> {
+  if (result !== null && (typeof result === 'object' || typeof result === 'function')) {
+    try {
+      return from(result as ObservableInput<R>);
+    } catch {
+      // from() refuses synchronously what it cannot take (a plain object): that is a plain value.
+    }
+  }
+  return of(result as R);
+}
 
 /** Options of `consumePackets()`. */
 export interface ConsumePacketsOptions {
@@ -14,7 +26,9 @@ export interface ConsumePacketsOptions {
 /**
  * Handles the peer's inbound packets at the handler's own pace: takes a packet from the peer only
  * when a handler slot is free (one by default), and emits what the handler returns (a value, a
- * promise, an observable). Packets not taken yet wait in the peer, whose queue is bounded: when it
+ * promise, an observable). A plain value, a string or `undefined` included, is emitted as it is;
+ * what RxJS's `from()` takes (a promise, an observable, an array...) is emitted value by value, as
+ * `mergeMap` would. Packets not taken yet wait in the peer, whose queue is bounded: when it
  * is full the peer stops reading from the socket and TCP slows the sender down. So a slow
  * consumer costs bounded memory, end to end, and loses nothing. (`packets$.pipe(concatMap(...))`
  * is not bounded: `packets$` hands out every waiting packet at once and `concatMap` buffers them.)
@@ -37,7 +51,7 @@ export interface ConsumePacketsOptions {
  */
 export function consumePackets<R>(
   peer: WebSocketPeer,
-  handler: (packet: Packet, index: number) => ObservableInput<R>,
+  handler: (packet: Packet, index: number) => ObservableInput<R> | R,
   options: ConsumePacketsOptions = {},
 ): Observable<R> {
   if (typeof peer !== 'object' || peer === null || typeof peer[kWatchInbox] !== 'function') {
@@ -66,7 +80,7 @@ export function consumePackets<R>(
         active++;
         let output: Observable<R>;
         try {
-          output = from(handler(packet, index++));
+          output = outputOf(handler(packet, index++));
         } catch (error) {
           subscriber.error(error);
           return;

@@ -5,7 +5,10 @@ import { argumentError } from '../peer/WebSocketPeerError.js';
 export interface WaterMarks {
   /** Stop sending once this many bytes wait in the peer's outbound buffer. Default 1 MiB. */
   highWaterMark?: number;
-  /** Start again once the buffer is down to this many bytes. Default 256 KiB. */
+  /**
+   * Start again once the buffer is down to this many bytes. Default a quarter of the high mark:
+   * 256 KiB with the default one.
+   */
   lowWaterMark?: number;
 }
 
@@ -18,7 +21,8 @@ export function resolveMarks(fn: string, options: WaterMarks): { high: number; l
     throw argumentError(TypeError, 'ERR_INVALID_OPTION', `${fn}(): options must be an object`);
   }
   const { highWaterMark = DEFAULT_HIGH_WATER_MARK } = options;
-  const { lowWaterMark = Math.min(DEFAULT_LOW_WATER_MARK, highWaterMark) } = options;
+  const { lowWaterMark = options.highWaterMark === undefined ? DEFAULT_LOW_WATER_MARK : Math.floor(highWaterMark / 4) } =
+    options;
   for (const [name, value] of [
     ['highWaterMark', highWaterMark],
     ['lowWaterMark', lowWaterMark],

@@ -1,7 +1,6 @@
 import { Observable, type Subscription } from 'rxjs';
 import { WriteMode } from '../peer/constants.js';
 import { kWrite } from '../peer/internal.js';
-import type { Packet } from '../peer/types.js';
 import { asBytes, payloadLength, validateWriteMode } from '../peer/validation.js';
 import type { WebSocketPeer } from '../peer/WebSocketPeer.js';
 import { argumentError, WebSocketPeerError } from '../peer/WebSocketPeerError.js';
@@ -31,7 +30,12 @@ export interface SendProgress {
   readonly bufferedAmount: number;
 }
 
-const encoder = new TextEncoder();
+/** Items sent between two turns of the event loop while the kernel takes every write at once. */
+const ITEMS_PER_TURN = 64;
+
+/** Resolves on a later turn of the event loop, after I/O callbacks (a microtask would not be). */
+const nextTurn = (): Promise<void> =>
+  new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
 
 type Step = { done: false; value: unknown } | { done: true };
 type Puller = { next(): Step | Promise<Step>; close(): void };
@@ -58,7 +62,12 @@ function pullerOf(source: SendSource): Puller | undefined {
     close: () => {
       if (done || !iterator) return;
       done = true;
-      Promise.resolve(iterator.return?.()).catch(() => {});
+      // What the source's cleanup throws (a `finally` that throws) must not stop our own ending.
+      try {
+        Promise.resolve(iterator.return?.()).catch(() => {});
+      } catch {
+        // ignored, as a rejection of an async `return()` is
+      }
     },
   };
 }
@@ -69,8 +78,9 @@ function pullerOf(source: SendSource): Puller | undefined {
  * stays bounded whatever the source's size: a generator, an async generator, a file stream, a
  * `ReadableStream`. Cold: nothing is pulled until you subscribe. Emits a `SendProgress` after
  * each item; completes once the last item has been written to the OS. Errors if the source
- * throws, yields something that is not a string or bytes (`ERR_INVALID_DATA`, nothing of it
- * sent), or the peer starts closing (`ERR_PEER_CLOSED`). Unsubscribing stops pulling and calls
+ * throws, yields something that is not a string or bytes (`ERR_INVALID_DATA`) or, with
+ * `writeMode: WriteMode.Text`, bytes that are not UTF-8 (`ERR_INVALID_UTF8`), nothing of that item
+ * sent; or if the peer starts closing (`ERR_PEER_CLOSED`). Unsubscribing stops pulling and calls
  * the iterator's `return()`.
  *
  * ```ts
@@ -96,13 +106,14 @@ export function sendAll(peer: WebSocketPeer, source: SendSource, options: SendAl
     throw argumentError(TypeError, 'ERR_INVALID_ARG_TYPE', 'sendAll(): the source must be an Iterable or an AsyncIterable');
   }
 
-  const asPacket = (item: unknown): Packet | undefined => {
-    if (typeof item === 'string') {
-      return writeMode === WriteMode.Binary ? { isString: false, data: encoder.encode(item) } : { isString: true, data: item };
-    }
-    const bytes = asBytes(item);
-    if (!bytes) return undefined;
-    return { isString: writeMode === WriteMode.Text, data: bytes } as Packet;
+  /**
+   * How `item` goes: the `writeMode` option, else by its type; `undefined` when it is not data.
+   * The peer then sends it as `putPacket()` would in that mode: bytes in text mode must be UTF-8.
+   */
+  const modeOf = (item: unknown): WriteMode | undefined => {
+    if (typeof item === 'string') return writeMode ?? WriteMode.Text;
+    if (asBytes(item)) return writeMode ?? WriteMode.Binary;
+    return undefined;
   };
 
   return new Observable<SendProgress>((subscriber) => {
@@ -140,23 +151,37 @@ export function sendAll(peer: WebSocketPeer, source: SendSource, options: SendAl
       });
 
     const run = async (): Promise<void> => {
+      let sinceTurn = 0;
       for (;;) {
         if (!peer.isConnectedToHost()) throw closedError();
-        if (peer.getCurrentOutboundBufferedAmount() >= high) await until((amount) => amount <= low);
+        if (peer.getCurrentOutboundBufferedAmount() >= high) {
+          await until((amount) => amount <= low);
+          sinceTurn = 0;
+        } else if (++sinceTurn > ITEMS_PER_TURN) {
+          // While the kernel takes every write at once the buffer never reaches the mark (nor
+          // with empty items): let timers, I/O and an unsubscribe in now and then.
+          await nextTurn();
+          sinceTurn = 0;
+        }
         if (subscriber.closed) return;
         const step = await puller.next();
         if (subscriber.closed) return;
         if (step.done) break;
-        const packet = asPacket(step.value);
-        if (!packet) {
+        const item = step.value as string | Uint8Array;
+        const mode = modeOf(item);
+        if (mode === undefined) {
           throw argumentError(TypeError, 'ERR_INVALID_DATA', `sendAll(): item ${packets} is not a string or bytes`);
         }
-        peer[kWrite](packet, () => {
-          unwritten--;
-          if (unwritten === 0) wake?.();
-        });
+        peer[kWrite](
+          item,
+          () => {
+            unwritten--;
+            if (unwritten === 0) wake?.();
+          },
+          mode,
+        );
         unwritten++;
-        bytes += payloadLength(packet.data);
+        bytes += payloadLength(item);
         packets++;
         subscriber.next({ packets, bytes, bufferedAmount: peer.getCurrentOutboundBufferedAmount() });
       }

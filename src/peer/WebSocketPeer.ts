@@ -206,15 +206,18 @@ export class WebSocketPeer {
     this[kWrite](data);
   }
 
-  /** @internal `putPacket(data)`, calling `onWritten()` once the OS has the bytes. */
-  [kWrite](data: OutboundData, onWritten?: () => void): void {
+  /**
+   * @internal `putPacket(data)`, calling `onWritten()` once the OS has the bytes; strings and
+   * bytes go in `mode` (default: the peer's write mode), checked as `putPacket()` checks them.
+   */
+  [kWrite](data: OutboundData, onWritten?: () => void, mode: WriteMode = this.writeMode): void {
     if (this.state.value !== 'open') {
       throw new WebSocketPeerError('ERR_PEER_CLOSED', `Cannot send: the peer is ${this.state.value}`);
     }
-    if (typeof data === 'string') return this.transmit(data, this.writeMode === WriteMode.Text, onWritten);
+    if (typeof data === 'string') return this.transmit(data, mode === WriteMode.Text, onWritten);
     const bytes = asBytes(data);
     if (bytes) {
-      const asText = this.writeMode === WriteMode.Text;
+      const asText = mode === WriteMode.Text;
       if (asText && !isValidUtf8(bytes)) {
         throw argumentError(
           TypeError,

@@ -3,7 +3,10 @@
  * symbols that `src/index.ts` does not export, so they stay out of the public API.
  */
 
-/** `peer[kWrite](data, onWritten)`: `putPacket(data)`, and `onWritten()` once the OS has the bytes. */
+/**
+ * `peer[kWrite](data, onWritten, mode?)`: `putPacket(data)`, and `onWritten()` once the OS has the
+ * bytes; `mode`, when given, stands in for the peer's write mode for this one write.
+ */
 export const kWrite: unique symbol = Symbol('rx-websocket-peer.write');
 
 /**
