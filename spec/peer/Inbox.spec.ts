@@ -320,6 +320,18 @@ describe('Inbox', () => {
     });
   });
 
+  describe('memory', () => {
+    it('keeps no reference to an item once it is taken, while others still wait', () => {
+      const inbox = new Inbox<{ id: number }>();
+      const items = Array.from({ length: 1500 }, (_, id) => ({ id }));
+      for (const item of items) inbox.put(item, 1);
+      for (let i = 0; i < 1499; i++) inbox.take();
+      // The queue never emptied, so it never started afresh: what it holds must be the last item only.
+      const held = (inbox as unknown as { items: unknown[] }).items.filter((item) => item !== undefined);
+      expect(held).to.deep.equal([items[1499]]);
+    });
+  });
+
   describe('end', () => {
     it('completes current takers at once when nothing waits', () => {
       const inbox = new Inbox<string>();

@@ -46,6 +46,7 @@ class Held<T> {
 
   shift(): T {
     const item = this.items[this.head] as T;
+    this.items[this.head] = undefined as T; // let go of it now, not at the next compaction
     this.bytes -= this.sizes[this.head] as number;
     this.head++;
     if (this.head === this.items.length) this.clear();

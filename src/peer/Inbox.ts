@@ -69,6 +69,8 @@ export class Inbox<T> {
   take(): T | undefined {
     if (this.size === 0) return undefined;
     const item = this.items[this.head] as T;
+    // Let go of the item now: the slot stays in the array until the next compaction.
+    this.items[this.head] = undefined as T;
     this.totalWeight -= this.weights[this.head] as number;
     this.head++;
     if (this.head === this.items.length) {
