@@ -2,6 +2,14 @@ export { connect, type ConnectOptions } from './observables/connect.js';
 export { listen, type ListenOptions } from './observables/listen.js';
 export { PeerServer } from './observables/PeerServer.js';
 export {
+  backoff,
+  Connection,
+  type ConnectionStatus,
+  type DropReason,
+  reconnecting,
+  type ReconnectOptions,
+} from './observables/reconnecting.js';
+export {
   backpressure,
   type BackpressureOptions,
   type FlowControlled,

@@ -30,7 +30,9 @@ export type ErrorCode =
   /** `listen()` could not bind (address in use, permission); `cause` has the detail. */
   | 'ERR_LISTEN_FAILED'
   /** `backpressure()` had to hold more than its `maxHeldBytes`; see `held`. */
-  | 'ERR_BACKPRESSURE_OVERFLOW';
+  | 'ERR_BACKPRESSURE_OVERFLOW'
+  /** A `Connection` that is not open has as many writes waiting as it may hold; see `held`. */
+  | 'ERR_QUEUE_FULL';
 
 /**
  * A failure of this library that is not a close: it carries a stable {@link ErrorCode}.

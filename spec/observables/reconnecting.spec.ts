@@ -1,0 +1,266 @@
+import { createServer as createTcpServer } from 'node:net';
+import { expect } from 'chai';
+import { firstValueFrom, retry, Subscription } from 'rxjs';
+import { connect } from '../../src/observables/connect.js';
+import { listen } from '../../src/observables/listen.js';
+import { backoff, type Connection, type ConnectionStatus, reconnecting } from '../../src/observables/reconnecting.js';
+import type { Packet } from '../../src/peer/types.js';
+import type { WebSocketPeer } from '../../src/peer/WebSocketPeer.js';
+import { WebSocketPeerError } from '../../src/peer/WebSocketPeerError.js';
+import { collect, delay, internalsOf, startServer, stopAll, takeValues } from '../helpers.js';
+
+async function until(check: () => boolean, ms = 4000): Promise<void> {
+  const start = Date.now();
+  while (!check()) {
+    if (Date.now() - start > ms) throw new Error('timed out waiting');
+    await delay(5);
+  }
+}
+
+/** A port on 127.0.0.1 that nothing listens on (bound, then freed). */
+async function freePort(): Promise<number> {
+  const server = createTcpServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+const connections: Connection[] = [];
+function open(url: string, options: Parameters<typeof reconnecting>[1] = {}): Connection {
+  const connection = reconnecting(url, { jitter: 0, initialDelay: 10, maxDelay: 40, ...options });
+  connections.push(connection);
+  return connection;
+}
+
+const text = (packets: Packet[]): unknown[] => packets.map((p) => p.data);
+const states = (statuses: ConnectionStatus[]): string[] => statuses.map((s) => s.state);
+
+describe('reconnecting()', () => {
+  afterEach(() => {
+    for (const connection of connections.splice(0)) connection.close();
+    stopAll();
+  });
+
+  it('does nothing until asked, then connects: idle -> connecting -> open', async () => {
+    const server = await startServer();
+    const connection = open(server.url);
+    const statuses = collect(connection.status$);
+    await delay(30);
+    expect(states(statuses.values)).to.deep.equal(['idle']);
+    const peer = firstValueFrom(connection.peer$);
+    connection.packets$.subscribe();
+    expect((await peer).isConnectedToHost()).to.equal(true);
+    expect(statuses.values.slice(1)).to.deep.include({ state: 'connecting', attempt: 0 });
+    expect(states(statuses.values)).to.deep.equal(['idle', 'connecting', 'open']);
+  });
+
+  it('queues writes made before it opens and sends them once, in order', async () => {
+    const server = await startServer();
+    const remoteOpened = server.nextPeer();
+    const connection = open(server.url);
+    connection.send('one');
+    connection.send('two');
+    connection.sink.next('three');
+    expect(connection.queuedWrites).to.equal(3);
+    const remote = await remoteOpened;
+    expect(text(await takeValues(remote.packets$, 3))).to.deep.equal(['one', 'two', 'three']);
+    expect(connection.queuedWrites).to.equal(0);
+    connection.send('four');
+    expect(text(await takeValues(remote.packets$, 1))).to.deep.equal(['four']);
+  });
+
+  it('reconnects after the connection drops, and packets$ goes on with the new one', async () => {
+    const server = await startServer();
+    const remotes = collect(server.server.peers$);
+    const connection = open(server.url);
+    const statuses = collect(connection.status$);
+    const packets = collect(connection.packets$);
+    await until(() => remotes.values.length === 1);
+    remotes.values[0]?.sink.next('before');
+    await until(() => packets.values.length === 1);
+    internalsOf(remotes.values[0] as WebSocketPeer).socket.resetAndDestroy();
+    await until(() => remotes.values.length === 2);
+    remotes.values[1]?.sink.next('after');
+    await until(() => packets.values.length === 2);
+    expect(text(packets.values)).to.deep.equal(['before', 'after']);
+    expect(states(statuses.values)).to.deep.equal(['idle', 'connecting', 'open', 'reconnecting', 'connecting', 'open']);
+    const reconnectingStatus = statuses.values[3] as Extract<ConnectionStatus, { state: 'reconnecting' }>;
+    expect(reconnectingStatus).to.include({ attempt: 1, delay: 10 });
+    expect(reconnectingStatus.reason).to.have.property('code', 1006);
+  });
+
+  it('backs off exponentially up to maxDelay, then gives up after maxAttempts', async () => {
+    const url = `ws://127.0.0.1:${await freePort()}`;
+    const connection = open(url, { initialDelay: 10, maxDelay: 40, maxAttempts: 5 });
+    const statuses = collect(connection.status$);
+    const packets = collect(connection.packets$);
+    const { error } = await packets.done;
+    const delays = statuses.values.flatMap((s) => (s.state === 'reconnecting' ? [s.delay] : []));
+    const attempts = statuses.values.flatMap((s) => (s.state === 'reconnecting' ? [s.attempt] : []));
+    expect(delays).to.deep.equal([10, 20, 40, 40, 40]);
+    expect(attempts).to.deep.equal([1, 2, 3, 4, 5]);
+    const last = statuses.values.at(-1);
+    expect(last?.state).to.equal('closed');
+    expect(error).to.be.instanceOf(WebSocketPeerError).with.property('code', 'ERR_CONNECT_FAILED');
+    expect(() => connection.send('late')).to.throw(WebSocketPeerError).with.property('code', 'ERR_PEER_CLOSED');
+  });
+
+  it('spreads its delays with jitter, between delay × (1 - jitter) and delay', async () => {
+    const url = `ws://127.0.0.1:${await freePort()}`;
+    const connection = open(url, { initialDelay: 8, maxDelay: 8, maxAttempts: 20, jitter: 0.5 });
+    const statuses = collect(connection.status$);
+    await collect(connection.packets$).done;
+    const delays = statuses.values.flatMap((s) => (s.state === 'reconnecting' ? [s.delay] : []));
+    expect(delays).to.have.length(20);
+    for (const d of delays) expect(d).to.be.within(4, 8);
+    expect(new Set(delays).size).to.be.above(1);
+  });
+
+  it('starts counting again after a connection that stayed up for resetAfter', async () => {
+    const server = await startServer();
+    const remotes = collect(server.server.peers$);
+    const connection = open(server.url, { resetAfter: 100 });
+    const statuses = collect(connection.status$);
+    connection.open();
+    const drop = async (count: number): Promise<void> => {
+      await until(() => remotes.values.length === count);
+      internalsOf(remotes.values[count - 1] as WebSocketPeer).socket.resetAndDestroy();
+    };
+    await drop(1); // up only briefly: attempt 1
+    await drop(2); // again: attempt 2
+    await until(() => remotes.values.length === 3);
+    await delay(150); // stable now
+    await drop(3);
+    await until(() => remotes.values.length === 4);
+    const attempts = statuses.values.flatMap((s) => (s.state === 'reconnecting' ? [s.attempt] : []));
+    expect(attempts).to.deep.equal([1, 2, 1]);
+  });
+
+  it('delivers every message exactly once, in order, across a server restart while it writes', async () => {
+    const port = await freePort();
+    const received: string[] = [];
+    const keep = new Subscription();
+    const serve = (): Subscription =>
+      listen({ host: '127.0.0.1', port }).subscribe((server) => {
+        // The peers' packets are kept apart from the server's subscription: a peer that is
+        // closing still delivers what arrived before its close.
+        server.peers$.subscribe((peer) => keep.add(peer.packets$.subscribe((p) => received.push(p.data as string))));
+      });
+    let server = serve();
+    const connection = open(`ws://127.0.0.1:${port}`, { initialDelay: 20, maxDelay: 20 });
+    connection.open();
+    await firstValueFrom(connection.peer$);
+    let sent = 0;
+    const writer = setInterval(() => {
+      for (let i = 0; i < 10 && sent < 600; i++) connection.send(`m${sent++}`);
+    }, 1);
+    try {
+      await until(() => sent >= 200);
+      server.unsubscribe(); // closes its peers with 1001 and frees the port
+      await delay(50);
+      server = serve();
+      await until(() => sent === 600);
+      await until(() => received.length >= 600);
+      await delay(50);
+    } finally {
+      clearInterval(writer);
+      server.unsubscribe();
+      keep.unsubscribe();
+    }
+    expect(received).to.deep.equal(Array.from({ length: 600 }, (_, i) => `m${i}`));
+  });
+
+  it('close(code, reason) closes the open peer with them, for good, and counts unsent writes', async () => {
+    const server = await startServer();
+    const remoteOpened = server.nextPeer();
+    const connection = open(server.url);
+    const statuses = collect(connection.status$);
+    connection.open();
+    const remote = await remoteOpened;
+    await firstValueFrom(connection.peer$);
+    connection.close(4001, 'bye');
+    expect((await takeValues(remote.closed$, 1))[0]).to.deep.equal({ code: 4001, reason: 'bye', wasClean: true });
+    expect(statuses.values.at(-1)).to.deep.equal({ state: 'closed', unsent: 0 });
+    expect(await statuses.done).to.deep.equal({});
+    expect(() => connection.close(999)).to.throw(RangeError);
+  });
+
+  it('close() while it waits to retry cancels the retry and reports the unsent writes', async () => {
+    const url = `ws://127.0.0.1:${await freePort()}`;
+    const connection = open(url, { initialDelay: 200, maxDelay: 200 });
+    const statuses = collect(connection.status$);
+    connection.send('never');
+    await until(() => connection.currentStatus.state === 'reconnecting');
+    connection.close();
+    await delay(250);
+    expect(states(statuses.values)).to.deep.equal(['idle', 'connecting', 'reconnecting', 'closed']);
+    expect(statuses.values.at(-1)).to.deep.equal({ state: 'closed', unsent: 1 });
+  });
+
+  it('bounds the write queue: ERR_QUEUE_FULL by default, onDrop with a drop policy', () => {
+    const connection = open('ws://127.0.0.1:1', { maxQueuedWrites: 2, initialDelay: 1000, maxDelay: 1000 });
+    connection.send('a');
+    connection.send('b');
+    expect(() => connection.send('c')).to.throw(WebSocketPeerError).with.property('code', 'ERR_QUEUE_FULL');
+    expect(connection.queuedWrites).to.equal(2);
+    const dropped: unknown[] = [];
+    const dropping = open('ws://127.0.0.1:1', {
+      maxQueuedWriteBytes: 4,
+      overflow: 'drop-oldest',
+      onDrop: (data) => dropped.push(data),
+      initialDelay: 1000,
+      maxDelay: 1000,
+    });
+    dropping.send('aa');
+    dropping.send('bb');
+    dropping.send('cc');
+    expect(dropped).to.deep.equal(['aa']);
+    expect(dropping.queuedWrites).to.equal(2);
+  });
+
+  it('refuses data no peer would send, at send() time, even while it queues', () => {
+    const connection = open('ws://127.0.0.1:1', { initialDelay: 1000, maxDelay: 1000 });
+    expect(() => connection.send(42 as never)).to.throw(TypeError).with.property('code', 'ERR_INVALID_DATA');
+    expect(() => connection.send(new Uint8Array([0xff]))).to.throw(TypeError).with.property('code', 'ERR_INVALID_UTF8');
+    expect(connection.queuedWrites).to.equal(0);
+  });
+
+  it('does not retry a handshake answered with 404 by default', async () => {
+    const server = await startServer({ path: '/only' });
+    const connection = open(`${server.url}/elsewhere`);
+    const statuses = collect(connection.status$);
+    const { error } = await collect(connection.packets$).done;
+    expect(error).to.have.property('statusCode', 404);
+    expect(states(statuses.values)).to.deep.equal(['idle', 'connecting', 'closed']);
+  });
+
+  it('throws ERR_INVALID_OPTION for bad options, ERR_INVALID_URL for a bad URL', () => {
+    for (const options of [
+      { initialDelay: -1 },
+      { maxDelay: 5, initialDelay: 10 },
+      { maxAttempts: 1.5 },
+      { jitter: 2 },
+      { resetAfter: 'soon' },
+      { maxQueuedWrites: -1 },
+      { overflow: 'drop-oldest' },
+      { shouldReconnect: true },
+    ]) {
+      expect(() => reconnecting('ws://127.0.0.1:1', options as never), JSON.stringify(options))
+        .to.throw(TypeError)
+        .with.property('code', 'ERR_INVALID_OPTION');
+    }
+    expect(() => reconnecting('http://x')).to.throw(TypeError).with.property('code', 'ERR_INVALID_URL');
+  });
+
+  it('composes with RxJS retry(): connect(url).pipe(retry({ delay: backoff() })) reopens after a drop', async () => {
+    const server = await startServer();
+    const remotes = collect(server.server.peers$);
+    const peers = collect(connect(server.url).pipe(retry({ count: 3, delay: backoff({ initialDelay: 10, jitter: 0 }) })));
+    await until(() => remotes.values.length === 1);
+    internalsOf(remotes.values[0] as WebSocketPeer).socket.resetAndDestroy();
+    await until(() => remotes.values.length === 2 && peers.values.length === 2);
+    expect(peers.values[1]?.isConnectedToHost()).to.equal(true);
+    peers.values[1]?.close();
+  });
+});
