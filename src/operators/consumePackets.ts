@@ -60,6 +60,9 @@ export function consumePackets<R>(
   if (typeof handler !== 'function') {
     throw argumentError(TypeError, 'ERR_INVALID_ARG_TYPE', 'consumePackets(): the handler must be a function');
   }
+  if (typeof options !== 'object' || options === null) {
+    throw argumentError(TypeError, 'ERR_INVALID_OPTION', 'consumePackets(): options must be an object');
+  }
   const { concurrency = 1 } = options;
   if (typeof concurrency !== 'number' || !Number.isSafeInteger(concurrency) || concurrency < 1) {
     throw argumentError(TypeError, 'ERR_INVALID_OPTION', "consumePackets(): option 'concurrency' must be a positive integer");

@@ -21,16 +21,16 @@ export function resolveMarks(fn: string, options: WaterMarks): { high: number; l
     throw argumentError(TypeError, 'ERR_INVALID_OPTION', `${fn}(): options must be an object`);
   }
   const { highWaterMark = DEFAULT_HIGH_WATER_MARK } = options;
-  const { lowWaterMark = options.highWaterMark === undefined ? DEFAULT_LOW_WATER_MARK : Math.floor(highWaterMark / 4) } =
-    options;
-  for (const [name, value] of [
-    ['highWaterMark', highWaterMark],
-    ['lowWaterMark', lowWaterMark],
-  ] as const) {
+  // Each one checked before any arithmetic: a BigInt would make Math.floor() throw.
+  const check = (name: string, value: unknown): void => {
     if (!isByteCount(value)) {
       throw argumentError(TypeError, 'ERR_INVALID_OPTION', `${fn}(): option '${name}' must be an integer >= 0 (bytes)`);
     }
-  }
+  };
+  check('highWaterMark', highWaterMark);
+  const { lowWaterMark = options.highWaterMark === undefined ? DEFAULT_LOW_WATER_MARK : Math.floor(highWaterMark / 4) } =
+    options;
+  check('lowWaterMark', lowWaterMark);
   if (highWaterMark === 0 || lowWaterMark > highWaterMark) {
     throw argumentError(
       RangeError,

@@ -47,16 +47,27 @@ function pullerOf(source: SendSource): Puller | undefined {
   if (typeof asyncIterate !== 'function' && typeof iterate !== 'function') return undefined;
   let iterator: AsyncIterator<unknown> | Iterator<unknown> | undefined;
   let done = false;
-  const start = (): AsyncIterator<unknown> | Iterator<unknown> =>
-    (iterator ??= typeof asyncIterate === 'function' ? asyncIterate.call(source) : (iterate as () => Iterator<unknown>).call(source));
-  const settle = (result: IteratorResult<unknown>): Step => {
-    if (result.done) done = true;
-    return result.done ? { done: true } : { done: false, value: result.value };
+  const broken = (what: string): TypeError =>
+    argumentError(TypeError, 'ERR_INVALID_ARG_TYPE', `sendAll(): the source's iterator ${what}`);
+  const start = (): AsyncIterator<unknown> | Iterator<unknown> => {
+    if (iterator) return iterator;
+    const made: unknown = typeof asyncIterate === 'function' ? asyncIterate.call(source) : (iterate as () => unknown).call(source);
+    if (typeof made !== 'object' || made === null || typeof (made as Iterator<unknown>).next !== 'function') {
+      throw broken('is not an iterator (it has no next())');
+    }
+    return (iterator = made as Iterator<unknown>);
+  };
+  const settle = (result: unknown): Step => {
+    if (typeof result !== 'object' || result === null) throw broken('gave a result that is not an object');
+    const { done: finished, value } = result as IteratorResult<unknown>;
+    if (finished) done = true;
+    return finished ? { done: true } : { done: false, value };
   };
   return {
     next: () => {
-      const result = start().next();
-      return result instanceof Promise ? result.then(settle) : settle(result as IteratorResult<unknown>);
+      const result: unknown = start().next();
+      const thenable = typeof result === 'object' && result !== null && typeof (result as PromiseLike<unknown>).then === 'function';
+      return thenable ? Promise.resolve(result as PromiseLike<unknown>).then(settle) : settle(result);
     },
     // Ends the source early: a generator runs its `finally`, a file stream is destroyed.
     close: () => {

@@ -45,7 +45,7 @@ export function validateWriteMode(mode: unknown): asserts mode is WriteMode {
     throw argumentError(
       RangeError,
       'ERR_INVALID_WRITE_MODE',
-      `Write mode must be WriteMode.Text (0) or WriteMode.Binary (1), got ${String(mode)}`,
+      `Write mode must be WriteMode.Text (0) or WriteMode.Binary (1), got ${describe(mode)}`,
     );
   }
 }
@@ -107,10 +107,32 @@ export function isValidUtf8(bytes: Uint8Array): boolean {
 
 /** @internal `data` as a `Uint8Array` view when it is bytes of any kind, else `undefined`. */
 export function asBytes(data: unknown): Uint8Array | undefined {
-  if (data instanceof Uint8Array) return data;
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) {
+    // Only an empty buffer can be a detached one (transferred to a worker, say); it is not data.
+    if (data.byteLength === 0 && isDetached(data instanceof ArrayBuffer ? data : data.buffer)) return undefined;
+    if (data instanceof Uint8Array) return data;
+    if (data instanceof ArrayBuffer) return new Uint8Array(data);
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  }
   return undefined;
+}
+
+function isDetached(buffer: ArrayBufferLike): boolean {
+  if (!(buffer instanceof ArrayBuffer)) return false;
+  try {
+    new Uint8Array(buffer);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** @internal A value for an error message, whatever it is (`String()` throws for some objects). */
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (value === null || typeof value !== 'object') return typeof value === 'symbol' ? value.toString() : String(value);
+  return Array.isArray(value) ? 'an array' : 'an object';
 }
 
 /**
