@@ -1,6 +1,7 @@
 export { connect, type ConnectOptions } from './observables/connect.js';
 export { listen, type ListenOptions } from './observables/listen.js';
-export { PeerServer } from './observables/PeerServer.js';
+export type { PemInput } from './observables/options.js';
+export { PeerServer, type ServerLimits } from './observables/PeerServer.js';
 export {
   backoff,
   Connection,

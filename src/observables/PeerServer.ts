@@ -1,6 +1,19 @@
 import type { Observable } from 'rxjs';
 import type { WebSocketPeer } from '../peer/WebSocketPeer.js';
 
+/** The limits a `listen()` server enforces, defaults filled in (see `ListenOptions`). */
+export interface ServerLimits {
+  /** Live peers at once; further upgrade requests are answered 503 until one has closed. */
+  readonly maxConnections: number;
+  /** The largest inbound message, in bytes; a larger one closes its connection with 1009. */
+  readonly maxPayload: number;
+  /**
+   * Milliseconds a connection has, from its TCP accept, to finish its TLS handshake and send its
+   * upgrade request; `undefined` when attached to a `server` of yours, whose own timeouts apply.
+   */
+  readonly handshakeTimeout: number | undefined;
+}
+
 /**
  * A listening WebSocket server, as `listen()` emits it.
  *
@@ -22,5 +35,9 @@ export class PeerServer {
      * current subscribers. Completes when the server stops.
      */
     readonly peers$: Observable<WebSocketPeer>,
+    /** Whether it serves `wss:` (TLS): with `key`/`cert`, or attached to an `https.Server`. */
+    readonly secure: boolean,
+    /** The limits it enforces, defaults filled in. */
+    readonly limits: ServerLimits,
   ) {}
 }

@@ -5,13 +5,21 @@ import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_PAYLOAD } from '../peer/const
 import { NodeTransport, PeerSocket } from '../peer/NodeTransport.js';
 import { WebSocketCloseError } from '../peer/WebSocketCloseError.js';
 import { type PeerOptions, WebSocketPeer } from '../peer/WebSocketPeer.js';
+import { describe } from '../peer/validation.js';
 import { argumentError, WebSocketPeerError } from '../peer/WebSocketPeerError.js';
 import {
+  checkCertificates,
   checkOption,
+  invalidOption,
   isHeaderRecord,
+  isPemInput,
   isPositiveInteger,
   isProtocolList,
+  isServerName,
+  isTimeout,
+  type PemInput,
   resolvePeerOptions,
+  toPem,
 } from './options.js';
 
 /** Options of `connect()`. */
@@ -24,14 +32,28 @@ export interface ConnectOptions extends PeerOptions {
   handshakeTimeout?: number;
   /** The largest message accepted, in bytes; a larger one closes the connection with 1009. Default 100 MiB. */
   maxPayload?: number;
+  /**
+   * `wss:` only: the certificate authorities to trust, PEM (a self-signed certificate is its own
+   * CA). They replace Node's bundled roots for this connection; pass
+   * `[...tls.rootCertificates, yourCa]` to trust both. Default: Node's roots (and
+   * `NODE_EXTRA_CA_CERTS`). The server's certificate is always verified, whatever
+   * `NODE_TLS_REJECT_UNAUTHORIZED` says.
+   */
+  ca?: PemInput;
+  /**
+   * `wss:` only: the host name to send in TLS SNI and to check the server's certificate against,
+   * when it is not the URL's host (a URL with an IP address, say). Default: the URL's host.
+   */
+  servername?: string;
 }
 
 function parseUrl(url: unknown): URL {
   let parsed: URL;
   try {
-    parsed = new URL(url instanceof URL ? url.href : String(url));
+    if (typeof url !== 'string' && !(url instanceof URL)) throw new TypeError('not a string');
+    parsed = new URL(url instanceof URL ? url.href : url);
   } catch {
-    throw argumentError(TypeError, 'ERR_INVALID_URL', `connect(): '${String(url)}' is not a URL`);
+    throw argumentError(TypeError, 'ERR_INVALID_URL', `connect(): ${describe(url)} is not a URL`);
   }
   if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') {
     throw argumentError(TypeError, 'ERR_INVALID_URL', `connect(): the URL must start with ws: or wss:, got ${parsed.protocol}`);
@@ -55,7 +77,8 @@ function parseUrl(url: unknown): URL {
  *   .pipe(switchMap((peer) => peer.packets$))
  *   .subscribe((packet) => console.log(packet.data));
  * ```
- * @param url a `ws:` or `wss:` URL.
+ * @param url a `ws:` or `wss:` URL. A `wss:` server's certificate is verified: a failure errors
+ *   with `ERR_CONNECT_FAILED`, its `cause` with Node's TLS code (`DEPTH_ZERO_SELF_SIGNED_CERT`, say).
  * @param options see {@link ConnectOptions}; all optional.
  * @throws TypeError (`ERR_INVALID_URL`, `ERR_INVALID_OPTION`) synchronously, for a bad URL or option.
  */
@@ -63,17 +86,34 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Observ
   const target = parseUrl(url);
   const peerOptions = resolvePeerOptions('connect', options);
   const { headers, handshakeTimeout = DEFAULT_HANDSHAKE_TIMEOUT_MS, maxPayload = DEFAULT_MAX_PAYLOAD } = options;
+  const { ca, servername } = options;
   const protocols = typeof options.protocols === 'string' ? [options.protocols] : options.protocols;
   checkOption('connect', 'protocols', protocols, isProtocolList, 'a token or an array of distinct tokens');
   checkOption('connect', 'headers', headers, isHeaderRecord, 'an object of header names to string values');
-  checkOption('connect', 'handshakeTimeout', handshakeTimeout, isPositiveInteger, 'a positive integer (ms)');
+  checkOption('connect', 'handshakeTimeout', handshakeTimeout, isTimeout, 'a positive integer (ms) up to 2^31 - 1');
   checkOption('connect', 'maxPayload', maxPayload, isPositiveInteger, 'a positive integer (bytes)');
+  checkOption('connect', 'ca', ca, isPemInput, 'PEM certificates: a string, a Buffer or a non-empty array of them');
+  checkOption('connect', 'servername', servername, isServerName, 'a DNS host name (not an IP address)');
+  const secure = target.protocol === 'wss:';
+  for (const [name, value] of [['ca', ca], ['servername', servername]] as const) {
+    if (value !== undefined && !secure) {
+      throw invalidOption('connect', `option '${name}' applies to wss: URLs only, and ${target.href} is ws:`);
+    }
+  }
+  if (ca !== undefined) checkCertificates('connect', 'ca', ca);
+  const tlsOptions = secure && {
+    // Explicit, so that NODE_TLS_REJECT_UNAUTHORIZED=0 cannot turn verification off unseen.
+    rejectUnauthorized: true,
+    ...(ca !== undefined && { ca: toPem(ca) }),
+    ...(servername !== undefined && { servername }),
+  };
 
   return new Observable<WebSocketPeer>((subscriber) => {
     const ws = new PeerSocket(target, protocols ?? [], {
       headers: headers ?? {},
       maxPayload,
       perMessageDeflate: false,
+      ...tlsOptions,
     });
     let socket: Socket | undefined;
     let responseHeaders: IncomingMessage['headers'] = {};

@@ -1,16 +1,38 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { Server as HttpsServer } from 'node:https';
+import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { Server as TlsServer } from 'node:tls';
 import { Observable } from 'rxjs';
 import { WebSocketServer } from 'ws';
-import { CloseCode, DEFAULT_MAX_PAYLOAD } from '../peer/constants.js';
+import {
+  CloseCode,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_PAYLOAD,
+  DEFAULT_SERVER_HANDSHAKE_TIMEOUT_MS,
+  HttpStatus,
+} from '../peer/constants.js';
 import { Inbox } from '../peer/Inbox.js';
 import { NodeTransport, PeerSocket } from '../peer/NodeTransport.js';
 import { type PeerOptions, WebSocketPeer } from '../peer/WebSocketPeer.js';
 import { argumentError, WebSocketPeerError } from '../peer/WebSocketPeerError.js';
-import { checkOption, isHeaderRecord, isPositiveInteger, isProtocolList, isString, resolvePeerOptions } from './options.js';
-import { PeerServer } from './PeerServer.js';
+import {
+  checkOption,
+  invalidOption,
+  isBoolean,
+  isHeaderRecord,
+  isOriginList,
+  isPemInput,
+  isPositiveInteger,
+  isProtocolList,
+  isString,
+  isTimeout,
+  normalizeOrigin,
+  type PemInput,
+  resolvePeerOptions,
+  serverTlsOptions,
+} from './options.js';
+import { PeerServer, type ServerLimits } from './PeerServer.js';
 
 /** Options of `listen()`. */
 export interface ListenOptions extends PeerOptions {
@@ -27,18 +49,55 @@ export interface ListenOptions extends PeerOptions {
   server?: Server | HttpsServer;
   /**
    * Subprotocols we speak, in our order of preference: the first of them a client offers is
-   * selected. Default: the first one the client offers.
+   * selected. A client that offers none of them is accepted without a subprotocol, unless
+   * `requireProtocol`. Default: the first one the client offers.
    */
   protocols?: string[];
+  /**
+   * With `protocols`: answer 400 to an upgrade request that offers none of them (or no
+   * subprotocol at all), instead of accepting it without one. Default `false`.
+   */
+  requireProtocol?: boolean;
   /** Extra HTTP headers for the handshake response. */
   headers?: Record<string, string>;
   /** The largest message accepted, in bytes; a larger one closes the connection with 1009. Default 100 MiB. */
   maxPayload?: number;
+  /**
+   * The most peers open at once (those of this `listen()`, until their `closed$`); further upgrade
+   * requests are answered 503 until one has closed. Default 10,000.
+   */
+  maxConnections?: number;
+  /**
+   * Milliseconds a connection has, from its TCP accept, to finish its TLS handshake and send a
+   * complete upgrade request; then it is destroyed. Only on the server `listen()` makes: with
+   * `server`, that server's `headersTimeout`/`requestTimeout` apply. Default 10,000.
+   */
+  handshakeTimeout?: number;
+  /**
+   * The origins browsers may connect from, as they send them (`'https://example.com'`,
+   * `'http://localhost:4200'`); a request with another `Origin` is answered 403. A request with
+   * none (Node and other non-browser clients send none) passes unless `requireOrigin`. Default:
+   * any origin.
+   */
+  origins?: string[];
+  /** Answer 403 to an upgrade request without an `Origin` header. Default `false`. */
+  requireOrigin?: boolean;
+  /**
+   * TLS: the private key, PEM. With `cert`, `listen()` serves `wss:` on an `https` server of its
+   * own. Not with `server` (attach to an `https.Server` instead).
+   */
+  key?: PemInput;
+  /** TLS: the certificate, PEM; it may be a chain, the server's own certificate first. */
+  cert?: PemInput;
+  /** TLS: the passphrase of an encrypted `key`. */
+  passphrase?: string;
 }
 
 const isPort = (value: unknown): value is number =>
   typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 65535;
-const isPath = (value: unknown): value is string => typeof value === 'string' && value.startsWith('/');
+// A query or fragment never matches: requests are compared by their path alone.
+const isPath = (value: unknown): value is string =>
+  typeof value === 'string' && value.startsWith('/') && !value.includes('?') && !value.includes('#');
 const isServer = (value: unknown): value is Server =>
   typeof value === 'object' && value !== null && typeof (value as Server).listen === 'function' && 'listening' in value;
 
@@ -48,21 +107,32 @@ function pathOf(url: string | undefined): string {
   return query === -1 ? path : path.slice(0, query);
 }
 
-function reject(socket: Duplex, status: string): void {
+/** The TCP connection under a socket, by its addresses: the same for a TLS socket and the one it wraps. */
+const connectionKey = (socket: Socket): string =>
+  `${socket.remoteAddress}|${socket.remotePort}|${socket.localAddress}|${socket.localPort}`;
+
+/** Whether an upgrade request offers one of `protocols` (RFC 6455 §4.1: a comma-separated list). */
+function offersOneOf(header: string | undefined, protocols: readonly string[]): boolean {
+  return header !== undefined && header.split(',').some((offered) => protocols.includes(offered.trim()));
+}
+
+function reject(socket: Duplex, status: number): void {
   // Node removes its own 'error' listener from a socket it hands to 'upgrade': without one, a
   // client that resets before this answer is written would crash the process (ECONNRESET).
   socket.on('error', () => {});
   // Once the answer is out the socket goes: a client that never closes its side must not keep
   // it (and the process) alive.
   socket.once('finish', () => socket.destroy());
-  socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
 
 /**
  * Listens for WebSocket connections. Emits one `PeerServer` once listening; its `peers$` emits
  * each peer as it opens. Unsubscribing stops the server: its peers are closed with 1001 and the
  * port is freed. Errors with `WebSocketPeerError` (`ERR_LISTEN_FAILED`) when it cannot bind, and
- * completes if an attached `server` closes.
+ * completes if an attached `server` closes. Serves `wss:` with `key` and `cert`. Refuses upgrade
+ * requests before upgrading, with an HTTP status: 404 off `path`, 403 from an origin not in
+ * `origins`, 400 without one of `protocols` when `requireProtocol`, 503 past `maxConnections`.
  *
  * ```ts
  * import { listen } from 'rx-websocket-peer';
@@ -79,25 +149,61 @@ function reject(socket: Duplex, status: string): void {
 export function listen(options: ListenOptions = {}): Observable<PeerServer> {
   const peerOptions = resolvePeerOptions('listen', options);
   const { port, host, path, server, protocols, headers, maxPayload = DEFAULT_MAX_PAYLOAD } = options;
+  const { requireProtocol = false, maxConnections = DEFAULT_MAX_CONNECTIONS, origins, requireOrigin = false } = options;
+  const { handshakeTimeout = DEFAULT_SERVER_HANDSHAKE_TIMEOUT_MS, key, cert, passphrase } = options;
   checkOption('listen', 'port', port, isPort, 'an integer from 0 to 65535');
   checkOption('listen', 'host', host, isString, 'a string');
-  checkOption('listen', 'path', path, isPath, "a string starting with '/'");
+  checkOption('listen', 'path', path, isPath, "a path starting with '/', with no query or fragment");
   checkOption('listen', 'server', server, isServer, 'an http.Server or https.Server');
   checkOption('listen', 'protocols', protocols, isProtocolList, 'an array of distinct tokens');
   checkOption('listen', 'headers', headers, isHeaderRecord, 'an object of header names to string values');
   checkOption('listen', 'maxPayload', maxPayload, isPositiveInteger, 'a positive integer (bytes)');
+  checkOption('listen', 'requireProtocol', requireProtocol, isBoolean, 'a boolean');
+  checkOption('listen', 'maxConnections', maxConnections, isPositiveInteger, 'a positive integer');
+  checkOption('listen', 'handshakeTimeout', handshakeTimeout, isTimeout, 'a positive integer (ms) up to 2^31 - 1');
+  checkOption('listen', 'origins', origins, isOriginList, "an array of origins ('https://example.com', no path)");
+  checkOption('listen', 'requireOrigin', requireOrigin, isBoolean, 'a boolean');
+  checkOption('listen', 'key', key, isPemInput, 'PEM: a string, a Buffer or a non-empty array of them');
+  checkOption('listen', 'cert', cert, isPemInput, 'PEM: a string, a Buffer or a non-empty array of them');
+  checkOption('listen', 'passphrase', passphrase, isString, 'a string');
   if (server && (port !== undefined || host !== undefined)) {
     throw argumentError(TypeError, 'ERR_INVALID_OPTION', "listen(): give either 'server' or 'port'/'host', not both");
   }
+  for (const name of ['key', 'cert', 'passphrase', 'handshakeTimeout'] as const) {
+    if (server && options[name] !== undefined) {
+      const instead = name === 'handshakeTimeout' ? 'set headersTimeout on that server' : 'attach to an https.Server';
+      throw invalidOption('listen', `option '${name}' is for the server listen() makes, not with 'server': ${instead}`);
+    }
+  }
+  if ((key === undefined) !== (cert === undefined)) {
+    throw invalidOption('listen', "options 'key' and 'cert' go together");
+  }
+  if (passphrase !== undefined && key === undefined) {
+    throw invalidOption('listen', "option 'passphrase' is for an encrypted 'key'");
+  }
+  if (requireProtocol && protocols === undefined) {
+    throw invalidOption('listen', "option 'requireProtocol' needs 'protocols'");
+  }
+  // Checked here: a key that does not fit its certificate, or a wrong passphrase, throws now.
+  const tls =
+    key !== undefined && cert !== undefined ? serverTlsOptions('listen', { key, cert, passphrase }) : undefined;
+  const allowedOrigins = origins && new Set(origins.map(normalizeOrigin));
+  const limits: ServerLimits = { maxConnections, maxPayload, handshakeTimeout: server ? undefined : handshakeTimeout };
   const extraHeaders = Object.entries(headers ?? {}).map(([name, value]) => `${name}: ${value}`);
 
   return new Observable<PeerServer>((subscriber) => {
+    const onRequest = (_request: IncomingMessage, response: ServerResponse): void => {
+      response.writeHead(HttpStatus.UpgradeRequired, { Upgrade: 'websocket', 'Content-Type': 'text/plain' });
+      response.end('This is a WebSocket endpoint.\n');
+    };
+    // Our own timer below holds the deadline. Node's two (60 s and 300 s by default, checked every
+    // 30 s) are set to the same value, so that neither cuts a longer handshakeTimeout short.
+    const timeouts = { headersTimeout: handshakeTimeout, requestTimeout: handshakeTimeout };
     const httpServer: Server | HttpsServer =
       server ??
-      createServer((_request, response) => {
-        response.writeHead(426, { Upgrade: 'websocket', 'Content-Type': 'text/plain' });
-        response.end('This is a WebSocket endpoint.\n');
-      });
+      (tls
+        ? createHttpsServer({ ...timeouts, ...tls, handshakeTimeout }, onRequest)
+        : createServer(timeouts, onRequest));
     const wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -112,16 +218,66 @@ export function listen(options: ListenOptions = {}): Observable<PeerServer> {
     const live = new Set<WebSocketPeer>();
     let stopped = false;
 
+    // Connections of our own server that have not upgraded yet, by their TCP addresses: a TLS
+    // socket in 'upgrade' wraps the TCP socket that 'connection' gave, and both tell the same ones.
+    const handshaking = new Map<string, { socket: Socket; timer: NodeJS.Timeout; onClose: () => void }>();
+    const forget = (key: string, timer: NodeJS.Timeout): void => {
+      const pending = handshaking.get(key);
+      if (pending?.timer !== timer) return;
+      clearTimeout(timer);
+      pending.socket.off('close', pending.onClose);
+      handshaking.delete(key);
+    };
+    const onConnection = (socket: Socket): void => {
+      const key = connectionKey(socket);
+      const timer = setTimeout(() => {
+        forget(key, timer);
+        // Destroying the TCP socket ends a TLS socket over it too.
+        socket.destroy();
+      }, handshakeTimeout);
+      const onClose = (): void => forget(key, timer);
+      handshaking.set(key, { socket, timer, onClose });
+      socket.once('close', onClose);
+    };
+    const handshakeDone = (socket: Socket): void => {
+      const key = connectionKey(socket);
+      const pending = handshaking.get(key);
+      if (pending) forget(key, pending.timer);
+    };
+
+    /** The status to refuse an upgrade request with, or `undefined` to accept it. */
+    const refusalOf = (request: IncomingMessage): number | undefined => {
+      // Browsers send Origin (RFC 6454 §7); clients of protocol version 8 sent Sec-WebSocket-Origin.
+      const origin = request.headers.origin ?? request.headers['sec-websocket-origin'];
+      if (origin === undefined) {
+        if (requireOrigin) return HttpStatus.Forbidden;
+      } else if (allowedOrigins && (typeof origin !== 'string' || !allowedOrigins.has(normalizeOrigin(origin)))) {
+        return HttpStatus.Forbidden;
+      }
+      if (requireProtocol && !offersOneOf(request.headers['sec-websocket-protocol'], protocols ?? [])) {
+        return HttpStatus.BadRequest;
+      }
+      // Last: a client refused for good above must not be told to come back later.
+      if (live.size >= maxConnections) return HttpStatus.ServiceUnavailable;
+      return undefined;
+    };
+
     const onHeaders = (responseHeaders: string[]): void => {
       responseHeaders.push(...extraHeaders);
     };
     const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
       if (path !== undefined && pathOf(request.url) !== path) {
         // Another handler on a shared server may own that path.
-        if (httpServer.listenerCount('upgrade') === 1) reject(socket, '404 Not Found');
+        if (httpServer.listenerCount('upgrade') === 1) reject(socket, HttpStatus.NotFound);
+        return;
+      }
+      const refusal = refusalOf(request);
+      if (refusal !== undefined) {
+        reject(socket, refusal);
         return;
       }
       wss.handleUpgrade(request, socket, head, (ws) => {
+        handshakeDone(socket as Socket);
         const transport = new NodeTransport(ws as PeerSocket, socket as Socket, {
           url: request.url ?? '/',
           headers: request.headers,
@@ -144,7 +300,8 @@ export function listen(options: ListenOptions = {}): Observable<PeerServer> {
         typeof address === 'string' || address === null
           ? { host: address ?? '', port: 0 }
           : { host: address.address, port: address.port };
-      subscriber.next(new PeerServer(where.host, where.port, inbox.observable));
+      const secure = tls !== undefined || httpServer instanceof TlsServer;
+      subscriber.next(new PeerServer(where.host, where.port, inbox.observable, secure, limits));
     };
     const onListenError = (error: Error): void => {
       subscriber.error(new WebSocketPeerError('ERR_LISTEN_FAILED', `Could not listen: ${error.message}`, { cause: error }));
@@ -159,6 +316,7 @@ export function listen(options: ListenOptions = {}): Observable<PeerServer> {
     wss.on('headers', onHeaders);
     httpServer.on('upgrade', onUpgrade);
     httpServer.on('close', onServerClose);
+    if (!server) httpServer.on('connection', onConnection);
     if (server?.listening) {
       onListening();
     } else {
@@ -175,6 +333,13 @@ export function listen(options: ListenOptions = {}): Observable<PeerServer> {
       httpServer.off('listening', onListening);
       httpServer.off('error', onListenError);
       httpServer.off('error', onServerError);
+      httpServer.off('connection', onConnection);
+      // Half-done handshakes go with the server; their timers must not keep the process alive.
+      for (const { socket, timer } of handshaking.values()) {
+        clearTimeout(timer);
+        socket.destroy();
+      }
+      handshaking.clear();
       for (const peer of live) peer.close(CloseCode.GoingAway);
       inbox.end();
       wss.close();

@@ -47,6 +47,9 @@ export class NodeTransport implements Transport {
     this.ws.on('message', this.onMessage);
     this.ws.on('error', this.onError);
     this.ws.on('close', this.onClose);
+    // Raw bytes rather than ws's 'pong' and 'message': a long message still arriving proves life,
+    // though its 'message' and any pong queued behind it come only once it is complete.
+    if (handlers.alive) this.socket.on('data', this.onData);
   }
 
   send(data: string | Uint8Array, asText: boolean, done: () => void): number {
@@ -80,6 +83,18 @@ export class NodeTransport implements Transport {
     this.socket.setNoDelay(enabled);
   }
 
+  ping(): void {
+    this.ws.ping();
+  }
+
+  terminate(): void {
+    this.ws.terminate();
+  }
+
+  private readonly onData = (): void => {
+    this.handlers?.alive?.();
+  };
+
   private readonly onMessage = (data: Buffer, isBinary: boolean): void => {
     if (isBinary) {
       // A view, not a copy; a plain Uint8Array so that Node and the browser hand out the same type.
@@ -101,6 +116,7 @@ export class NodeTransport implements Transport {
     this.ws.off('close', this.onClose);
     // ws emits nothing after 'close', so the error listener can go too.
     this.ws.off('error', this.onError);
+    this.socket.off('data', this.onData);
     this.handlers = undefined;
     // ws reports 1006 exactly when no close frame came back (RFC 6455 §7.1.5).
     handlers?.close(code, reason.toString(), code !== CloseCode.Abnormal);

@@ -11,6 +11,12 @@ export interface TransportHandlers {
   closing(code: number, reason: string): void;
   close(code: number, reason: string, wasClean: boolean): void;
   error(error: Error): void;
+  /**
+   * Bytes of some frame came from the other side: a pong, a message or part of one, anything.
+   * Given only by a peer with a heartbeat, as its proof of life; called once per network read,
+   * so it must stay cheap.
+   */
+  alive?(): void;
 }
 
 /**
@@ -40,4 +46,15 @@ export interface Transport {
   pause(): void;
   resume(): void;
   setNoDelay(enabled: boolean): void;
+  /**
+   * Sends a ping with an empty payload; the other side answers with a pong (RFC 6455 §5.5.2).
+   * Absent where the platform cannot send pings (the browser's `WebSocket` has no API for them):
+   * a peer there refuses the `heartbeatInterval` option.
+   */
+  ping?(): void;
+  /**
+   * Ends the connection at once, without a closing handshake, for when the other side no longer
+   * answers; the transport then calls `close` with 1006, not clean.
+   */
+  terminate(): void;
 }

@@ -22,10 +22,25 @@ export interface PeerOptions {
   maxQueuedPackets?: number;
   /** The same bound in payload bytes. Default 16 MiB. */
   maxQueuedBytes?: number;
+  /**
+   * Milliseconds between heartbeats; default: no heartbeat. Each interval the peer sends a ping
+   * (which every WebSocket answers with a pong by itself). When nothing at all has come from the
+   * other side by the next interval (no pong, no message, not a byte), the connection is dead:
+   * the peer ends it at once, and `closed$` reports `{ code: 1006, reason: 'heartbeat: no pong
+   * within <interval> ms', wasClean: false }`. A connection that dies is so found within two
+   * intervals. While the peer does not read (its inbound queue is full) it does not judge, since
+   * it cannot hear the answer. At most 2,147,483,647 (Node's largest timer delay).
+   */
+  heartbeatInterval?: number;
 }
 
 /** @internal */
-export type ResolvedPeerOptions = Required<PeerOptions>;
+export type ResolvedPeerOptions = Required<Omit<PeerOptions, 'heartbeatInterval'>> & {
+  heartbeatInterval: number | undefined;
+};
+
+/** @internal Node's largest timer delay; it runs a larger one after 1 ms. */
+export const MAX_HEARTBEAT_INTERVAL_MS = 2 ** 31 - 1;
 
 /** @internal */
 export const DEFAULT_PEER_OPTIONS: ResolvedPeerOptions = {
@@ -33,6 +48,7 @@ export const DEFAULT_PEER_OPTIONS: ResolvedPeerOptions = {
   noDelay: true,
   maxQueuedPackets: DEFAULT_MAX_QUEUED_PACKETS,
   maxQueuedBytes: DEFAULT_MAX_QUEUED_BYTES,
+  heartbeatInterval: undefined,
 };
 
 function isPacket(data: unknown): data is Packet {
@@ -93,6 +109,12 @@ export class WebSocketPeer {
   private lastError: Error | undefined;
   private readonly maxQueuedPackets: number;
   private readonly maxQueuedBytes: number;
+  /** The heartbeat's one timer, for as long as the peer is open and has a heartbeat. */
+  private heartbeat: ReturnType<typeof setInterval> | undefined;
+  /** Whether anything came from the other side since the last heartbeat. */
+  private heard = false;
+  /** Whether the last heartbeat sent a ping that this one may judge by. */
+  private pinged = false;
 
   /** @internal Peers come from `connect()` and `listen()`. */
   constructor(
@@ -116,6 +138,10 @@ export class WebSocketPeer {
       complete: () => this.close(),
     };
     if (!options.noDelay) transport.setNoDelay(false);
+    const interval = options.heartbeatInterval;
+    if (interval !== undefined && !transport.ping) {
+      throw argumentError(TypeError, 'ERR_INVALID_OPTION', "option 'heartbeatInterval': this platform cannot send pings");
+    }
     transport.bind({
       message: (packet, bytes) => this.onMessage(packet, bytes),
       closing: (code, reason) => this.startClosing(code, reason),
@@ -123,7 +149,14 @@ export class WebSocketPeer {
       error: (error) => {
         this.lastError = error;
       },
+      // Only a peer with a heartbeat listens: one flag set per socket read, no timer per packet.
+      ...(interval !== undefined && {
+        alive: () => {
+          this.heard = true;
+        },
+      }),
     });
+    if (interval !== undefined) this.startHeartbeat(interval);
   }
 
   /**
@@ -271,8 +304,46 @@ export class WebSocketPeer {
       (this.inbox.size >= this.maxQueuedPackets || this.inbox.weight >= this.maxQueuedBytes)
     ) {
       this.paused = true;
+      // A pong we do not read proves nothing: the ping out now is not judged.
+      this.pinged = false;
       this.transport.pause();
     }
+  }
+
+  /**
+   * One timer for the peer's whole life, whatever the traffic: the socket sets `heard` on each
+   * read, and the timer looks at it once an interval.
+   */
+  private startHeartbeat(interval: number): void {
+    // A global looked up now, so that fake timers drive it.
+    const timer = setInterval(() => this.beat(interval), interval);
+    // Unref'd in Node: the socket keeps the process alive while the peer is open, and the
+    // heartbeat must not do so on its own. (A browser's timer is a number and holds nothing.)
+    if (typeof timer === 'object') timer.unref();
+    this.heartbeat = timer;
+  }
+
+  private beat(interval: number): void {
+    // While we do not read, the pong would wait unread behind the packets we hold back.
+    if (this.paused) return;
+    if (this.pinged && !this.heard) {
+      // Nothing, not even a pong, for a whole interval since our ping: the other side or the path
+      // to it is gone, maybe with TCP still open (a stalled proxy, a frozen process), so no
+      // closing handshake could complete either.
+      this.stopHeartbeat();
+      this.startClosing(CloseCode.Abnormal, `heartbeat: no pong within ${interval} ms`);
+      this.transport.terminate();
+      return;
+    }
+    this.heard = false;
+    this.pinged = true;
+    this.transport.ping?.();
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeat === undefined) return;
+    clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
   }
 
   private onTaken(packet: Packet): void {
@@ -290,11 +361,14 @@ export class WebSocketPeer {
 
   private startClosing(code: number, reason: string): void {
     if (this.state.value !== 'open') return;
+    // Once closing, ws's own close timeout bounds the wait for the other side's close frame.
+    this.stopHeartbeat();
     this.closeStart = { code, reason };
     this.state.set('closing');
   }
 
   private onClose(code: number, reason: string, wasClean: boolean): void {
+    this.stopHeartbeat();
     // An abrupt end (no closing handshake) still passes through 'closing'.
     if (this.state.value === 'open') this.state.set('closing');
     const info: CloseInfo = {

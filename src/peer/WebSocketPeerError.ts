@@ -21,9 +21,15 @@ export type ErrorCode =
   | 'ERR_INVALID_OPTION'
   /** A URL that does not parse or whose scheme is not `ws:`/`wss:` (`TypeError`). */
   | 'ERR_INVALID_URL'
-  /** `connect()` could not reach the server (refused, reset, DNS); `cause` has the detail. */
+  /**
+   * `connect()` could not reach the server (refused, reset, DNS) or its certificate did not verify;
+   * `cause` has the detail (`cause.code` `'ECONNREFUSED'`, `'UNABLE_TO_VERIFY_LEAF_SIGNATURE'`...).
+   */
   | 'ERR_CONNECT_FAILED'
-  /** The server answered the opening handshake with something other than 101; see `statusCode`. */
+  /**
+   * The server answered the opening handshake with something other than 101; see `statusCode`
+   * (a `listen()` server: 400, 403, 404 or 503).
+   */
   | 'ERR_HANDSHAKE_REJECTED'
   /** The opening handshake did not finish within `handshakeTimeout`. */
   | 'ERR_HANDSHAKE_TIMEOUT'
