@@ -7,6 +7,7 @@ import { backoff, type Connection, type ConnectionStatus, reconnecting } from '.
 import type { Packet } from '../../src/peer/types.js';
 import type { WebSocketPeer } from '../../src/peer/WebSocketPeer.js';
 import { WebSocketPeerError } from '../../src/peer/WebSocketPeerError.js';
+import { closeProxies, startProxy } from '../fixtures/stallingProxy.js';
 import { collect, delay, internalsOf, startServer, stopAll, takeValues } from '../helpers.js';
 
 async function until(check: () => boolean, ms = 4000): Promise<void> {
@@ -37,9 +38,10 @@ const text = (packets: Packet[]): unknown[] => packets.map((p) => p.data);
 const states = (statuses: ConnectionStatus[]): string[] => statuses.map((s) => s.state);
 
 describe('reconnecting()', () => {
-  afterEach(() => {
+  afterEach(async () => {
     for (const connection of connections.splice(0)) connection.close();
     stopAll();
+    await closeProxies();
   });
 
   it('does nothing until asked, then connects: idle -> connecting -> open', async () => {
@@ -169,6 +171,35 @@ describe('reconnecting()', () => {
       keep.unsubscribe();
     }
     expect(received).to.deep.equal(Array.from({ length: 600 }, (_, i) => `m${i}`));
+  });
+
+  it('finds a connection that went silent within two heartbeats, reopens, and sends what was written meanwhile', async () => {
+    const interval = 100;
+    const server = await startServer();
+    const received: string[] = [];
+    server.server.peers$.subscribe((peer) => peer.packets$.subscribe({ next: (p) => received.push(p.data as string), error: () => {} }));
+    // A proxy that keeps TCP open but stops forwarding, as a NAT box that lost the connection.
+    const proxy = await startProxy(server.server.port);
+    const connection = open(proxy.url, { heartbeatInterval: interval, initialDelay: 10, maxDelay: 10 });
+    const statuses = collect(connection.status$);
+    connection.send('before');
+    await until(() => received.length === 1);
+    await delay(2.5 * interval); // heartbeats go through
+    expect(connection.currentStatus.state).to.equal('open');
+    proxy.stall();
+    const stalledAt = Date.now();
+    await until(() => connection.currentStatus.state !== 'open', 2000);
+    const detectedIn = Date.now() - stalledAt;
+    const dropped = connection.currentStatus;
+    connection.send('during'); // queued while it reconnects, through the proxy's new connection
+    await until(() => received.length === 2, 2000);
+    connection.send('after');
+    await until(() => received.length === 3);
+    expect(detectedIn).to.be.at.most(2 * interval + 50);
+    expect(dropped.state).to.equal('reconnecting');
+    expect((dropped as { reason: unknown }).reason).to.include({ code: 1006, wasClean: false });
+    expect(received).to.deep.equal(['before', 'during', 'after']);
+    expect(states(statuses.values).slice(-3)).to.deep.equal(['reconnecting', 'connecting', 'open']);
   });
 
   it('close(code, reason) closes the open peer with them, for good, and counts unsent writes', async () => {
