@@ -7,9 +7,9 @@ export {
   Connection,
   type ConnectionStatus,
   type DropReason,
-  reconnecting,
   type ReconnectOptions,
-} from './observables/reconnecting.js';
+} from './observables/Connection.js';
+export { reconnecting } from './observables/reconnecting.js';
 export {
   backpressure,
   type BackpressureOptions,

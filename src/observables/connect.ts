@@ -5,7 +5,6 @@ import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_PAYLOAD } from '../peer/const
 import { NodeTransport, PeerSocket } from '../peer/NodeTransport.js';
 import { WebSocketCloseError } from '../peer/WebSocketCloseError.js';
 import { type PeerOptions, WebSocketPeer } from '../peer/WebSocketPeer.js';
-import { describe } from '../peer/validation.js';
 import { argumentError, WebSocketPeerError } from '../peer/WebSocketPeerError.js';
 import {
   checkCertificates,
@@ -21,6 +20,7 @@ import {
   resolvePeerOptions,
   toPem,
 } from './options.js';
+import { parseUrl } from './common.js';
 
 /** Options of `connect()`. */
 export interface ConnectOptions extends PeerOptions {
@@ -45,23 +45,6 @@ export interface ConnectOptions extends PeerOptions {
    * when it is not the URL's host (a URL with an IP address, say). Default: the URL's host.
    */
   servername?: string;
-}
-
-function parseUrl(url: unknown): URL {
-  let parsed: URL;
-  try {
-    if (typeof url !== 'string' && !(url instanceof URL)) throw new TypeError('not a string');
-    parsed = new URL(url instanceof URL ? url.href : url);
-  } catch {
-    throw argumentError(TypeError, 'ERR_INVALID_URL', `connect(): ${describe(url)} is not a URL`);
-  }
-  if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') {
-    throw argumentError(TypeError, 'ERR_INVALID_URL', `connect(): the URL must start with ws: or wss:, got ${parsed.protocol}`);
-  }
-  if (parsed.hash) {
-    throw argumentError(TypeError, 'ERR_INVALID_URL', 'connect(): a WebSocket URL has no fragment (RFC 6455 §3)');
-  }
-  return parsed;
 }
 
 /**

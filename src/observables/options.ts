@@ -1,89 +1,19 @@
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { createSecureContext } from 'node:tls';
-import { MAX_TIMEOUT_MS } from '../peer/constants.js';
-import {
-  DEFAULT_PEER_OPTIONS,
-  MAX_HEARTBEAT_INTERVAL_MS,
-  type PeerOptions,
-  type ResolvedPeerOptions,
-} from '../peer/WebSocketPeer.js';
-import { type ArgumentError, argumentError } from '../peer/WebSocketPeerError.js';
-import { validateWriteMode } from '../peer/validation.js';
+import { invalidOption, isString } from './common.js';
 
-/** @internal Throws `ERR_INVALID_OPTION` unless `value` passes `check`. */
-export function checkOption<T>(
-  fn: string,
-  name: string,
-  value: unknown,
-  check: (value: unknown) => value is T,
-  expected: string,
-): asserts value is T | undefined {
-  if (value !== undefined && !check(value)) {
-    throw argumentError(TypeError, 'ERR_INVALID_OPTION', `${fn}(): option '${name}' must be ${expected}`);
-  }
-}
-
-/** @internal */
-export const isPositiveInteger = (value: unknown): value is number =>
-  typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
-
-/** @internal */
-export const isBoolean = (value: unknown): value is boolean => typeof value === 'boolean';
-
-/** @internal */
-export const isString = (value: unknown): value is string => typeof value === 'string';
-
-/** @internal RFC 7230 §3.2.6 token, the characters a header name may have. */
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-
-/** @internal A record of header names to values with no CR or LF, which would split the response. */
-export const isHeaderRecord = (value: unknown): value is Record<string, string> =>
-  typeof value === 'object' &&
-  value !== null &&
-  Object.entries(value).every(([name, v]) => HEADER_NAME.test(name) && typeof v === 'string' && !/[\r\n\0]/.test(v));
-
-/** @internal RFC 6455 §4.1: subprotocols are tokens, each offered once. */
-export const isProtocolList = (value: unknown): value is string[] =>
-  Array.isArray(value) &&
-  value.every((p) => typeof p === 'string' && HEADER_NAME.test(p)) &&
-  new Set(value).size === value.length;
-
-/** @internal The options every peer takes, checked, with defaults filled in. */
-export function resolvePeerOptions(fn: string, options: PeerOptions): ResolvedPeerOptions {
-  if (typeof options !== 'object' || options === null) {
-    throw argumentError(TypeError, 'ERR_INVALID_OPTION', `${fn}(): options must be an object`);
-  }
-  const { writeMode, noDelay, maxQueuedPackets, maxQueuedBytes, heartbeatInterval } = options;
-  if (writeMode !== undefined) validateWriteMode(writeMode);
-  checkOption(fn, 'noDelay', noDelay, isBoolean, 'a boolean');
-  checkOption(fn, 'maxQueuedPackets', maxQueuedPackets, isPositiveInteger, 'a positive integer');
-  checkOption(fn, 'maxQueuedBytes', maxQueuedBytes, isPositiveInteger, 'a positive integer');
-  checkOption(
-    fn,
-    'heartbeatInterval',
-    heartbeatInterval,
-    // Node runs a timer of a larger delay after 1 ms: a typo must not become a 1 ms heartbeat.
-    (value): value is number => isPositiveInteger(value) && value <= MAX_HEARTBEAT_INTERVAL_MS,
-    `a positive integer (ms) up to ${MAX_HEARTBEAT_INTERVAL_MS}`,
-  );
-  return {
-    writeMode: writeMode ?? DEFAULT_PEER_OPTIONS.writeMode,
-    noDelay: noDelay ?? DEFAULT_PEER_OPTIONS.noDelay,
-    maxQueuedPackets: maxQueuedPackets ?? DEFAULT_PEER_OPTIONS.maxQueuedPackets,
-    maxQueuedBytes: maxQueuedBytes ?? DEFAULT_PEER_OPTIONS.maxQueuedBytes,
-    heartbeatInterval: heartbeatInterval ?? DEFAULT_PEER_OPTIONS.heartbeatInterval,
-  };
-}
-
-/** @internal `ERR_INVALID_OPTION` as a `TypeError`, with the error that explains it as `cause`. */
-export function invalidOption(fn: string, message: string, cause?: unknown): ArgumentError {
-  const error = new TypeError(`${fn}(): ${message}`, cause === undefined ? undefined : { cause });
-  return Object.assign(error, { code: 'ERR_INVALID_OPTION' as const });
-}
-
-/** @internal A delay Node's timers honour: a positive integer of ms up to 2^31 - 1. */
-export const isTimeout = (value: unknown): value is number => isPositiveInteger(value) && value <= MAX_TIMEOUT_MS;
+export {
+  checkOption,
+  isPositiveInteger,
+  isBoolean,
+  isString,
+  isHeaderRecord,
+  isProtocolList,
+  resolvePeerOptions,
+  invalidOption,
+  isTimeout,
+} from './common.js';
 
 /** PEM text as Node's TLS options take it: a string, a `Buffer`, or an array of them. */
 export type PemInput = string | Buffer | Array<string | Buffer>;

@@ -25,6 +25,7 @@ export class PeerSocket extends WebSocket {
 
 /** @internal The Node transport: a `ws` WebSocket that is already open, and its TCP socket. */
 export class NodeTransport implements Transport {
+  readonly platform = 'node';
   readonly protocol: string;
   readonly remoteHost: string;
   readonly remotePort: number;

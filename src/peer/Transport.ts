@@ -24,10 +24,17 @@ export interface TransportHandlers {
  * the browser's `WebSocket` there. Nothing above `src/peer` knows which one it has.
  */
 export interface Transport {
+  /**
+   * `'browser'` where the browser's `WebSocket` limits what a peer can do: it sends only the
+   * close codes 1000 and 3000-4999, and tells no address, takes no socket option, cannot stop
+   * reading nor send pings.
+   */
+  readonly platform: 'node' | 'browser';
   /** The subprotocol the server selected, `''` when none. */
   readonly protocol: string;
-  readonly remoteHost: string;
-  readonly remotePort: number;
+  /** The other side's address; `undefined` where the platform does not tell it. */
+  readonly remoteHost: string | undefined;
+  readonly remotePort: number | undefined;
   readonly handshake: HandshakeInfo;
   /** Starts delivering events; called once, by the peer. */
   bind(handlers: TransportHandlers): void;
@@ -42,10 +49,11 @@ export interface Transport {
   queuedBytes(): number;
   /** Starts the closing handshake with an already validated code and reason. */
   close(code: number, reason: string): void;
-  /** Stops reading from the network until `resume()`. */
-  pause(): void;
-  resume(): void;
-  setNoDelay(enabled: boolean): void;
+  /** Stops reading from the network until `resume()`; absent where the platform cannot. */
+  pause?(): void;
+  resume?(): void;
+  /** Absent where the platform has no socket options. */
+  setNoDelay?(enabled: boolean): void;
   /**
    * Sends a ping with an empty payload; the other side answers with a pong (RFC 6455 §5.5.2).
    * Absent where the platform cannot send pings (the browser's `WebSocket` has no API for them):

@@ -68,6 +68,10 @@ function isPacket(data: unknown): data is Packet {
  * });
  * ```
  */
+function notSupported(what: string): WebSocketPeerError {
+  return new WebSocketPeerError('ERR_NOT_SUPPORTED', `${what} is not available in the browser: its WebSocket does not expose it`);
+}
+
 export class WebSocketPeer {
   /**
    * Inbound messages in arrival order. Multicast: each packet goes once to all current
@@ -134,10 +138,11 @@ export class WebSocketPeer {
     );
     this.sink = {
       next: (data) => this.putPacket(data),
-      error: () => this.close(CloseCode.InternalError),
+      // A browser sends no 1011: 4011 there (CloseCode.BrowserInternalError).
+      error: () => this.close(transport.platform === 'browser' ? CloseCode.BrowserInternalError : CloseCode.InternalError),
       complete: () => this.close(),
     };
-    if (!options.noDelay) transport.setNoDelay(false);
+    if (!options.noDelay) this.setNoDelay(false);
     const interval = options.heartbeatInterval;
     if (interval !== undefined && !transport.ping) {
       throw argumentError(TypeError, 'ERR_INVALID_OPTION', "option 'heartbeatInterval': this platform cannot send pings");
@@ -167,25 +172,35 @@ export class WebSocketPeer {
    * @throws RangeError (`ERR_INVALID_CLOSE_CODE`, `ERR_INVALID_CLOSE_REASON`); the connection stays open.
    */
   close(code: number = CloseCode.Normal, reason = ''): void {
-    validateClose(code, reason);
+    validateClose(code, reason, this.transport.platform === 'browser');
     if (this.state.value !== 'open') return;
     this.startClosing(code, reason);
     // The other side's close frame may sit behind packets we stopped reading; read on to get it.
     if (this.paused) {
       this.paused = false;
-      this.transport.resume();
+      this.transport.resume?.();
     }
     this.transport.close(code, reason);
   }
 
-  /** The remote IP address (IPv4 as `'127.0.0.1'`, never IPv4-mapped IPv6). */
+  /**
+   * The remote IP address (IPv4 as `'127.0.0.1'`, never IPv4-mapped IPv6).
+   * @throws WebSocketPeerError `ERR_NOT_SUPPORTED` in the browser, which does not tell it.
+   */
   getConnectedHost(): string {
-    return this.transport.remoteHost;
+    const host = this.transport.remoteHost;
+    if (host === undefined) throw notSupported('getConnectedHost()');
+    return host;
   }
 
-  /** The remote TCP port. */
+  /**
+   * The remote TCP port.
+   * @throws WebSocketPeerError `ERR_NOT_SUPPORTED` in the browser, which does not tell it.
+   */
   getConnectedPort(): number {
-    return this.transport.remotePort;
+    const port = this.transport.remotePort;
+    if (port === undefined) throw notSupported('getConnectedPort()');
+    return port;
   }
 
   /** The same number `bufferedAmount$` last emitted. */
@@ -216,11 +231,15 @@ export class WebSocketPeer {
     return this.state.value === 'open';
   }
 
-  /** Turns Nagle's algorithm off (`true`, the default) or on (`false`) on the TCP socket. */
+  /**
+   * Turns Nagle's algorithm off (`true`, the default) or on (`false`) on the TCP socket.
+   * @throws WebSocketPeerError `ERR_NOT_SUPPORTED` in the browser, which has no socket options.
+   */
   setNoDelay(enabled: boolean): void {
     if (typeof enabled !== 'boolean') {
       throw argumentError(TypeError, 'ERR_INVALID_ARG_TYPE', `setNoDelay() takes a boolean, got ${typeof enabled}`);
     }
+    if (!this.transport.setNoDelay) throw notSupported('setNoDelay()');
     this.transport.setNoDelay(enabled);
   }
 
@@ -298,8 +317,10 @@ export class WebSocketPeer {
 
   private onMessage(packet: Packet, bytes: number): void {
     this.inbox.put(packet, bytes);
+    // A browser's WebSocket cannot stop reading (no pause): there the packets just wait.
     if (
       !this.paused &&
+      this.transport.pause &&
       this.state.value === 'open' &&
       (this.inbox.size >= this.maxQueuedPackets || this.inbox.weight >= this.maxQueuedBytes)
     ) {
@@ -355,7 +376,7 @@ export class WebSocketPeer {
       this.inbox.weight <= this.maxQueuedBytes / 2
     ) {
       this.paused = false;
-      this.transport.resume();
+      this.transport.resume?.();
     }
   }
 

@@ -38,7 +38,13 @@ export type ErrorCode =
   /** `backpressure()` had to hold more than its `maxHeldBytes`; see `held`. */
   | 'ERR_BACKPRESSURE_OVERFLOW'
   /** A `Connection` that is not open has as many writes waiting as it may hold; see `held`. */
-  | 'ERR_QUEUE_FULL';
+  | 'ERR_QUEUE_FULL'
+  /**
+   * What the platform cannot do: in the browser, `getConnectedHost()`, `getConnectedPort()`,
+   * `setNoDelay()`, `listen()` and some options of `connect()`; `connect()` where there is no
+   * `WebSocket` at all (server-side rendering).
+   */
+  | 'ERR_NOT_SUPPORTED';
 
 /**
  * A failure of this library that is not a close: it carries a stable {@link ErrorCode}.

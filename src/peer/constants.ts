@@ -38,6 +38,11 @@ export const CloseCode = {
   ServiceRestart: 1012,
   TryAgainLater: 1013,
   BadGateway: 1014,
+  /**
+   * What `sink.error()` closes with in the browser, whose `WebSocket` sends no 1011: 4011, in the
+   * range left to applications (RFC 6455 §7.4.2), read as "internal error".
+   */
+  BrowserInternalError: 4011,
 } as const;
 
 /** @internal RFC 6455 §5.5: a control frame payload is at most 125 bytes, 2 of them the code. */

@@ -14,16 +14,26 @@ export function isSendableCloseCode(code: number): boolean {
   );
 }
 
-/** @internal Throws the argument error `close(code, reason)` owes its caller, if any. */
-export function validateClose(code: unknown, reason: unknown): void {
+/** @internal The codes a browser's `WebSocket.close()` takes (WHATWG WebSockets): 1000 and 3000-4999. */
+export function isBrowserCloseCode(code: number): boolean {
+  return code === CloseCode.Normal || (Number.isInteger(code) && code >= 3000 && code <= 4999);
+}
+
+/**
+ * @internal Throws the argument error `close(code, reason)` owes its caller, if any. In the
+ * browser (`browser`), only the codes its `WebSocket` sends are allowed.
+ */
+export function validateClose(code: unknown, reason: unknown, browser = false): void {
   if (typeof code !== 'number') {
     throw argumentError(TypeError, 'ERR_INVALID_CLOSE_CODE', `The close code must be a number, got ${typeof code}`);
   }
-  if (!Number.isInteger(code) || !isSendableCloseCode(code)) {
+  if (browser ? !isBrowserCloseCode(code) : !isSendableCloseCode(code)) {
     throw argumentError(
       RangeError,
       'ERR_INVALID_CLOSE_CODE',
-      `Close code ${code} cannot be sent: use 1000-1003, 1007-1014 or 3000-4999 (RFC 6455 §7.4)`,
+      browser
+        ? `Close code ${code} cannot be sent from a browser: use 1000 or 3000-4999`
+        : `Close code ${code} cannot be sent: use 1000-1003, 1007-1014 or 3000-4999 (RFC 6455 §7.4)`,
     );
   }
   if (typeof reason !== 'string') {

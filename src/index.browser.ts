@@ -1,0 +1,30 @@
+// The browser entry (the `browser` condition of the exports map): the same names as index.ts,
+// with connect(), listen() and reconnecting() over the browser's own WebSocket. No Node module.
+export { connect } from './observables/connect.browser.js';
+export type { ConnectOptions } from './observables/connect.js';
+export { listen } from './observables/listen.browser.js';
+export type { ListenOptions } from './observables/listen.js';
+export type { PemInput } from './observables/options.js';
+export { PeerServer, type ServerLimits } from './observables/PeerServer.js';
+export {
+  backoff,
+  Connection,
+  type ConnectionStatus,
+  type DropReason,
+  type ReconnectOptions,
+} from './observables/Connection.js';
+export { reconnecting } from './observables/reconnecting.browser.js';
+export {
+  backpressure,
+  type BackpressureOptions,
+  type FlowControlled,
+  type OverflowPolicy,
+} from './operators/backpressure.js';
+export { consumePackets, type ConsumePacketsOptions } from './operators/consumePackets.js';
+export type { WaterMarks } from './operators/marks.js';
+export { sendAll, type SendAllOptions, type SendProgress, type SendSource } from './operators/sendAll.js';
+export { CloseCode, WriteMode } from './peer/constants.js';
+export type { CloseInfo, HandshakeInfo, OutboundData, Packet, PeerState } from './peer/types.js';
+export { WebSocketCloseError } from './peer/WebSocketCloseError.js';
+export { WebSocketPeer, type PeerOptions } from './peer/WebSocketPeer.js';
+export { type ArgumentError, type ErrorCode, WebSocketPeerError } from './peer/WebSocketPeerError.js';

@@ -1,0 +1,418 @@
+import {
+  asyncScheduler,
+  concat,
+  concatMap,
+  defer,
+  EMPTY,
+  filter,
+  map,
+  type Observable,
+  type Observer,
+  type SchedulerLike,
+  type Subscription,
+  throwError,
+  timer,
+  catchError,
+} from 'rxjs';
+import { CloseCode, WriteMode } from '../peer/constants.js';
+import { Inbox } from '../peer/Inbox.js';
+import { LiveValue } from '../peer/LiveValue.js';
+import type { CloseInfo, OutboundData, Packet } from '../peer/types.js';
+import { asBytes, isValidUtf8, payloadLength, validateClose } from '../peer/validation.js';
+import type { WebSocketPeer } from '../peer/WebSocketPeer.js';
+import { argumentError, WebSocketPeerError } from '../peer/WebSocketPeerError.js';
+import type { ConnectOptions } from './connect.js';
+
+/** @internal The `connect()` of the platform: Node's or the browser's. */
+export type ConnectFunction = (url: string | URL, options?: ConnectOptions) => Observable<WebSocketPeer>;
+
+/** Why a connection ended: the error `connect()` ended with, or the `CloseInfo` of a clean close. */
+export type DropReason = unknown;
+
+/** Where a `Connection` is in its life, across reconnects. */
+export type ConnectionStatus =
+  /** Created; nothing asked for it yet (see `Connection.open()`). */
+  | { readonly state: 'idle' }
+  /** Opening: `attempt` 0 for the first connection, else the number of the retry. */
+  | { readonly state: 'connecting'; readonly attempt: number }
+  /** Open through `peer`. */
+  | { readonly state: 'open'; readonly peer: WebSocketPeer; readonly attempt: number }
+  /** The last connection dropped or failed (`reason`); retry number `attempt` starts in `delay` ms. */
+  | { readonly state: 'reconnecting'; readonly attempt: number; readonly delay: number; readonly reason: DropReason }
+  /**
+   * Closed for good: by `close()`, or because it gave up (`reason` says why). `unsent` writes were
+   * still waiting and were not sent.
+   */
+  | { readonly state: 'closed'; readonly reason?: DropReason; readonly unsent: number };
+
+/** Options of `reconnecting()`: those of `connect()`, and how to reconnect. */
+export interface ReconnectOptions extends ConnectOptions {
+  /** The delay before the first retry, in ms; each next one doubles it. Default 500. */
+  initialDelay?: number;
+  /** The longest delay between retries, in ms. Default 30,000. */
+  maxDelay?: number;
+  /** Retries in a row before giving up. Default `Infinity`. */
+  maxAttempts?: number;
+  /**
+   * The random part of each delay, from 0 (none) to 1: a delay `d` becomes a random value
+   * between `d × (1 - jitter)` and `d`, so that clients dropped together do not all come back
+   * at once. Default 0.5.
+   */
+  jitter?: number;
+  /** A connection that stayed open this long (ms) resets the retry count to 0. Default 5,000. */
+  resetAfter?: number;
+  /**
+   * Whether to reconnect after this drop. Default: always, except after an HTTP 4xx answer to the
+   * handshake other than 408 and 429 (a 401 or 404 does not fix itself).
+   */
+  shouldReconnect?: (reason: DropReason) => boolean;
+  /** Writes that may wait while the connection is not open. Default 1,024. */
+  maxQueuedWrites?: number;
+  /** Their payload bytes. Default 16 MiB. */
+  maxQueuedWriteBytes?: number;
+  /**
+   * Past either bound: `'error'` (the default: `send()` throws `ERR_QUEUE_FULL`), or drop the
+   * oldest waiting write or the new one, handing it to `onDrop`.
+   */
+  overflow?: 'error' | 'drop-oldest' | 'drop-newest';
+  /** Called with each write that an `overflow` drop policy dropped. Required with those policies. */
+  onDrop?: (data: OutboundData) => void;
+  /** Where the retry delays are scheduled; for tests. Default `asyncScheduler`. */
+  scheduler?: SchedulerLike;
+}
+
+const DEFAULTS = {
+  initialDelay: 500,
+  maxDelay: 30_000,
+  maxAttempts: Infinity,
+  jitter: 0.5,
+  resetAfter: 5_000,
+  maxQueuedWrites: 1024,
+  maxQueuedWriteBytes: 16 * 1024 * 1024,
+};
+
+/** @internal The delay before retry number `attempt` (1-based), before jitter. */
+export function backoffDelay(attempt: number, initialDelay: number, maxDelay: number): number {
+  // 2 ** attempt overflows to Infinity for large attempts; min() takes care of it.
+  return Math.min(maxDelay, initialDelay * 2 ** (attempt - 1));
+}
+
+/**
+ * The delays of `reconnecting()` for RxJS's own `retry()`: doubling from `initialDelay` up to
+ * `maxDelay`, with `jitter` (see `ReconnectOptions`).
+ *
+ * ```ts
+ * import { backoff, connect } from 'rx-websocket-peer';
+ * import { retry } from 'rxjs';
+ * connect(url).pipe(retry({ count: 10, delay: backoff({ maxDelay: 5_000 }), resetOnSuccess: true }));
+ * ```
+ */
+export function backoff(
+  options: Pick<ReconnectOptions, 'initialDelay' | 'maxDelay' | 'jitter' | 'scheduler'> = {},
+): (error: unknown, retryCount: number) => Observable<0> {
+  const { initialDelay = DEFAULTS.initialDelay, maxDelay = DEFAULTS.maxDelay, jitter = DEFAULTS.jitter } = options;
+  const { scheduler = asyncScheduler } = options;
+  if (!isCount(initialDelay) || initialDelay === Infinity || !isCount(maxDelay) || maxDelay < initialDelay) {
+    throw argumentError(TypeError, 'ERR_INVALID_OPTION', 'backoff(): need integers 0 <= initialDelay <= maxDelay (ms)');
+  }
+  if (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= 1)) {
+    throw argumentError(TypeError, 'ERR_INVALID_OPTION', "backoff(): option 'jitter' must be a number from 0 to 1");
+  }
+  return (_error, retryCount) => timer(jittered(backoffDelay(retryCount, initialDelay, maxDelay), jitter), scheduler);
+}
+
+/** @internal A random delay between `delay × (1 - jitter)` and `delay`. */
+export function jittered(delay: number, jitter: number): number {
+  return Math.round(delay * (1 - jitter * Math.random()));
+}
+
+function defaultShouldReconnect(reason: DropReason): boolean {
+  if (!(reason instanceof WebSocketPeerError) || reason.code !== 'ERR_HANDSHAKE_REJECTED') return true;
+  const status = reason.statusCode ?? 0;
+  return !(status >= 400 && status < 500) || status === 408 || status === 429;
+}
+
+const isCount = (value: unknown): value is number =>
+  typeof value === 'number' && (value === Infinity || (Number.isSafeInteger(value) && value >= 0));
+
+/**
+ * A connection that reopens itself. Its peers come from `connect(url, options)`; when one drops
+ * or cannot open, the next try waits `initialDelay`, doubling up to `maxDelay`, with jitter,
+ * until `maxAttempts` tries in a row have failed. Writes made while it is not open wait, in
+ * order, in a bounded queue and go out once it is open again; nothing is sent twice (a message
+ * handed to a connection that then drops is not sent again: that needs acknowledgements from
+ * the other side). Get one from `reconnecting()`.
+ */
+export class Connection {
+  /** The current status synchronously on subscribe, then each change; completes after `'closed'`. */
+  readonly status$: Observable<ConnectionStatus>;
+  /** Each peer as it opens (the current one first, if open); completes when closed for good. */
+  readonly peer$: Observable<WebSocketPeer>;
+  /**
+   * Inbound packets of every connection in turn, in order: those of a connection that dropped
+   * come before those of the next. Completes after `close()`; errors with the last reason if it
+   * gave up. Subscribing opens the connection if it is idle.
+   */
+  readonly packets$: Observable<Packet>;
+  /** `next(data)` is `send(data)`; `complete()` is `close()`; `error()` closes with 1011. */
+  readonly sink: Observer<OutboundData>;
+
+  private readonly status = new LiveValue<ConnectionStatus>({ state: 'idle' });
+  /** Peers whose packets `packets$` has not taken yet, in the order they opened. */
+  private readonly peers = new Inbox<WebSocketPeer>();
+  private readonly queue: OutboundData[] = [];
+  private queuedBytes = 0;
+  private retries = 0;
+  private openedAt: number | undefined;
+  private attemptSubscription: Subscription | undefined;
+  private retryTimer: Subscription | undefined;
+  private finalReason: Error | undefined;
+  private readonly source: Observable<WebSocketPeer>;
+  private readonly options: Required<Omit<ReconnectOptions, keyof ConnectOptions | 'onDrop'>> & {
+    onDrop: ((data: OutboundData) => void) | undefined;
+    writeMode: WriteMode;
+  };
+
+  /** @internal Use `reconnecting()`. */
+  constructor(url: string | URL, options: ReconnectOptions, connect: ConnectFunction) {
+    const {
+      initialDelay = DEFAULTS.initialDelay,
+      maxDelay = DEFAULTS.maxDelay,
+      maxAttempts = DEFAULTS.maxAttempts,
+      jitter = DEFAULTS.jitter,
+      resetAfter = DEFAULTS.resetAfter,
+      shouldReconnect = defaultShouldReconnect,
+      maxQueuedWrites = DEFAULTS.maxQueuedWrites,
+      maxQueuedWriteBytes = DEFAULTS.maxQueuedWriteBytes,
+      overflow = 'error',
+      onDrop,
+      scheduler = asyncScheduler,
+      ...connectOptions
+    } = options;
+    const bad = (name: string, expected: string): never => {
+      throw argumentError(TypeError, 'ERR_INVALID_OPTION', `reconnecting(): option '${name}' must be ${expected}`);
+    };
+    if (!isCount(initialDelay) || initialDelay === Infinity) bad('initialDelay', 'an integer >= 0 (ms)');
+    if (!isCount(maxDelay) || maxDelay === Infinity || maxDelay < initialDelay) {
+      bad('maxDelay', 'an integer (ms) >= initialDelay');
+    }
+    if (!isCount(maxAttempts)) bad('maxAttempts', 'an integer >= 0 or Infinity');
+    if (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= 1)) bad('jitter', 'a number from 0 to 1');
+    if (!isCount(resetAfter) || resetAfter === Infinity) bad('resetAfter', 'an integer >= 0 (ms)');
+    if (typeof shouldReconnect !== 'function') bad('shouldReconnect', 'a function');
+    if (!isCount(maxQueuedWrites) || maxQueuedWrites === Infinity) bad('maxQueuedWrites', 'an integer >= 0');
+    if (!isCount(maxQueuedWriteBytes) || maxQueuedWriteBytes === Infinity) bad('maxQueuedWriteBytes', 'an integer >= 0');
+    if (!['error', 'drop-oldest', 'drop-newest'].includes(overflow)) bad('overflow', "'error', 'drop-oldest' or 'drop-newest'");
+    if (overflow !== 'error' && typeof onDrop !== 'function') bad('onDrop', `a function with overflow '${overflow}'`);
+    if (typeof scheduler !== 'object' || scheduler === null || typeof scheduler.schedule !== 'function') {
+      bad('scheduler', 'an RxJS scheduler');
+    }
+    // connect() checks the URL and its own options now, synchronously; it is cold, so nothing opens.
+    this.source = connect(url, connectOptions);
+    this.options = {
+      initialDelay,
+      maxDelay,
+      maxAttempts,
+      jitter,
+      resetAfter,
+      shouldReconnect,
+      maxQueuedWrites,
+      maxQueuedWriteBytes,
+      overflow,
+      onDrop,
+      scheduler,
+      writeMode: connectOptions.writeMode ?? WriteMode.Text,
+    };
+
+    this.status$ = this.status.observable;
+    this.peer$ = this.status.observable.pipe(
+      filter((status): status is Extract<ConnectionStatus, { state: 'open' }> => status.state === 'open'),
+      map((status) => status.peer),
+    );
+    this.packets$ = defer(() => {
+      this.open();
+      return concat(
+        this.peers.observable.pipe(concatMap((peer) => peer.packets$.pipe(catchError(() => EMPTY)))),
+        defer(() => (this.finalReason === undefined ? EMPTY : throwError(() => this.finalReason))),
+      );
+    });
+    this.sink = {
+      next: (data) => this.send(data),
+      complete: () => this.close(),
+      error: () => this.close(CloseCode.InternalError),
+    };
+  }
+
+  /** The current status. */
+  get currentStatus(): ConnectionStatus {
+    return this.status.value;
+  }
+
+  /** How many writes wait for the connection to open. */
+  get queuedWrites(): number {
+    return this.queue.length;
+  }
+
+  /** Starts connecting, if nothing has asked for the connection yet. Does nothing otherwise. */
+  open(): void {
+    if (this.status.value.state === 'idle') this.attempt();
+  }
+
+  /**
+   * Sends `data` now if the connection is open, else queues it until it is (and opens it if idle).
+   * @throws WebSocketPeerError `ERR_QUEUE_FULL` past the queue's bounds (with `overflow: 'error'`),
+   *   `ERR_PEER_CLOSED` once closed for good; TypeError `ERR_INVALID_DATA`/`ERR_INVALID_UTF8` for
+   *   data no peer would send. Nothing is sent or queued then.
+   */
+  send(data: OutboundData): void {
+    const status = this.status.value;
+    if (status.state === 'closed') {
+      throw new WebSocketPeerError('ERR_PEER_CLOSED', 'Cannot send: the connection is closed for good');
+    }
+    if (status.state === 'open' && status.peer.isConnectedToHost() && this.queue.length === 0) {
+      status.peer.putPacket(data);
+      return;
+    }
+    this.checkData(data);
+    this.enqueue(data);
+    this.open();
+  }
+
+  /**
+   * Closes for good: stops reconnecting and closes the open peer with `code` and `reason`. Writes
+   * still queued are not sent; the `'closed'` status counts them.
+   * @throws RangeError as `WebSocketPeer.close()` does, for a code or reason out of range.
+   */
+  close(code: number = CloseCode.Normal, reason = ''): void {
+    validateClose(code, reason);
+    const status = this.status.value;
+    if (status.state === 'closed') return;
+    // The peer first, with the caller's code: finish() would close it with 1000.
+    if (status.state === 'open') status.peer.close(code, reason);
+    this.finish(undefined);
+  }
+
+  private attempt(): void {
+    this.status.set({ state: 'connecting', attempt: this.retries });
+    let peer: WebSocketPeer | undefined;
+    this.attemptSubscription = this.source.subscribe({
+      next: (opened) => {
+        peer = opened;
+        this.openedAt = this.options.scheduler.now();
+        this.peers.put(opened, 1);
+        this.status.set({ state: 'open', peer: opened, attempt: this.retries });
+        this.flush(opened);
+      },
+      error: (error: unknown) => this.dropped(error),
+      complete: () => {
+        let info: CloseInfo | undefined;
+        peer?.closed$.subscribe((closed) => (info = closed)).unsubscribe();
+        this.dropped(info);
+      },
+    });
+  }
+
+  private dropped(reason: DropReason): void {
+    this.attemptSubscription = undefined;
+    if (this.status.value.state === 'closed') return;
+    const { scheduler, resetAfter, maxAttempts, shouldReconnect, initialDelay, maxDelay, jitter } = this.options;
+    if (this.openedAt !== undefined && scheduler.now() - this.openedAt >= resetAfter) this.retries = 0;
+    this.openedAt = undefined;
+    let again: boolean;
+    try {
+      again = this.retries < maxAttempts && shouldReconnect(reason);
+    } catch (error) {
+      this.finish(error);
+      return;
+    }
+    if (!again) {
+      this.finish(reason);
+      return;
+    }
+    this.retries++;
+    const delay = jittered(backoffDelay(this.retries, initialDelay, maxDelay), jitter);
+    this.status.set({ state: 'reconnecting', attempt: this.retries, delay, reason });
+    this.retryTimer = scheduler.schedule(() => {
+      this.retryTimer = undefined;
+      this.attempt();
+    }, delay);
+  }
+
+  private finish(reason: DropReason): void {
+    this.retryTimer?.unsubscribe();
+    this.retryTimer = undefined;
+    const attempt = this.attemptSubscription;
+    this.attemptSubscription = undefined;
+    // packets$ errors only when it gave up on an error; a clean close it chose not to retry completes it.
+    this.finalReason = reason instanceof Error ? reason : undefined;
+    const unsent = this.queue.length;
+    this.queue.length = 0;
+    this.queuedBytes = 0;
+    this.status.set(reason === undefined ? { state: 'closed', unsent } : { state: 'closed', reason, unsent });
+    this.status.complete();
+    this.peers.end();
+    // Unsubscribing closes an open peer with 1000 (close() closes it first with its own code),
+    // or aborts a handshake in progress.
+    attempt?.unsubscribe();
+  }
+
+  private flush(peer: WebSocketPeer): void {
+    // In order, and each write leaves the queue as it is handed over: none goes twice.
+    while (this.queue.length > 0 && peer.isConnectedToHost()) {
+      const data = this.queue.shift() as OutboundData;
+      this.queuedBytes -= payloadLength(data);
+      peer.putPacket(data);
+    }
+  }
+
+  private checkData(data: OutboundData): void {
+    if (typeof data === 'string') return;
+    const bytes = asBytes(data);
+    if (bytes) {
+      if (this.options.writeMode === WriteMode.Text && !isValidUtf8(bytes)) {
+        throw argumentError(
+          TypeError,
+          'ERR_INVALID_UTF8',
+          'Bytes sent in text mode must be valid UTF-8; use WriteMode.Binary for other bytes',
+        );
+      }
+      return;
+    }
+    const packet = data as Partial<Packet> | null;
+    const isPacket =
+      typeof packet === 'object' &&
+      packet !== null &&
+      ((packet.isString === true && typeof packet.data === 'string') ||
+        (packet.isString === false && packet.data instanceof Uint8Array));
+    if (!isPacket) throw argumentError(TypeError, 'ERR_INVALID_DATA', 'Can only send a string, bytes or a Packet');
+  }
+
+  private enqueue(data: OutboundData): void {
+    const { maxQueuedWrites, maxQueuedWriteBytes, overflow, onDrop } = this.options;
+    const size = payloadLength(data);
+    const fits = (): boolean => this.queue.length < maxQueuedWrites && this.queuedBytes + size <= maxQueuedWriteBytes;
+    if (!fits()) {
+      if (overflow === 'error') {
+        throw new WebSocketPeerError(
+          'ERR_QUEUE_FULL',
+          `Cannot queue the write: ${this.queue.length} writes (${this.queuedBytes} bytes) wait for the connection to open`,
+          { held: this.queue.length },
+        );
+      }
+      const drop = onDrop as (data: OutboundData) => void;
+      if (overflow === 'drop-oldest') {
+        while (this.queue.length > 0 && !fits()) {
+          const oldest = this.queue.shift() as OutboundData;
+          this.queuedBytes -= payloadLength(oldest);
+          drop(oldest);
+        }
+      }
+      if (!fits()) {
+        drop(data);
+        return;
+      }
+    }
+    this.queue.push(data);
+    this.queuedBytes += size;
+  }
+}

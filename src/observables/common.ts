@@ -1,0 +1,103 @@
+// The options code every platform shares: nothing here may import a Node module.
+import { MAX_TIMEOUT_MS } from '../peer/constants.js';
+import {
+  DEFAULT_PEER_OPTIONS,
+  MAX_HEARTBEAT_INTERVAL_MS,
+  type PeerOptions,
+  type ResolvedPeerOptions,
+} from '../peer/WebSocketPeer.js';
+import { type ArgumentError, argumentError } from '../peer/WebSocketPeerError.js';
+import { describe, validateWriteMode } from '../peer/validation.js';
+
+/** @internal Throws `ERR_INVALID_OPTION` unless `value` passes `check`. */
+export function checkOption<T>(
+  fn: string,
+  name: string,
+  value: unknown,
+  check: (value: unknown) => value is T,
+  expected: string,
+): asserts value is T | undefined {
+  if (value !== undefined && !check(value)) {
+    throw argumentError(TypeError, 'ERR_INVALID_OPTION', `${fn}(): option '${name}' must be ${expected}`);
+  }
+}
+
+/** @internal */
+export const isPositiveInteger = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
+
+/** @internal */
+export const isBoolean = (value: unknown): value is boolean => typeof value === 'boolean';
+
+/** @internal */
+export const isString = (value: unknown): value is string => typeof value === 'string';
+
+/** @internal RFC 7230 §3.2.6 token, the characters a header name may have. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** @internal A record of header names to values with no CR or LF, which would split the response. */
+export const isHeaderRecord = (value: unknown): value is Record<string, string> =>
+  typeof value === 'object' &&
+  value !== null &&
+  Object.entries(value).every(([name, v]) => HEADER_NAME.test(name) && typeof v === 'string' && !/[\r\n\0]/.test(v));
+
+/** @internal RFC 6455 §4.1: subprotocols are tokens, each offered once. */
+export const isProtocolList = (value: unknown): value is string[] =>
+  Array.isArray(value) &&
+  value.every((p) => typeof p === 'string' && HEADER_NAME.test(p)) &&
+  new Set(value).size === value.length;
+
+/** @internal The options every peer takes, checked, with defaults filled in. */
+export function resolvePeerOptions(fn: string, options: PeerOptions): ResolvedPeerOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw argumentError(TypeError, 'ERR_INVALID_OPTION', `${fn}(): options must be an object`);
+  }
+  const { writeMode, noDelay, maxQueuedPackets, maxQueuedBytes, heartbeatInterval } = options;
+  if (writeMode !== undefined) validateWriteMode(writeMode);
+  checkOption(fn, 'noDelay', noDelay, isBoolean, 'a boolean');
+  checkOption(fn, 'maxQueuedPackets', maxQueuedPackets, isPositiveInteger, 'a positive integer');
+  checkOption(fn, 'maxQueuedBytes', maxQueuedBytes, isPositiveInteger, 'a positive integer');
+  checkOption(
+    fn,
+    'heartbeatInterval',
+    heartbeatInterval,
+    // Node runs a timer of a larger delay after 1 ms: a typo must not become a 1 ms heartbeat.
+    (value): value is number => isPositiveInteger(value) && value <= MAX_HEARTBEAT_INTERVAL_MS,
+    `a positive integer (ms) up to ${MAX_HEARTBEAT_INTERVAL_MS}`,
+  );
+  return {
+    writeMode: writeMode ?? DEFAULT_PEER_OPTIONS.writeMode,
+    noDelay: noDelay ?? DEFAULT_PEER_OPTIONS.noDelay,
+    maxQueuedPackets: maxQueuedPackets ?? DEFAULT_PEER_OPTIONS.maxQueuedPackets,
+    maxQueuedBytes: maxQueuedBytes ?? DEFAULT_PEER_OPTIONS.maxQueuedBytes,
+    heartbeatInterval: heartbeatInterval ?? DEFAULT_PEER_OPTIONS.heartbeatInterval,
+  };
+}
+
+/** @internal `ERR_INVALID_OPTION` as a `TypeError`, with the error that explains it as `cause`. */
+export function invalidOption(fn: string, message: string, cause?: unknown): ArgumentError {
+  const error = new TypeError(`${fn}(): ${message}`, cause === undefined ? undefined : { cause });
+  return Object.assign(error, { code: 'ERR_INVALID_OPTION' as const });
+}
+
+/** @internal A delay Node's timers honour: a positive integer of ms up to 2^31 - 1. */
+export const isTimeout = (value: unknown): value is number => isPositiveInteger(value) && value <= MAX_TIMEOUT_MS;
+
+
+/** @internal The URL of `connect()`, checked: `ws:` or `wss:`, no fragment. */
+export function parseUrl(url: unknown): URL {
+  let parsed: URL;
+  try {
+    if (typeof url !== 'string' && !(url instanceof URL)) throw new TypeError('not a string');
+    parsed = new URL(url instanceof URL ? url.href : url);
+  } catch {
+    throw argumentError(TypeError, 'ERR_INVALID_URL', `connect(): ${describe(url)} is not a URL`);
+  }
+  if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') {
+    throw argumentError(TypeError, 'ERR_INVALID_URL', `connect(): the URL must start with ws: or wss:, got ${parsed.protocol}`);
+  }
+  if (parsed.hash) {
+    throw argumentError(TypeError, 'ERR_INVALID_URL', 'connect(): a WebSocket URL has no fragment (RFC 6455 §3)');
+  }
+  return parsed;
+}

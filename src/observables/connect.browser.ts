@@ -1,0 +1,105 @@
+import { Observable, type Subscription } from 'rxjs';
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from '../peer/constants.js';
+import { type BrowserWebSocket, type BrowserWebSocketConstructor, BrowserTransport } from '../peer/BrowserTransport.js';
+import { WebSocketCloseError } from '../peer/WebSocketCloseError.js';
+import { WebSocketPeer } from '../peer/WebSocketPeer.js';
+import { WebSocketPeerError } from '../peer/WebSocketPeerError.js';
+import { checkOption, isProtocolList, isTimeout, parseUrl, resolvePeerOptions } from './common.js';
+import type { ConnectOptions } from './connect.js';
+
+/** Options the browser's `WebSocket` has no way to honour. */
+const NODE_ONLY = ['headers', 'maxPayload', 'ca', 'servername', 'noDelay', 'heartbeatInterval'] as const;
+
+const CONNECTING = 0;
+
+/**
+ * `connect()` in the browser, over the browser's own `WebSocket`: the same observable as in
+ * Node. The browser does not let a page send headers, set socket options, send pings or see
+ * the HTTP status of a refused handshake: those options throw `ERR_NOT_SUPPORTED`, and a
+ * refused handshake is `ERR_CONNECT_FAILED`. Where there is no `WebSocket` at all (server-side
+ * rendering), subscribing errors with `ERR_NOT_SUPPORTED`.
+ */
+export function connect(url: string | URL, options: ConnectOptions = {}): Observable<WebSocketPeer> {
+  const target = parseUrl(url);
+  const peerOptions = resolvePeerOptions('connect', options);
+  for (const name of NODE_ONLY) {
+    if (options[name] !== undefined) {
+      throw new WebSocketPeerError('ERR_NOT_SUPPORTED', `connect(): option '${name}' is not available in the browser`);
+    }
+  }
+  const { handshakeTimeout = DEFAULT_HANDSHAKE_TIMEOUT_MS } = options;
+  const protocols = typeof options.protocols === 'string' ? [options.protocols] : (options.protocols ?? []);
+  checkOption('connect', 'protocols', protocols, isProtocolList, 'a token or an array of distinct tokens');
+  checkOption('connect', 'handshakeTimeout', handshakeTimeout, isTimeout, 'a positive integer (ms) up to 2^31 - 1');
+
+  return new Observable<WebSocketPeer>((subscriber) => {
+    const WebSocketClass = (globalThis as { WebSocket?: BrowserWebSocketConstructor }).WebSocket;
+    if (typeof WebSocketClass !== 'function') {
+      subscriber.error(
+        new WebSocketPeerError('ERR_NOT_SUPPORTED', 'connect(): there is no WebSocket here (server-side rendering?)'),
+      );
+      return undefined;
+    }
+    let ws: BrowserWebSocket;
+    try {
+      ws = new WebSocketClass(target.href, protocols);
+    } catch (error) {
+      // A port the browser blocks, say, or a page's Content-Security-Policy.
+      subscriber.error(new WebSocketPeerError('ERR_CONNECT_FAILED', `Could not connect to ${target.href}`, { cause: error }));
+      return undefined;
+    }
+    let timedOut = false;
+    let peer: WebSocketPeer | undefined;
+    let closed: Subscription | undefined;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      ws.close();
+    }, handshakeTimeout);
+
+    const removeListeners = (): void => {
+      clearTimeout(timer);
+      ws.removeEventListener('open', onOpen);
+      ws.removeEventListener('close', onCloseBeforeOpen);
+    };
+    const onOpen = (): void => {
+      removeListeners();
+      if (protocols.length > 0 && ws.protocol === '') {
+        // As in Node: a server that selects none of the subprotocols we offered is refused.
+        ws.close(1000);
+        subscriber.error(
+          new WebSocketPeerError('ERR_CONNECT_FAILED', `${target.href} selected none of the subprotocols ${protocols.join(', ')}`),
+        );
+        return;
+      }
+      peer = new WebSocketPeer(new BrowserTransport(ws), peerOptions);
+      closed = peer.closed$.subscribe((info) => {
+        if (info.wasClean) subscriber.complete();
+        else subscriber.error(new WebSocketCloseError(info));
+      });
+      subscriber.next(peer);
+    };
+    const onCloseBeforeOpen = (): void => {
+      removeListeners();
+      subscriber.error(
+        timedOut
+          ? new WebSocketPeerError('ERR_HANDSHAKE_TIMEOUT', `Opening handshake with ${target.href} took over ${handshakeTimeout} ms`)
+          : // The browser hides why (refused, an HTTP status, TLS): it only says the handshake failed.
+            new WebSocketPeerError('ERR_CONNECT_FAILED', `Could not connect to ${target.href}`),
+      );
+    };
+    ws.addEventListener('open', onOpen);
+    ws.addEventListener('close', onCloseBeforeOpen);
+
+    return () => {
+      closed?.unsubscribe();
+      if (peer) {
+        peer.close();
+        return;
+      }
+      if (ws.readyState === CONNECTING) {
+        removeListeners();
+        ws.close();
+      }
+    };
+  });
+}

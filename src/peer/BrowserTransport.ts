@@ -1,0 +1,130 @@
+import type { Transport, TransportHandlers } from './Transport.js';
+import type { HandshakeInfo } from './types.js';
+import { utf8Length } from './validation.js';
+
+/** @internal What we use of a WHATWG `WebSocket` (typed here, so the build needs no DOM types). */
+export interface BrowserWebSocket {
+  readonly url: string;
+  readonly protocol: string;
+  readonly readyState: number;
+  readonly bufferedAmount: number;
+  binaryType: string;
+  send(data: string | ArrayBufferView | ArrayBuffer): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(type: string, listener: (event: never) => void): void;
+  removeEventListener(type: string, listener: (event: never) => void): void;
+}
+
+/** @internal The constructor of a WHATWG `WebSocket`. */
+export type BrowserWebSocketConstructor = new (url: string, protocols?: string | string[]) => BrowserWebSocket;
+
+interface MessageEventLike {
+  readonly data: string | ArrayBuffer;
+}
+interface CloseEventLike {
+  readonly code: number;
+  readonly reason: string;
+  readonly wasClean: boolean;
+}
+
+/**
+ * @internal How often `bufferedAmount` is read while it is above 0: the browser tells nothing
+ * when its buffer drains, and a timer that runs only then costs an idle peer nothing.
+ */
+export const BUFFER_SAMPLE_MS = 10;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * @internal The browser transport: a WHATWG `WebSocket` that is already open. What the browser
+ * does not expose (addresses, socket options, pings, pausing) it leaves out, and the peer says so.
+ */
+export class BrowserTransport implements Transport {
+  readonly platform = 'browser';
+  readonly protocol: string;
+  readonly remoteHost = undefined;
+  readonly remotePort = undefined;
+  readonly handshake: HandshakeInfo;
+  private handlers: TransportHandlers | undefined;
+  /** Payload bytes handed to `send()` so far, and the running total at the end of each message. */
+  private sent = 0;
+  private pending: Array<{ end: number; done: () => void }> = [];
+  private sampler: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(private readonly ws: BrowserWebSocket) {
+    ws.binaryType = 'arraybuffer';
+    this.protocol = ws.protocol;
+    // The browser shows neither the request's nor the response's headers.
+    this.handshake = { url: ws.url, headers: {} };
+  }
+
+  bind(handlers: TransportHandlers): void {
+    this.handlers = handlers;
+    this.ws.addEventListener('message', this.onMessage);
+    this.ws.addEventListener('close', this.onClose);
+    this.ws.addEventListener('error', this.onError);
+  }
+
+  send(data: string | Uint8Array, asText: boolean, done: () => void): number {
+    const before = this.ws.bufferedAmount;
+    if (asText) this.ws.send(typeof data === 'string' ? data : decoder.decode(data));
+    else this.ws.send(typeof data === 'string' ? encoder.encode(data) : data);
+    // The browser adds the payload to bufferedAmount at once (text as its UTF-8 bytes).
+    const added = Math.max(0, this.ws.bufferedAmount - before);
+    this.sent += added;
+    this.pending.push({ end: this.sent, done });
+    this.sampler ??= setTimeout(this.sample, 0);
+    return added;
+  }
+
+  queuedBytes(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  close(code: number, reason: string): void {
+    this.ws.close(code, reason);
+  }
+
+  terminate(): void {
+    // The browser cannot drop a connection without its closing handshake; 1000 is what it can send.
+    this.ws.close(1000);
+  }
+
+  /** Calls `done` for each message whose bytes the browser has handed on; again later if some wait. */
+  private readonly sample = (): void => {
+    this.sampler = undefined;
+    const handedOn = this.sent - this.ws.bufferedAmount;
+    let count = 0;
+    while (count < this.pending.length && (this.pending[count] as { end: number }).end <= handedOn) count++;
+    const finished = this.pending.splice(0, count);
+    for (const { done } of finished) done();
+    if (this.pending.length > 0 && this.handlers) this.sampler = setTimeout(this.sample, BUFFER_SAMPLE_MS);
+  };
+
+  private readonly onMessage = (event: MessageEventLike): void => {
+    const { data } = event;
+    if (typeof data === 'string') this.handlers?.message({ isString: true, data }, utf8Length(data));
+    else this.handlers?.message({ isString: false, data: new Uint8Array(data) }, data.byteLength);
+    this.handlers?.alive?.();
+  };
+
+  private readonly onError = (): void => {
+    // The browser says nothing more than that an error happened; the close event follows.
+    this.handlers?.error(new Error('WebSocket error'));
+  };
+
+  private readonly onClose = (event: CloseEventLike): void => {
+    const handlers = this.handlers;
+    this.handlers = undefined;
+    this.ws.removeEventListener('message', this.onMessage);
+    this.ws.removeEventListener('close', this.onClose);
+    this.ws.removeEventListener('error', this.onError);
+    if (this.sampler !== undefined) clearTimeout(this.sampler);
+    this.sampler = undefined;
+    // What was not sent never will be: its writes are over, as in Node.
+    const unsent = this.pending.splice(0);
+    for (const { done } of unsent) done();
+    handlers?.close(event.code, event.reason, event.wasClean);
+  };
+}
