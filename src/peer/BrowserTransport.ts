@@ -34,7 +34,9 @@ interface CloseEventLike {
 export const BUFFER_SAMPLE_MS = 10;
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+// ignoreBOM: a leading byte-order mark is part of the bytes the user sends, not to be eaten.
+const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+const OPEN = 1;
 
 /**
  * @internal The browser transport: a WHATWG `WebSocket` that is already open. What the browser
@@ -76,6 +78,10 @@ export class BrowserTransport implements Transport {
     this.pending.push({ end: this.sent, done });
     this.sampler ??= setTimeout(this.sample, 0);
     return added;
+  }
+
+  isOpen(): boolean {
+    return this.ws.readyState === OPEN;
   }
 
   queuedBytes(): number {

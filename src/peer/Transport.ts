@@ -45,6 +45,11 @@ export interface Transport {
    * (or never will: the connection is gone).
    */
   send(data: string | Uint8Array, asText: boolean, done: () => void): number;
+  /**
+   * Whether the connection still takes messages, for a platform that does not report the start
+   * of a closing handshake (the browser): `false` once the other side's close frame has come.
+   */
+  isOpen?(): boolean;
   /** Bytes of frames (headers too) handed to `send()` that the OS has not taken yet. */
   queuedBytes(): number;
   /** Starts the closing handshake with an already validated code and reason. */

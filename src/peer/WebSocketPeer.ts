@@ -228,7 +228,19 @@ export class WebSocketPeer {
 
   /** `true` while the peer is open: not yet closing. */
   isConnectedToHost(): boolean {
+    this.noticeClosing();
     return this.state.value === 'open';
+  }
+
+  /**
+   * The browser tells nothing when the other side's close frame arrives: its WebSocket just
+   * stops sending, and would drop writes unseen. Whoever asks finds the peer closing from then on.
+   */
+  private noticeClosing(): void {
+    if (this.state.value === 'open' && this.transport.isOpen?.() === false) {
+      this.stopHeartbeat();
+      this.state.set('closing');
+    }
   }
 
   /**
@@ -263,6 +275,7 @@ export class WebSocketPeer {
    * bytes go in `mode` (default: the peer's write mode), checked as `putPacket()` checks them.
    */
   [kWrite](data: OutboundData, onWritten?: () => void, mode: WriteMode = this.writeMode): void {
+    this.noticeClosing();
     if (this.state.value !== 'open') {
       throw new WebSocketPeerError('ERR_PEER_CLOSED', `Cannot send: the peer is ${this.state.value}`);
     }
