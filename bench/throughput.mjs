@@ -1,0 +1,482 @@
+// npm run bench — throughput, round-trip latency and idle memory of rx-websocket-peer, measured
+// side by side with the raw `ws` WebSocket and RxJS webSocket() in the same run. See bench/README.md.
+//
+// The parent (this file) forks every side into its own process (bench/throughput/*.mjs), talks to
+// them over IPC, and prints one table. Each client kind keeps one process and one connection for a
+// whole case; the runs of the clients interleave (the order rotates per run) after a warm-up run
+// each, and the table shows the median of the runs with their min-max. The exit code is 0 whatever
+// the targets say: they are informative (the optimisation work is separate); it is 1 only if the
+// harness itself failed.
+import { execFileSync, fork, spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = dirname(here);
+
+// Knobs, for investigation (the default run uses none): BENCH_RUNS (5), BENCH_RTT_RUNS (3),
+// BENCH_IDLE_RUNS (2), BENCH_IDLE_CONNECTIONS (5000), BENCH_ONLY=oneway,rtt,idle,slow or one-way case
+// ids 64B-bin,64B-text,64K-bin,64K-text (a subset),
+// BENCH_SCALE=0.25 (fewer messages), BENCH_CHILD_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/p' (sender
+// children only), BENCH_CLIENTS=ours (one-way/rtt clients), BENCH_DIST=/some/dist (another build).
+const RUNS = Number(process.env.BENCH_RUNS || 5);
+const RTT_RUNS = Number(process.env.BENCH_RTT_RUNS || 3);
+const IDLE_RUNS = Number(process.env.BENCH_IDLE_RUNS || 2);
+const IDLE_CONNECTIONS = Number(process.env.BENCH_IDLE_CONNECTIONS || 5000);
+const SCALE = Number(process.env.BENCH_SCALE || 1);
+const ONLY = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
+const CHILD_FLAGS = process.env.BENCH_CHILD_FLAGS?.split(' ').filter(Boolean) ?? [];
+const CLIENTS = process.env.BENCH_CLIENTS?.split(',').map((s) => s.trim());
+const CASE_TIMEOUT_MS = 120_000;
+const KiB = 1024;
+const MB = 1e6;
+
+const ONE_WAY = [
+  { id: '64B-bin', name: '64 B binary x 200k', size: 64, n: 200_000, kind: 'binary', unit: 'msgs/s', target: 3 },
+  { id: '64B-text', name: '64 B text x 200k', size: 64, n: 200_000, kind: 'text', unit: 'msgs/s', target: 3 },
+  { id: '64K-bin', name: '64 KiB binary x 4k', size: 64 * KiB, n: 4_000, kind: 'binary', unit: 'MB/s', target: 1 },
+  { id: '64K-text', name: '64 KiB text x 4k', size: 64 * KiB, n: 4_000, kind: 'text', unit: 'MB/s', target: 1 },
+];
+const RTT = { size: 64, n: 20_000, warmup: 2_000 };
+const LABEL = { ws: 'raw ws', rxjs: 'rxjs webSocket()', ours: 'ours (sink.next)', 'ours-bp': 'ours + backpressure()' };
+
+// ---------------------------------------------------------------------------------------------
+// A private copy of the package as just built (others rebuild dist/ while this runs), installed by
+// name in a temporary node_modules, with the child scripts beside it; as bench/memory.mjs does.
+
+function snapshot(dist = join(repo, 'dist')) {
+  const root = mkdtempSync(join(tmpdir(), 'rx-websocket-peer-bench-'));
+  const pkg = join(root, 'node_modules', 'rx-websocket-peer');
+  mkdirSync(join(root, 'node_modules'));
+  for (const dependency of ['rxjs', 'ws']) symlinkSync(join(repo, 'node_modules', dependency), join(root, 'node_modules', dependency), 'dir');
+  const complete = (dir) => existsSync(join(dir, 'esm', 'index.js')) && existsSync(join(dir, 'cjs', 'package.json'));
+  for (let attempt = 1; ; attempt++) {
+    rmSync(pkg, { recursive: true, force: true });
+    mkdirSync(pkg, { recursive: true });
+    try {
+      if (!complete(dist)) throw new Error('dist/ is missing or being rebuilt');
+      cpSync(dist, join(pkg, 'dist'), { recursive: true });
+      cpSync(join(repo, 'package.json'), join(pkg, 'package.json'));
+      if (!complete(join(pkg, 'dist'))) throw new Error('dist/ changed while being copied');
+      execFileSync(
+        process.execPath,
+        ['--input-type=module', '-e', "const m = await import('rx-websocket-peer'); if (typeof m.connect !== 'function' || typeof m.backpressure !== 'function') process.exit(2);"],
+        { cwd: root, stdio: 'ignore' },
+      );
+      break;
+    } catch (error) {
+      if (attempt === 20) {
+        rmSync(root, { recursive: true, force: true });
+        throw new Error(`could not take a complete copy of dist/: ${error.message}`);
+      }
+      execFileSync('sleep', ['0.5']);
+    }
+  }
+  for (const dir of ['memory', 'throughput']) {
+    mkdirSync(join(root, 'bench', dir), { recursive: true });
+    for (const file of readdirSync(join(here, dir))) {
+      if (file.endsWith('.mjs')) cpSync(join(here, dir, file), join(root, 'bench', dir, file));
+    }
+  }
+  return { root, dist, builtAt: statSync(join(dist, 'esm', 'index.js')).mtime };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Children: forked with one JSON argument, a queue of the messages they send, and await-able replies.
+
+const children = new Set();
+
+function start(script, options, execArgv = []) {
+  const child = fork(join(snap.root, 'bench', 'throughput', script), [JSON.stringify(options)], {
+    cwd: snap.root,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv,
+  });
+  const inbox = [];
+  const waiters = [];
+  const handle = {
+    child,
+    exited: false,
+    send: (message) => child.send(message),
+    /** The next message of this type (an 'error' report rejects). */
+    next(type, timeoutMs = CASE_TIMEOUT_MS) {
+      const i = inbox.findIndex((m) => m.type === type || m.type === 'error');
+      if (i >= 0) {
+        const [m] = inbox.splice(i, 1);
+        return m.type === 'error' ? Promise.reject(new Error(`${script} ${options.client ?? options.impl ?? ''}: ${m.message}`)) : Promise.resolve(m);
+      }
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${script}: no '${type}' within ${timeoutMs} ms`)), timeoutMs);
+        waiters.push({ type, resolve, reject, timer });
+      });
+    },
+    kill() {
+      if (!handle.exited) child.kill('SIGKILL');
+    },
+    /** Asks it to exit (so that --cpu-prof writes its profile); kills it after a while. */
+    async stop() {
+      if (handle.exited) return;
+      try {
+        child.send({ type: 'exit' });
+      } catch {}
+      await Promise.race([new Promise((r) => child.once('exit', r)), new Promise((r) => setTimeout(r, 3000))]);
+      handle.kill();
+    },
+  };
+  child.on('message', (m) => {
+    const i = waiters.findIndex((w) => w.type === m.type || m.type === 'error');
+    if (i < 0) return void inbox.push(m);
+    const [w] = waiters.splice(i, 1);
+    clearTimeout(w.timer);
+    if (m.type === 'error') w.reject(new Error(`${script} ${options.client ?? options.impl ?? ''}: ${m.message}`));
+    else w.resolve(m);
+  });
+  child.on('exit', (code, signal) => {
+    handle.exited = true;
+    children.delete(handle);
+    for (const w of waiters.splice(0)) {
+      clearTimeout(w.timer);
+      w.reject(new Error(`${script} ${options.client ?? options.impl ?? ''} exited (${code ?? signal}) while we waited for '${w.type}'`));
+    }
+  });
+  children.add(handle);
+  return handle;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statistics and formatting.
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const stats = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs), all: xs });
+const num = (x, digits = 0) =>
+  x === undefined || Number.isNaN(x) ? '-' : x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const ratio = (x) => (x === undefined || !Number.isFinite(x) ? '-' : `${x.toFixed(2)}x`);
+
+function table(rows, headers) {
+  const keys = Object.keys(headers);
+  const width = Object.fromEntries(keys.map((k) => [k, Math.max(headers[k].length, ...rows.map((row) => String(row[k] ?? '').length))]));
+  const line = (row) => keys.map((k) => String(row[k] ?? '').padEnd(width[k])).join(' | ').trimEnd();
+  return [line(headers), keys.map((k) => '-'.repeat(width[k])).join('-|-'), ...rows.map(line)].join('\n');
+}
+
+const rows = [];
+const problems = [];
+const summary = []; // PASS/FAIL of each target
+
+function verdict(pass, what) {
+  summary.push({ pass, what });
+  return pass ? 'PASS' : 'FAIL';
+}
+
+// ---------------------------------------------------------------------------------------------
+// One-way throughput: one raw `ws` receiver that counts; one sender process per client.
+
+async function oneWay(spec) {
+  const n = Math.max(1, Math.round(spec.n * SCALE));
+  const clients = CLIENTS ?? ['ws', 'rxjs', 'ours', 'ours-bp'];
+  const receiver = start('receiver.mjs', { mode: 'count' });
+  const senders = {};
+  try {
+    const { port } = await receiver.next('listening');
+    for (const client of clients) {
+      senders[client] = start('sender.mjs', { client, port, kind: spec.kind, size: spec.size }, CHILD_FLAGS);
+    }
+    await Promise.all(clients.map((c) => senders[c].next('ready')));
+    const once = async (client, count) => {
+      receiver.send({ type: 'arm', n: count });
+      await receiver.next('armed');
+      senders[client].send({ type: 'send', n: count });
+      const reached = await receiver.next('reached');
+      const expectedBytes = count * spec.size;
+      if (reached.bytes !== expectedBytes || (spec.kind === 'text') !== (reached.text === count)) {
+        problems.push(`${spec.name} ${client}: receiver counted ${reached.bytes} bytes (${reached.text} text), expected ${expectedBytes} (${spec.kind})`);
+      }
+      senders[client].send({ type: 'reached' });
+      return senders[client].next('result');
+    };
+    // Warm-up: one full run per client, not counted.
+    for (const client of clients) await once(client, n);
+    const ms = Object.fromEntries(clients.map((c) => [c, []]));
+    const loopMs = Object.fromEntries(clients.map((c) => [c, []]));
+    for (let run = 0; run < RUNS; run++) {
+      const order = clients.map((_, i) => clients[(i + run) % clients.length]);
+      for (const client of order) {
+        const result = await once(client, n);
+        ms[client].push(result.ms);
+        loopMs[client].push(result.loopMs);
+      }
+    }
+    const rate = (t) => (spec.unit === 'msgs/s' ? n / (t / 1000) : (n * spec.size) / MB / (t / 1000));
+    const rates = Object.fromEntries(clients.map((c) => [c, stats(ms[c].map(rate))]));
+    for (const client of clients) {
+      const r = rates[client];
+      const digits = spec.unit === 'MB/s' ? 0 : 0;
+      const row = {
+        section: 'one-way',
+        case: spec.name,
+        client: LABEL[client],
+        value: `${num(r.median, digits)} ${spec.unit}`,
+        range: `${num(r.min, digits)}-${num(r.max, digits)}`,
+        vsWs: rates.ws ? ratio(r.median / rates.ws.median) : '-',
+        vsRxjs: rates.rxjs ? ratio(r.median / rates.rxjs.median) : '-',
+        note: `send loop ${num(median(loopMs[client]))} ms of ${num(median(ms[client]))} ms`,
+      };
+      if (client === 'ours' && rates.ws) {
+        row.target = `>= ${spec.target.toFixed(1)}x ws`;
+        row.result = verdict(r.median / rates.ws.median >= spec.target, `${spec.name}: ours >= ${spec.target}x raw ws ${spec.unit}`);
+      }
+      if (client === 'ours-bp' && rates.ours) {
+        row.vsOurs = ratio(r.median / rates.ours.median);
+        row.target = '>= 0.95x ours';
+        row.result = verdict(r.median / rates.ours.median >= 0.95, `${spec.name}: backpressure() at most 5% slower than ours`);
+      }
+      rows.push(row);
+    }
+  } finally {
+    await Promise.all(Object.values(senders).map((s) => s.stop()));
+    receiver.kill();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Round trip: a raw `ws` echo server; each client sends 64 B, awaits the echo, n times.
+
+async function roundTrip() {
+  const clients = (CLIENTS ?? ['ws', 'rxjs', 'ours']).filter((c) => c !== 'ours-bp');
+  const n = Math.max(100, Math.round(RTT.n * SCALE));
+  const receiver = start('receiver.mjs', { mode: 'echo' });
+  const senders = {};
+  try {
+    const { port } = await receiver.next('listening');
+    for (const client of clients) senders[client] = start('sender.mjs', { client, port, kind: 'binary', size: RTT.size }, CHILD_FLAGS);
+    await Promise.all(clients.map((c) => senders[c].next('ready')));
+    const once = async (client, count) => {
+      senders[client].send({ type: 'rtt', n: count });
+      return senders[client].next('result');
+    };
+    for (const client of clients) await once(client, RTT.warmup);
+    const p50 = Object.fromEntries(clients.map((c) => [c, []]));
+    const p99 = Object.fromEntries(clients.map((c) => [c, []]));
+    for (let run = 0; run < RTT_RUNS; run++) {
+      for (const client of clients.map((_, i) => clients[(i + run) % clients.length])) {
+        const result = await once(client, n);
+        p50[client].push(result.p50);
+        p99[client].push(result.p99);
+      }
+    }
+    for (const [label, values, target] of [
+      ['p50', p50, 1.05],
+      ['p99', p99, 1.1],
+    ]) {
+      for (const client of clients) {
+        const s = stats(values[client]);
+        const ws = values.ws && median(values.ws);
+        const rx = values.rxjs && median(values.rxjs);
+        const row = {
+          section: 'round trip',
+          case: `64 B echo ${label} (${num(n)} sequential)`,
+          client: LABEL[client],
+          value: `${num(s.median, 1)} us`,
+          range: `${num(s.min, 1)}-${num(s.max, 1)}`,
+          vsWs: ws ? ratio(s.median / ws) : '-',
+          vsRxjs: rx ? ratio(s.median / rx) : '-',
+          note: 'lower is better',
+        };
+        if (client === 'ours' && ws) {
+          row.target = `<= ${target.toFixed(2)}x ws`;
+          row.result = verdict(s.median / ws <= target, `round trip ${label}: ours <= ${target}x raw ws`);
+        }
+        rows.push(row);
+      }
+    }
+  } finally {
+    await Promise.all(Object.values(senders).map((s) => s.stop()));
+    receiver.kill();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Idle memory per connection: a server process and a client process, each measuring itself.
+// Pairs: (ws server, ws client), (ours server, ours client), (ws server, rxjs client).
+
+async function idleOnce(serverImpl, clientImpl) {
+  const flags = ['--expose-gc'];
+  const server = start('idle.mjs', { role: 'server', impl: serverImpl }, flags);
+  let client;
+  try {
+    const { port } = await server.next('listening');
+    client = start('idle.mjs', { role: 'client', impl: clientImpl, port, count: IDLE_CONNECTIONS }, flags);
+    const opened = await client.next('opened');
+    if (opened.open !== IDLE_CONNECTIONS) problems.push(`idle ${clientImpl}: ${opened.open} connections opened`);
+    await new Promise((r) => setTimeout(r, 200)); // the server's side of the last handshakes
+    server.send({ type: 'measure' });
+    const s = await server.next('result');
+    client.send({ type: 'measure' });
+    const c = await client.next('result');
+    if (s.open !== IDLE_CONNECTIONS) problems.push(`idle ${serverImpl} server: ${s.open} connections seen`);
+    const per = (r) => ({ rss: ((r.afterKiB - r.beforeKiB) * 1024) / IDLE_CONNECTIONS, heap: (r.heapAfter - r.heapBefore) / IDLE_CONNECTIONS });
+    return { server: per(s), client: per(c) };
+  } finally {
+    await Promise.all([client?.stop(), server.stop()]);
+  }
+}
+
+async function idle() {
+  const results = { server: { ws: [], ours: [] }, client: { ws: [], ours: [], rxjs: [] } };
+  const pairs = [
+    ['ws', 'ws'],
+    ['ours', 'ours'],
+    ['ws', 'rxjs'],
+  ];
+  for (let run = 0; run < IDLE_RUNS; run++) {
+    for (const [serverImpl, clientImpl] of pairs) {
+      const r = await idleOnce(serverImpl, clientImpl);
+      if (clientImpl !== 'rxjs') results.server[serverImpl].push(r.server);
+      results.client[clientImpl].push(r.client);
+    }
+  }
+  for (const side of ['server', 'client']) {
+    const impls = Object.keys(results[side]);
+    const rss = (impl) => stats(results[side][impl].map((r) => r.rss));
+    const heap = (impl) => median(results[side][impl].map((r) => r.heap));
+    const ws = rss('ws').median;
+    const rx = side === 'client' ? rss('rxjs').median : undefined;
+    for (const impl of impls) {
+      const s = rss(impl);
+      const row = {
+        section: 'idle memory',
+        case: `${num(IDLE_CONNECTIONS)} idle connections, ${side} side`,
+        client: side === 'server' ? (impl === 'ws' ? 'raw ws WebSocketServer' : 'ours listen()') : impl === 'ours' ? 'ours connect()' : LABEL[impl],
+        value: `${num(s.median)} B RSS/conn`,
+        range: `${num(s.min)}-${num(s.max)}`,
+        vsWs: ratio(s.median / ws),
+        vsRxjs: rx ? ratio(s.median / rx) : '-',
+        note: `JS heap ${num(heap(impl))} B/conn`,
+      };
+      if (impl === 'ours') {
+        row.target = '<= ws + 2,000 B';
+        row.result = verdict(s.median - ws <= 2000, `idle ${side} side: ours at most 2 KB/conn above raw ws (${num(s.median - ws)} B)`);
+      }
+      rows.push(row);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The slow reader: bench/memory.mjs cases 1 (ours, sendAll), 4a (raw ws) and 4b (RxJS), run as is.
+
+async function slowReader() {
+  const output = await new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(here, 'memory.mjs')], {
+      cwd: repo,
+      env: { ...process.env, BENCH_CASES: '1,4a,4b', ...(process.env.BENCH_DIST && { BENCH_DIST: process.env.BENCH_DIST }) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let text = '';
+    child.stdout.on('data', (d) => (text += d));
+    child.on('error', reject);
+    child.on('exit', () => resolve(text));
+  });
+  const parsed = {};
+  for (const line of output.split('\n')) {
+    const cells = line.split('|').map((c) => c.trim());
+    if (cells.length === 9 && ['1', '4a', '4b'].includes(cells[0])) {
+      parsed[cells[0]] = { idle: Number(cells[2]), peak: Number(cells[3]), delta: cells[4], digest: cells[6], result: cells[8] };
+    }
+  }
+  const labels = { '4a': 'raw ws (send loop)', '4b': 'rxjs webSocket() (next loop)', 1: 'ours sendAll(generator)' };
+  const delta = (id) => Number.parseFloat(parsed[id]?.delta);
+  for (const id of ['4a', '4b', '1']) {
+    const p = parsed[id];
+    if (!p) {
+      problems.push(`slow reader: bench/memory.mjs gave no row for case ${id}`);
+      continue;
+    }
+    rows.push({
+      section: 'slow reader',
+      case: '512 MiB to a reader idle 5 s (bench:memory)',
+      client: `${labels[id]} [case ${id}]`,
+      value: `+${p.delta} MiB sender peak RSS`,
+      range: '1 run',
+      vsWs: ratio(delta(id) / delta('4a')),
+      vsRxjs: ratio(delta(id) / delta('4b')),
+      note: `digest ${p.digest}`,
+      ...(id === '1' && { target: '<= 64 MiB', result: verdict(p.result === 'PASS', 'slow reader: ours (bench:memory case 1) within 64 MiB') }),
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const t0 = performance.now();
+const snap = snapshot(process.env.BENCH_DIST);
+process.on('exit', () => {
+  for (const c of children) c.kill();
+  rmSync(snap.root, { recursive: true, force: true });
+});
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
+
+let revision = '';
+try {
+  const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repo, encoding: 'utf8' }).trim();
+  const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: repo, encoding: 'utf8' }).trim().split('\n').filter(Boolean).length;
+  revision = `; HEAD ${head}${dirty ? ` + ${dirty} uncommitted file(s) in src/` : ''}`;
+} catch {}
+console.log(`measuring ${snap.dist} as built at ${snap.builtAt.toISOString()}${revision}`);
+console.log(
+  `node ${process.version}; every side in its own process on 127.0.0.1; one-way: warm-up + ${RUNS} runs per client, interleaved; ` +
+    `round trip: warm-up + ${RTT_RUNS} runs; idle memory: ${IDLE_RUNS} runs; median (min-max)`,
+);
+const custom = ['BENCH_RUNS', 'BENCH_RTT_RUNS', 'BENCH_IDLE_RUNS', 'BENCH_IDLE_CONNECTIONS', 'BENCH_SCALE', 'BENCH_ONLY', 'BENCH_CHILD_FLAGS', 'BENCH_CLIENTS', 'BENCH_DIST'].filter((k) => process.env[k]);
+if (custom.length) console.log(`NOT THE DEFAULT RUN: ${custom.map((k) => `${k}=${process.env[k]}`).join(' ')}`);
+console.log('');
+
+const sections = [
+  ...ONE_WAY.map((spec) => ({ key: 'oneway', id: spec.id, name: `one-way ${spec.name}`, run: () => oneWay(spec) })),
+  { key: 'rtt', name: `round trip 64 B x ${num(RTT.n * SCALE)}`, run: roundTrip },
+  { key: 'idle', name: `idle memory, ${num(IDLE_CONNECTIONS)} connections`, run: idle },
+  { key: 'slow', name: 'slow reader (bench/memory.mjs cases 1, 4a, 4b)', run: slowReader },
+];
+let harnessFailed = false;
+for (const section of sections.filter((s) => !ONLY || ONLY.includes(s.key) || ONLY.includes(s.id))) {
+  const started = performance.now();
+  process.stdout.write(`${section.name} ... `);
+  try {
+    await section.run();
+    console.log(`${((performance.now() - started) / 1000).toFixed(1)} s`);
+  } catch (error) {
+    harnessFailed = true;
+    console.log(`failed: ${error.message}`);
+    problems.push(`${section.name}: ${error.message}`);
+    for (const c of children) c.kill();
+  }
+}
+
+console.log(
+  `\n${table(rows, {
+    section: 'section',
+    case: 'case',
+    client: 'client',
+    value: 'median',
+    range: 'min-max',
+    vsWs: 'vs raw ws',
+    vsRxjs: 'vs rxjs',
+    vsOurs: 'vs ours',
+    target: 'target',
+    result: 'result',
+    note: 'note',
+  })}\n`,
+);
+const passed = summary.filter((s) => s.pass).length;
+for (const s of summary) console.log(`${s.pass ? 'PASS' : 'FAIL'}  ${s.what}`);
+if (problems.length) console.log(`\nproblems:\n  ${problems.join('\n  ')}`);
+console.log(
+  `\ntotal ${((performance.now() - t0) / 1000).toFixed(1)} s; targets: ${passed}/${summary.length} met (informative: the exit code does not depend on them)`,
+);
+process.exitCode = harnessFailed ? 1 : 0;
