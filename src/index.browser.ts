@@ -1,5 +1,28 @@
 // The browser entry (the `browser` condition of the exports map): the same names as index.ts,
 // with connect(), listen() and reconnecting() over the browser's own WebSocket. No Node module.
+export {
+  AABB,
+  Basis,
+  Color,
+  GodotFloat,
+  NodePath,
+  Plane,
+  PoolColorArray,
+  PoolStringArray,
+  PoolVector2Array,
+  PoolVector3Array,
+  Quat,
+  Rect2,
+  Transform,
+  Transform2D,
+  type Variant,
+  Vector2,
+  Vector3,
+} from './codec/godotTypes.js';
+export { decodeJson, encodeJson, type JsonCodecOptions, type JsonValue } from './codec/json.js';
+export { JsonCodecError, type JsonCodecErrorCode } from './codec/JsonCodecError.js';
+export { decodeVariant, encodeVariant, type VariantOptions } from './codec/variant.js';
+export { VariantError, type VariantErrorCode } from './codec/VariantError.js';
 export { connect } from './observables/connect.browser.js';
 export type { ConnectOptions } from './observables/connect.js';
 export { listen } from './observables/listen.browser.js';
@@ -21,7 +44,9 @@ export {
   type OverflowPolicy,
 } from './operators/backpressure.js';
 export { consumePackets, type ConsumePacketsOptions } from './operators/consumePackets.js';
+export { decodeJsonPackets, encodeJsonPackets } from './operators/jsonPackets.js';
 export type { WaterMarks } from './operators/marks.js';
+export { decodeVariants, encodeVariants } from './operators/variants.js';
 export { sendAll, type SendAllOptions, type SendProgress, type SendSource } from './operators/sendAll.js';
 export { CloseCode, WriteMode } from './peer/constants.js';
 export type { CloseInfo, HandshakeInfo, OutboundData, Packet, PeerState } from './peer/types.js';

@@ -1,5 +1,8 @@
 import { filter, type Observable, type Observer, take } from 'rxjs';
 import { CloseCode, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_QUEUED_PACKETS, WriteMode } from './constants.js';
+import type { Variant } from '../codec/godotTypes.js';
+import { decodeVariant, encodeVariant, type VariantOptions } from '../codec/variant.js';
+import { VariantError } from '../codec/VariantError.js';
 import { Inbox } from './Inbox.js';
 import { kWatchInbox, kWrite } from './internal.js';
 import { LiveValue } from './LiveValue.js';
@@ -294,6 +297,35 @@ export class WebSocketPeer {
     }
     if (isPacket(data)) return this.transmit(data.data, data.isString, onWritten);
     throw argumentError(TypeError, 'ERR_INVALID_DATA', 'Can only send a string, bytes or a Packet');
+  }
+
+  /**
+   * Sends a Godot value in the engine's binary Variant encoding, always as a binary frame
+   * whatever the write mode: what Godot's `get_var()` reads (the seed's `put_var`).
+   * @param options `maxSize` (8 MiB, the engine's `encode_buffer_max_size`), `maxDepth` (256).
+   * @throws VariantError for a value Godot has no encoding for, or past the limits;
+   *   WebSocketPeerError `ERR_PEER_CLOSED` once closing. Nothing is sent then.
+   */
+  putVar(value: Variant, options?: VariantOptions): void {
+    if (!this.isConnectedToHost()) {
+      throw new WebSocketPeerError('ERR_PEER_CLOSED', `Cannot send: the peer is ${this.state.value}`);
+    }
+    this[kWrite]({ isString: false, data: encodeVariant(value, options) });
+  }
+
+  /**
+   * Takes the oldest waiting packet and decodes it as a Godot value (the seed's `get_var`), or
+   * returns `undefined` when none waits. Objects are refused, as the engine's
+   * `allow_objects = false`.
+   * @throws VariantError when the packet is text or holds no valid encoding; it is taken anyway.
+   */
+  getVar(options?: VariantOptions): Variant | undefined {
+    const packet = this.getPacket();
+    if (packet === undefined) return undefined;
+    if (packet.isString) {
+      throw new VariantError('ERR_VARIANT_INVALID', 'getVar(): the packet is text; Godot values come in binary packets');
+    }
+    return decodeVariant(packet.data, options);
   }
 
   /** Takes the oldest waiting packet, or `undefined` when none waits (or `packets$` takes them). */
