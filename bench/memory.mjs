@@ -10,7 +10,17 @@
 // prints a table with PASS/FAIL for the bounded cases. Exit code 1 if any bounded case fails.
 import { execFileSync, fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -153,7 +163,11 @@ function snapshot(dist = join(repo, 'dist')) {
       if (!complete(join(pkg, 'dist'))) throw new Error('dist/ changed while being copied');
       execFileSync(
         process.execPath,
-        ['--input-type=module', '-e', "const m = await import('rx-websocket-peer'); if (typeof m.sendAll !== 'function' || typeof m.consumePackets !== 'function') process.exit(2);"],
+        [
+          '--input-type=module',
+          '-e',
+          "const m = await import('rx-websocket-peer'); if (typeof m.sendAll !== 'function' || typeof m.consumePackets !== 'function') process.exit(2);",
+        ],
         { cwd: root, stdio: 'ignore' },
       );
       break;
@@ -276,7 +290,11 @@ function evaluate(run, digests) {
   const expectedBytes = spec.sender.count * SIZE;
   const expected = digests[spec.sender.count];
   const bytesOk =
-    r.ok && s.ok && r.report.bytes === expectedBytes && r.report.packets === spec.sender.count && s.report.bytes === expectedBytes;
+    r.ok &&
+    s.ok &&
+    r.report.bytes === expectedBytes &&
+    r.report.packets === spec.sender.count &&
+    s.report.bytes === expectedBytes;
   const digestOk = r.ok && s.ok && r.report.digest === s.report.digest && s.report.digest === expected;
   const row = {
     case: spec.id,
@@ -321,7 +339,9 @@ function table(rows) {
     result: 'result',
   };
   const keys = Object.keys(headers);
-  const width = Object.fromEntries(keys.map((k) => [k, Math.max(headers[k].length, ...rows.map((row) => String(row[k]).length))]));
+  const width = Object.fromEntries(
+    keys.map((k) => [k, Math.max(headers[k].length, ...rows.map((row) => String(row[k]).length))]),
+  );
   const line = (row) => keys.map((k) => String(row[k]).padEnd(width[k])).join(' | ');
   return [line(headers), keys.map((k) => '-'.repeat(width[k])).join('-|-'), ...rows.map(line)].join('\n');
 }
@@ -350,10 +370,12 @@ function details(run, evaluation) {
       `${rep.packets} packets, ${bytesMiB(rep.bytes)} MiB in ${(rep.ms / 1000).toFixed(1)} s`,
     ];
     if (rep.maxBuffered !== undefined) parts.push(`max bufferedAmount ${bytesMiB(rep.maxBuffered)} MiB`);
-    if (rep.mode?.startsWith('backpressure')) parts.push(`max held by backpressure() ${rep.maxHeld} values (${bytesMiB(rep.maxHeldBytes)} MiB)`);
+    if (rep.mode?.startsWith('backpressure'))
+      parts.push(`max held by backpressure() ${rep.maxHeld} values (${bytesMiB(rep.maxHeldBytes)} MiB)`);
     if (rep.maxWaiting !== undefined) parts.push(`max packets waiting in the peer ${rep.maxWaiting}`);
     if (rep.maxGapMs !== undefined) parts.push(`longest gap between packets ${rep.maxGapMs} ms`);
-    if (rep.readMs !== undefined && spec.reader.mode === 'slow') parts.push(`read for ${(rep.readMs / 1000).toFixed(1)} s after the delay`);
+    if (rep.readMs !== undefined && spec.reader.mode === 'slow')
+      parts.push(`read for ${(rep.readMs / 1000).toFixed(1)} s after the delay`);
     if (rep.close) parts.push(`close ${rep.close.code}${rep.close.wasClean === false ? ' (not clean)' : ''}`);
     if (rep.ctor) parts.push(`WebSocketCtor: ${rep.ctor}`);
     if (rep.sendError) parts.push(`send error: ${rep.sendError}`);
@@ -376,15 +398,24 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 let revision = '';
 try {
   const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repo, encoding: 'utf8' }).trim();
-  const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: repo, encoding: 'utf8' }).trim().split('\n').filter(Boolean).length;
+  const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: repo, encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .filter(Boolean).length;
   revision = `; HEAD ${head}${dirty ? ` + ${dirty} uncommitted file(s) in src/` : ''}`;
 } catch {}
 console.log(`measuring ${snap.dist} as built at ${snap.builtAt.toISOString()}${revision} (copied to ${snap.root})`);
 process.stdout.write('computing the expected digests... ');
 const digests = expectedDigests();
 console.log(`${((performance.now() - t0) / 1000).toFixed(1)} s`);
-if (only || childFlags.length || ['BENCH_READER', 'BENCH_SENDER', 'BENCH_DIST', 'BENCH_CAP_MIB', 'BENCH_TIMEOUT_MS'].some((name) => process.env[name])) {
-  console.log(`NOT THE DEFAULT RUN: cases ${only ?? 'all'}, child flags [${childFlags.join(' ')}], reader ${JSON.stringify(readerExtra)}, sender ${JSON.stringify(senderExtra)}`);
+if (
+  only ||
+  childFlags.length ||
+  ['BENCH_READER', 'BENCH_SENDER', 'BENCH_DIST', 'BENCH_CAP_MIB', 'BENCH_TIMEOUT_MS'].some((name) => process.env[name])
+) {
+  console.log(
+    `NOT THE DEFAULT RUN: cases ${only ?? 'all'}, child flags [${childFlags.join(' ')}], reader ${JSON.stringify(readerExtra)}, sender ${JSON.stringify(senderExtra)}`,
+  );
 }
 console.log(
   `node ${process.version}; 64 KiB binary packets; bound: peak-idle <= ${BOUND_MIB} MiB; children killed past ${CAP_TEXT} RSS; reader of cases 1, 2, 4: our listen() server, idle 5 s then consumePackets()\n`,
@@ -405,5 +436,7 @@ for (const spec of cases.filter((c) => !only || only.includes(c.id))) {
 
 console.log(`\n${table(rows)}\n`);
 console.log(notes.join('\n\n'));
-console.log(`\ntotal ${((performance.now() - t0) / 1000).toFixed(1)} s; ${failed ? 'FAIL: a bounded case failed' : 'all bounded cases PASS'}`);
+console.log(
+  `\ntotal ${((performance.now() - t0) / 1000).toFixed(1)} s; ${failed ? 'FAIL: a bounded case failed' : 'all bounded cases PASS'}`,
+);
 process.exitCode = failed ? 1 : 0;

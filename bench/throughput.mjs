@@ -50,7 +50,8 @@ function snapshot(dist = join(repo, 'dist')) {
   const root = mkdtempSync(join(tmpdir(), 'rx-websocket-peer-bench-'));
   const pkg = join(root, 'node_modules', 'rx-websocket-peer');
   mkdirSync(join(root, 'node_modules'));
-  for (const dependency of ['rxjs', 'ws']) symlinkSync(join(repo, 'node_modules', dependency), join(root, 'node_modules', dependency), 'dir');
+  for (const dependency of ['rxjs', 'ws'])
+    symlinkSync(join(repo, 'node_modules', dependency), join(root, 'node_modules', dependency), 'dir');
   const complete = (dir) => existsSync(join(dir, 'esm', 'index.js')) && existsSync(join(dir, 'cjs', 'package.json'));
   for (let attempt = 1; ; attempt++) {
     rmSync(pkg, { recursive: true, force: true });
@@ -62,7 +63,11 @@ function snapshot(dist = join(repo, 'dist')) {
       if (!complete(join(pkg, 'dist'))) throw new Error('dist/ changed while being copied');
       execFileSync(
         process.execPath,
-        ['--input-type=module', '-e', "const m = await import('rx-websocket-peer'); if (typeof m.connect !== 'function' || typeof m.backpressure !== 'function') process.exit(2);"],
+        [
+          '--input-type=module',
+          '-e',
+          "const m = await import('rx-websocket-peer'); if (typeof m.connect !== 'function' || typeof m.backpressure !== 'function') process.exit(2);",
+        ],
         { cwd: root, stdio: 'ignore' },
       );
       break;
@@ -105,7 +110,9 @@ function start(script, options, execArgv = []) {
       const i = inbox.findIndex((m) => m.type === type || m.type === 'error');
       if (i >= 0) {
         const [m] = inbox.splice(i, 1);
-        return m.type === 'error' ? Promise.reject(new Error(`${script} ${options.client ?? options.impl ?? ''}: ${m.message}`)) : Promise.resolve(m);
+        return m.type === 'error'
+          ? Promise.reject(new Error(`${script} ${options.client ?? options.impl ?? ''}: ${m.message}`))
+          : Promise.resolve(m);
       }
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`${script}: no '${type}' within ${timeoutMs} ms`)), timeoutMs);
@@ -138,7 +145,11 @@ function start(script, options, execArgv = []) {
     children.delete(handle);
     for (const w of waiters.splice(0)) {
       clearTimeout(w.timer);
-      w.reject(new Error(`${script} ${options.client ?? options.impl ?? ''} exited (${code ?? signal}) while we waited for '${w.type}'`));
+      w.reject(
+        new Error(
+          `${script} ${options.client ?? options.impl ?? ''} exited (${code ?? signal}) while we waited for '${w.type}'`,
+        ),
+      );
     }
   });
   children.add(handle);
@@ -155,13 +166,21 @@ const median = (xs) => {
 };
 const stats = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs), all: xs });
 const num = (x, digits = 0) =>
-  x === undefined || Number.isNaN(x) ? '-' : x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  x === undefined || Number.isNaN(x)
+    ? '-'
+    : x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const ratio = (x) => (x === undefined || !Number.isFinite(x) ? '-' : `${x.toFixed(2)}x`);
 
 function table(rows, headers) {
   const keys = Object.keys(headers);
-  const width = Object.fromEntries(keys.map((k) => [k, Math.max(headers[k].length, ...rows.map((row) => String(row[k] ?? '').length))]));
-  const line = (row) => keys.map((k) => String(row[k] ?? '').padEnd(width[k])).join(' | ').trimEnd();
+  const width = Object.fromEntries(
+    keys.map((k) => [k, Math.max(headers[k].length, ...rows.map((row) => String(row[k] ?? '').length))]),
+  );
+  const line = (row) =>
+    keys
+      .map((k) => String(row[k] ?? '').padEnd(width[k]))
+      .join(' | ')
+      .trimEnd();
   return [line(headers), keys.map((k) => '-'.repeat(width[k])).join('-|-'), ...rows.map(line)].join('\n');
 }
 
@@ -195,7 +214,9 @@ async function oneWay(spec) {
       const reached = await receiver.next('reached');
       const expectedBytes = count * spec.size;
       if (reached.bytes !== expectedBytes || (spec.kind === 'text') !== (reached.text === count)) {
-        problems.push(`${spec.name} ${client}: receiver counted ${reached.bytes} bytes (${reached.text} text), expected ${expectedBytes} (${spec.kind})`);
+        problems.push(
+          `${spec.name} ${client}: receiver counted ${reached.bytes} bytes (${reached.text} text), expected ${expectedBytes} (${spec.kind})`,
+        );
       }
       senders[client].send({ type: 'reached' });
       return senders[client].next('result');
@@ -229,12 +250,18 @@ async function oneWay(spec) {
       };
       if (client === 'ours' && rates.ws) {
         row.target = `>= ${spec.target.toFixed(1)}x ws`;
-        row.result = verdict(r.median / rates.ws.median >= spec.target, `${spec.name}: ours >= ${spec.target}x raw ws ${spec.unit}`);
+        row.result = verdict(
+          r.median / rates.ws.median >= spec.target,
+          `${spec.name}: ours >= ${spec.target}x raw ws ${spec.unit}`,
+        );
       }
       if (client === 'ours-bp' && rates.ours) {
         row.vsOurs = ratio(r.median / rates.ours.median);
         row.target = '>= 0.95x ours';
-        row.result = verdict(r.median / rates.ours.median >= 0.95, `${spec.name}: backpressure() at most 5% slower than ours`);
+        row.result = verdict(
+          r.median / rates.ours.median >= 0.95,
+          `${spec.name}: backpressure() at most 5% slower than ours`,
+        );
       }
       rows.push(row);
     }
@@ -254,7 +281,8 @@ async function roundTrip() {
   const senders = {};
   try {
     const { port } = await receiver.next('listening');
-    for (const client of clients) senders[client] = start('sender.mjs', { client, port, kind: 'binary', size: RTT.size }, CHILD_FLAGS);
+    for (const client of clients)
+      senders[client] = start('sender.mjs', { client, port, kind: 'binary', size: RTT.size }, CHILD_FLAGS);
     await Promise.all(clients.map((c) => senders[c].next('ready')));
     const once = async (client, count) => {
       senders[client].send({ type: 'rtt', n: count });
@@ -320,7 +348,10 @@ async function idleOnce(serverImpl, clientImpl) {
     client.send({ type: 'measure' });
     const c = await client.next('result');
     if (s.open !== IDLE_CONNECTIONS) problems.push(`idle ${serverImpl} server: ${s.open} connections seen`);
-    const per = (r) => ({ rss: ((r.afterKiB - r.beforeKiB) * 1024) / IDLE_CONNECTIONS, heap: (r.heapAfter - r.heapBefore) / IDLE_CONNECTIONS });
+    const per = (r) => ({
+      rss: ((r.afterKiB - r.beforeKiB) * 1024) / IDLE_CONNECTIONS,
+      heap: (r.heapAfter - r.heapBefore) / IDLE_CONNECTIONS,
+    });
     return { server: per(s), client: per(c) };
   } finally {
     await Promise.all([client?.stop(), server.stop()]);
@@ -352,7 +383,14 @@ async function idle() {
       const row = {
         section: 'idle memory',
         case: `${num(IDLE_CONNECTIONS)} idle connections, ${side} side`,
-        client: side === 'server' ? (impl === 'ws' ? 'raw ws WebSocketServer' : 'ours listen()') : impl === 'ours' ? 'ours connect()' : LABEL[impl],
+        client:
+          side === 'server'
+            ? impl === 'ws'
+              ? 'raw ws WebSocketServer'
+              : 'ours listen()'
+            : impl === 'ours'
+              ? 'ours connect()'
+              : LABEL[impl],
         value: `${num(s.median)} B RSS/conn`,
         range: `${num(s.min)}-${num(s.max)}`,
         vsWs: ratio(s.median / ws),
@@ -361,7 +399,10 @@ async function idle() {
       };
       if (impl === 'ours') {
         row.target = '<= ws + 2,000 B';
-        row.result = verdict(s.median - ws <= 2000, `idle ${side} side: ours at most 2 KB/conn above raw ws (${num(s.median - ws)} B)`);
+        row.result = verdict(
+          s.median - ws <= 2000,
+          `idle ${side} side: ours at most 2 KB/conn above raw ws (${num(s.median - ws)} B)`,
+        );
       }
       rows.push(row);
     }
@@ -375,7 +416,11 @@ async function slowReader() {
   const output = await new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(here, 'memory.mjs')], {
       cwd: repo,
-      env: { ...process.env, BENCH_CASES: '1,4a,4b', ...(process.env.BENCH_DIST && { BENCH_DIST: process.env.BENCH_DIST }) },
+      env: {
+        ...process.env,
+        BENCH_CASES: '1,4a,4b',
+        ...(process.env.BENCH_DIST && { BENCH_DIST: process.env.BENCH_DIST }),
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let text = '';
@@ -387,7 +432,13 @@ async function slowReader() {
   for (const line of output.split('\n')) {
     const cells = line.split('|').map((c) => c.trim());
     if (cells.length === 9 && ['1', '4a', '4b'].includes(cells[0])) {
-      parsed[cells[0]] = { idle: Number(cells[2]), peak: Number(cells[3]), delta: cells[4], digest: cells[6], result: cells[8] };
+      parsed[cells[0]] = {
+        idle: Number(cells[2]),
+        peak: Number(cells[3]),
+        delta: cells[4],
+        digest: cells[6],
+        result: cells[8],
+      };
     }
   }
   const labels = { '4a': 'raw ws (send loop)', '4b': 'rxjs webSocket() (next loop)', 1: 'ours sendAll(generator)' };
@@ -407,7 +458,10 @@ async function slowReader() {
       vsWs: ratio(delta(id) / delta('4a')),
       vsRxjs: ratio(delta(id) / delta('4b')),
       note: `digest ${p.digest}`,
-      ...(id === '1' && { target: '<= 64 MiB', result: verdict(p.result === 'PASS', 'slow reader: ours (bench:memory case 1) within 64 MiB') }),
+      ...(id === '1' && {
+        target: '<= 64 MiB',
+        result: verdict(p.result === 'PASS', 'slow reader: ours (bench:memory case 1) within 64 MiB'),
+      }),
     });
   }
 }
@@ -425,7 +479,10 @@ for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exi
 let revision = '';
 try {
   const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repo, encoding: 'utf8' }).trim();
-  const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: repo, encoding: 'utf8' }).trim().split('\n').filter(Boolean).length;
+  const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: repo, encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .filter(Boolean).length;
   revision = `; HEAD ${head}${dirty ? ` + ${dirty} uncommitted file(s) in src/` : ''}`;
 } catch {}
 console.log(`measuring ${snap.dist} as built at ${snap.builtAt.toISOString()}${revision}`);
@@ -433,7 +490,17 @@ console.log(
   `node ${process.version}; every side in its own process on 127.0.0.1; one-way: warm-up + ${RUNS} runs per client, interleaved; ` +
     `round trip: warm-up + ${RTT_RUNS} runs; idle memory: ${IDLE_RUNS} runs; median (min-max)`,
 );
-const custom = ['BENCH_RUNS', 'BENCH_RTT_RUNS', 'BENCH_IDLE_RUNS', 'BENCH_IDLE_CONNECTIONS', 'BENCH_SCALE', 'BENCH_ONLY', 'BENCH_CHILD_FLAGS', 'BENCH_CLIENTS', 'BENCH_DIST'].filter((k) => process.env[k]);
+const custom = [
+  'BENCH_RUNS',
+  'BENCH_RTT_RUNS',
+  'BENCH_IDLE_RUNS',
+  'BENCH_IDLE_CONNECTIONS',
+  'BENCH_SCALE',
+  'BENCH_ONLY',
+  'BENCH_CHILD_FLAGS',
+  'BENCH_CLIENTS',
+  'BENCH_DIST',
+].filter((k) => process.env[k]);
 if (custom.length) console.log(`NOT THE DEFAULT RUN: ${custom.map((k) => `${k}=${process.env[k]}`).join(' ')}`);
 console.log('');
 

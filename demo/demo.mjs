@@ -5,26 +5,38 @@ import { filter, firstValueFrom, mergeMap, take, tap, toArray } from 'rxjs';
 
 const started = Date.now();
 const log = (side, text) => console.log(`${String(Date.now() - started).padStart(5)} ms  ${side.padEnd(6)}  ${text}`);
-const show = (packet) => (packet.isString ? `text   ${JSON.stringify(packet.data)}` : `binary [${packet.data.length} bytes] ${[...packet.data.slice(0, 8)].join(' ')}${packet.data.length > 8 ? ' ...' : ''}`);
+const show = (packet) =>
+  packet.isString
+    ? `text   ${JSON.stringify(packet.data)}`
+    : `binary [${packet.data.length} bytes] ${[...packet.data.slice(0, 8)].join(' ')}${packet.data.length > 8 ? ' ...' : ''}`;
 
 // The server: prints every stream of every peer, and echoes each packet as it came.
 let stopServer;
 const server = await new Promise((resolve, reject) => {
-  const subscription = listen({ host: '127.0.0.1', port: 0, protocols: ['demo.v1'] }).subscribe({ next: resolve, error: reject });
+  const subscription = listen({ host: '127.0.0.1', port: 0, protocols: ['demo.v1'] }).subscribe({
+    next: resolve,
+    error: reject,
+  });
   stopServer = () => subscription.unsubscribe();
 });
 log('server', `listening on ws://127.0.0.1:${server.port}`);
 server.peers$
   .pipe(
     tap((peer) => {
-      log('server', `peer from ${peer.getConnectedHost()}:${peer.getConnectedPort()}, subprotocol '${peer.getSelectedProtocol()}'`);
+      log(
+        'server',
+        `peer from ${peer.getConnectedHost()}:${peer.getConnectedPort()}, subprotocol '${peer.getSelectedProtocol()}'`,
+      );
       peer.state$.subscribe((state) => log('server', `state$        ${state}`));
-      peer.closed$.subscribe((info) => log('server', `closed$       code ${info.code}, reason '${info.reason}', wasClean ${info.wasClean}`));
+      peer.closed$.subscribe((info) =>
+        log('server', `closed$       code ${info.code}, reason '${info.reason}', wasClean ${info.wasClean}`),
+      );
     }),
     mergeMap((peer) =>
       peer.packets$.pipe(
         tap((packet) => {
-          if (packet.isString || packet.data.length <= 64) log('server', `packets$      ${show(packet)} (wasStringPacket ${peer.wasStringPacket()})`);
+          if (packet.isString || packet.data.length <= 64)
+            log('server', `packets$      ${show(packet)} (wasStringPacket ${peer.wasStringPacket()})`);
         }),
         tap(peer.sink),
       ),
@@ -43,10 +55,13 @@ const peer = await new Promise((resolve, reject) => {
 });
 log('client', `connected, subprotocol '${peer.getSelectedProtocol()}', write mode ${WriteMode[peer.getWriteMode()]}`);
 peer.state$.subscribe((state) => log('client', `state$        ${state}`));
-peer.closed$.subscribe((info) => log('client', `closed$       code ${info.code}, reason '${info.reason}', wasClean ${info.wasClean}`));
+peer.closed$.subscribe((info) =>
+  log('client', `closed$       code ${info.code}, reason '${info.reason}', wasClean ${info.wasClean}`),
+);
 const echoes = peer.packets$.pipe(
   tap((packet) => {
-    if (packet.isString || packet.data.length <= 64) log('client', `packets$      ${show(packet)} (wasStringPacket ${peer.wasStringPacket()})`);
+    if (packet.isString || packet.data.length <= 64)
+      log('client', `packets$      ${show(packet)} (wasStringPacket ${peer.wasStringPacket()})`);
   }),
 );
 
@@ -84,11 +99,17 @@ const watch = peer.bufferedAmount$.subscribe((amount) => {
 });
 replies = firstValueFrom(echoes.pipe(take(burst), toArray()));
 for (let i = 0; i < burst; i++) peer.sink.next(chunk);
-log('client', `sent ${burst} x 256 KiB; getCurrentOutboundBufferedAmount() = ${peer.getCurrentOutboundBufferedAmount()}`);
+log(
+  'client',
+  `sent ${burst} x 256 KiB; getCurrentOutboundBufferedAmount() = ${peer.getCurrentOutboundBufferedAmount()}`,
+);
 const back = await replies;
 await firstValueFrom(peer.bufferedAmount$.pipe(filter((amount) => amount === 0)));
 watch.unsubscribe();
-log('client', `all ${back.length} echoed back, ${(back.reduce((n, p) => n + p.data.length, 0) / 1024 / 1024).toFixed(0)} MiB; peak bufferedAmount ${(peak / 1024 / 1024).toFixed(2)} MiB`);
+log(
+  'client',
+  `all ${back.length} echoed back, ${(back.reduce((n, p) => n + p.data.length, 0) / 1024 / 1024).toFixed(0)} MiB; peak bufferedAmount ${(peak / 1024 / 1024).toFixed(2)} MiB`,
+);
 
 // A clean close: both sides see the code and reason, and pass through 'closing'.
 peer.close(1000, 'demo finished');

@@ -95,7 +95,11 @@ export function takeValues<T>(source: Observable<T>, count: number): Promise<T[]
 export function collect<T>(source: Observable<T>): { values: T[]; done: Promise<{ error?: unknown }> } {
   const values: T[] = [];
   const done = new Promise<{ error?: unknown }>((resolve) => {
-    source.subscribe({ next: (v) => values.push(v), error: (error: unknown) => resolve({ error }), complete: () => resolve({}) });
+    source.subscribe({
+      next: (v) => values.push(v),
+      error: (error: unknown) => resolve({ error }),
+      complete: () => resolve({}),
+    });
   });
   return { values, done };
 }
@@ -122,7 +126,11 @@ export function readNoDelay(socket: Socket): number {
     's = socket.socket(fileno=fd)',
     'print(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))',
   ].join('\n');
-  return Number(execFileSync('/usr/bin/python3', ['-c', script, String(process.pid), String(fd)]).toString().trim());
+  return Number(
+    execFileSync('/usr/bin/python3', ['-c', script, String(process.pid), String(fd)])
+      .toString()
+      .trim(),
+  );
 }
 
 /** The listeners on a peer's inbound queue (consumers that pull, like `consumePackets()`). */

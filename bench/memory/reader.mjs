@@ -12,7 +12,18 @@
 import { createHash } from 'node:crypto';
 import { EMPTY, switchMap } from 'rxjs';
 import { consumePackets, listen } from 'rx-websocket-peer';
-import { args, chunk, fail, finish, reportCrashes, resetPeak, sampleMemory, sleep, statusKiB, tell } from './common.mjs';
+import {
+  args,
+  chunk,
+  fail,
+  finish,
+  reportCrashes,
+  resetPeak,
+  sampleMemory,
+  sleep,
+  statusKiB,
+  tell,
+} from './common.mjs';
 
 const { mode = 'slow', delayMs = 5000, handlerDelayMs = 1, maxQueuedBytes, maxQueuedPackets, gcEvery } = args();
 // Diagnostics only (BENCH_READER): peer options other than the defaults, and a forced full GC

@@ -198,7 +198,8 @@ function rxjsWebSocket() {
         }),
     },
     closeObserver: {
-      next: (event) => report({ close: { code: event.code }, ctor: Base === WsWebSocket ? "ws's WebSocket" : 'global WebSocket' }),
+      next: (event) =>
+        report({ close: { code: event.code }, ctor: Base === WsWebSocket ? "ws's WebSocket" : 'global WebSocket' }),
     },
   });
   subject.subscribe({ error: (event) => fail(event?.error ?? new Error(`webSocket error ${event?.type}`)) });

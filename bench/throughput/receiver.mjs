@@ -16,7 +16,12 @@ let messages = 0;
 let bytes = 0;
 let text = 0;
 
-const server = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, maxPayload: 256 * 1024 * 1024 });
+const server = new WebSocketServer({
+  host: '127.0.0.1',
+  port: 0,
+  perMessageDeflate: false,
+  maxPayload: 256 * 1024 * 1024,
+});
 server.on('listening', () => void tell({ type: 'listening', port: server.address().port }));
 server.on('connection', (ws) => {
   ws._socket.setNoDelay(true);

@@ -132,7 +132,10 @@ function openRxjs() {
           ),
       },
     });
-    subject.subscribe({ next: () => handler?.(), error: (event) => reject(event?.error ?? new Error('webSocket error')) });
+    subject.subscribe({
+      next: () => handler?.(),
+      error: (event) => reject(event?.error ?? new Error('webSocket error')),
+    });
   });
 }
 

@@ -40,7 +40,9 @@ export async function startChatServer({ port = 4300, host = '127.0.0.1', root = 
       file = join(base, 'index.html');
     }
     if (!existsSync(file)) {
-      response.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end(`No app in ${base}: npm run build\n`);
+      response
+        .writeHead(404, { 'content-type': 'text/plain; charset=utf-8' })
+        .end(`No app in ${base}: npm run build\n`);
       return;
     }
     response.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });

@@ -76,7 +76,10 @@ interface Bundle {
 
 const NODE_BUILTINS = new Set(builtinModules);
 const isNodeOnly = (path: string): boolean =>
-  path === 'ws' || path.startsWith('ws/') || path.startsWith('node:') || NODE_BUILTINS.has(path.split('/')[0] as string);
+  path === 'ws' ||
+  path.startsWith('ws/') ||
+  path.startsWith('node:') ||
+  NODE_BUILTINS.has(path.split('/')[0] as string);
 
 /**
  * Bundles for the browser as an app's bundler would (esbuild, Vite and the Angular CLI all
@@ -119,7 +122,8 @@ function nodeTraces({ code, inputs, nodeOnly }: Bundle): string[] {
   const traces = [...nodeOnly];
   traces.push(...inputs.filter((input) => /(^|\/)node_modules\/ws\//.test(input)).map((input) => `ws code: ${input}`));
   const imports = /\b(?:from|import|require)\s*\(?\s*["']([^"']+)["']/g;
-  for (const [, path] of code.matchAll(imports)) if (isNodeOnly(path as string)) traces.push(`import of '${path}' in the output`);
+  for (const [, path] of code.matchAll(imports))
+    if (isNodeOnly(path as string)) traces.push(`import of '${path}' in the output`);
   // ws's browser stub (its package.json `browser` field) would throw this at run time.
   if (code.includes('ws does not work in the browser')) traces.push("ws's browser stub");
   return traces;
@@ -149,7 +153,12 @@ function startNodeSide(options: ListenOptions = {}): Promise<NodeSide> {
             nodePeers.add(peer);
             peer.closed$.subscribe(() => nodePeers.delete(peer));
             if (peer.handshake.url.startsWith('/echo')) {
-              peer.packets$.pipe(tap(peer.sink), catchError(() => EMPTY)).subscribe();
+              peer.packets$
+                .pipe(
+                  tap(peer.sink),
+                  catchError(() => EMPTY),
+                )
+                .subscribe();
               return;
             }
             const taker = takers.shift();
@@ -278,7 +287,9 @@ const PAGE = `<!doctype html>
 /** The app the page loads: the library from its browser entry, and the same RxJS it uses. */
 const APP_ENTRY = `export * as lib from ${JSON.stringify(ENTRY)};\nexport * as rxjs from 'rxjs';\n`;
 
-function serveHttp(files: Record<string, { type: string; body: string }>): Promise<{ server: HttpServer; origin: string }> {
+function serveHttp(
+  files: Record<string, { type: string; body: string }>,
+): Promise<{ server: HttpServer; origin: string }> {
   return new Promise((resolvePromise) => {
     const server = createHttpServer((request, response) => {
       const file = files[(request.url ?? '/').split('?')[0] as string];
@@ -342,7 +353,8 @@ function installHelpers(): void {
             peer.state$.subscribe((state) => states.push(state));
             resolveOpen({ peer, states, ended, subscription });
           },
-          error: (error: unknown) => (opened ? settle(info(error)) : rejectOpen(new Error(`connect() failed: ${JSON.stringify(info(error))}`))),
+          error: (error: unknown) =>
+            opened ? settle(info(error)) : rejectOpen(new Error(`connect() failed: ${JSON.stringify(info(error))}`)),
           complete: () => settle('complete'),
         });
         g.subs.push(subscription);
@@ -628,7 +640,9 @@ describe('the browser build', function () {
       );
       const remote = await remoteOpened;
       const got = await takePackets(remote, 6);
-      expect(got.map(({ isString, data, was }) => ({ isString, data: isString ? data : Array.from(data), was }))).to.deep.equal([
+      expect(
+        got.map(({ isString, data, was }) => ({ isString, data: isString ? data : Array.from(data), was })),
+      ).to.deep.equal([
         { isString: true, data: 'héllo ✓', was: true },
         { isString: false, data: [0, 1, 2, 255], was: false },
         { isString: false, data: [9, 8, 7], was: false },
@@ -770,8 +784,13 @@ describe('the browser build', function () {
           if (!head.includes('\r\n\r\n') || !key) return;
           socket.off('data', onData);
           const accept = createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
-          socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
-          setTimeout(() => socket.write(frame({ opcode: Opcode.Close, payload: closePayload(4001, 'later'), mask: false })), 100);
+          socket.write(
+            `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+          );
+          setTimeout(
+            () => socket.write(frame({ opcode: Opcode.Close, payload: closePayload(4001, 'later'), mask: false })),
+            100,
+          );
         };
         socket.on('data', onData);
         socket.on('error', () => {});
@@ -868,7 +887,11 @@ describe('the browser build', function () {
             peer.sink.next(chunk);
           }
           const afterBurst = peer.getCurrentOutboundBufferedAmount();
-          await h.until(() => values.length > 2 && peer.getCurrentOutboundBufferedAmount() === 0, 'bufferedAmount$ back at 0', 20_000);
+          await h.until(
+            () => values.length > 2 && peer.getCurrentOutboundBufferedAmount() === 0,
+            'bufferedAmount$ back at 0',
+            20_000,
+          );
           return { values, afterBurst, end: peer.getCurrentOutboundBufferedAmount() };
         },
         { url: slow.url, count: 64, size: 256 * KiB },
@@ -878,13 +901,15 @@ describe('the browser build', function () {
       await delay(600);
       const got = await takePackets(remote, 64);
       expect(got.map((p) => (p.isString ? -1 : p.data.byteLength))).to.deep.equal(Array(64).fill(256 * KiB));
-      expect(got.map((p) => new DataView((p.data as Uint8Array).buffer, (p.data as Uint8Array).byteOffset).getUint32(0))).to.deep.equal(
-        Array.from({ length: 64 }, (_, i) => i),
-      );
+      expect(
+        got.map((p) => new DataView((p.data as Uint8Array).buffer, (p.data as Uint8Array).byteOffset).getUint32(0)),
+      ).to.deep.equal(Array.from({ length: 64 }, (_, i) => i));
       const { values, afterBurst, end } = await browserSide;
       const amounts = values.map(([, value]) => value);
       const max = Math.max(...amounts);
-      const context = JSON.stringify(values.length > 40 ? [...values.slice(0, 20), '...', ...values.slice(-20)] : values);
+      const context = JSON.stringify(
+        values.length > 40 ? [...values.slice(0, 20), '...', ...values.slice(-20)] : values,
+      );
       expect(amounts[0], context).to.equal(0); // the current value, on subscribe
       expect(afterBurst, context).to.be.greaterThan(8 * MiB);
       expect(max, context).to.be.at.most(16 * MiB);
@@ -949,9 +974,9 @@ describe('the browser build', function () {
       // Node reads nothing at first, so the browser's buffer reaches the mark.
       await delay(300);
       const got = await takePackets(remote, count);
-      expect(got.map((p) => new DataView((p.data as Uint8Array).buffer, (p.data as Uint8Array).byteOffset).getUint32(0))).to.deep.equal(
-        Array.from({ length: count }, (_, i) => i),
-      );
+      expect(
+        got.map((p) => new DataView((p.data as Uint8Array).buffer, (p.data as Uint8Array).byteOffset).getUint32(0)),
+      ).to.deep.equal(Array.from({ length: count }, (_, i) => i));
       const { reportedMax, realMax, sends } = await browserSide;
       expect(sends).to.equal(count);
       // The mark was reached (something was held back) and never passed by a whole item.
@@ -971,7 +996,8 @@ describe('the browser build', function () {
           const { peer } = await h.open(`${url}/send-all`);
           // 64 KiB random views on one buffer, with a text item every 16: hashed as sent (UTF-8).
           const random = new Uint8Array(total);
-          for (let offset = 0; offset < total; offset += chunk) g.crypto.getRandomValues(random.subarray(offset, offset + chunk));
+          for (let offset = 0; offset < total; offset += chunk)
+            g.crypto.getRandomValues(random.subarray(offset, offset + chunk));
           const items: Array<string | Uint8Array> = [];
           for (let offset = 0, i = 0; offset < total; offset += chunk, i++) {
             if (i % 16 === 15) items.push(`text item ${i} ✓`);
@@ -997,7 +1023,14 @@ describe('the browser build', function () {
               complete: () => resolveSent(),
             });
           });
-          return { sha256, bytes: all.byteLength, packets: items.length, texts: items.filter((i) => typeof i === 'string').length, last, maxBuffered };
+          return {
+            sha256,
+            bytes: all.byteLength,
+            packets: items.length,
+            texts: items.filter((i) => typeof i === 'string').length,
+            last,
+            maxBuffered,
+          };
         },
         { url: node.url, total, chunk: 64 * KiB },
       );
@@ -1026,7 +1059,11 @@ describe('the browser build', function () {
       });
       const sent = await browserSide;
       expect(sent.packets).to.equal(expectedPackets);
-      expect(sent.last).to.deep.equal({ packets: sent.packets, bytes: sent.bytes, bufferedAmount: sent.last?.bufferedAmount });
+      expect(sent.last).to.deep.equal({
+        packets: sent.packets,
+        bytes: sent.bytes,
+        bufferedAmount: sent.last?.bufferedAmount,
+      });
       expect({ packets, texts, bytes, sha256: hash.digest('hex') }).to.deep.equal({
         packets: sent.packets,
         texts: sent.texts,
@@ -1106,7 +1143,15 @@ describe('the browser build', function () {
         return { packets, statuses: t['statuses'] };
       }, undefined);
       expect(seen.packets.map((p) => p.data)).to.deep.equal(['hello again']);
-      expect(seen.statuses).to.deep.equal(['idle', 'connecting', 'open', 'reconnecting', 'connecting', 'open', 'closed']);
+      expect(seen.statuses).to.deep.equal([
+        'idle',
+        'connecting',
+        'open',
+        'reconnecting',
+        'connecting',
+        'open',
+        'closed',
+      ]);
       expect(await firstValueFrom(second.closed$)).to.deep.equal({ code: 4002, reason: 'done', wasClean: true });
     });
 
@@ -1116,7 +1161,10 @@ describe('the browser build', function () {
           const { h, rxjs } = globalThis as unknown as PageGlobals;
           const { peer } = await h.open(`${url}/echo`);
           const refused = Object.fromEntries(
-            [1001, 1002, 1003, 1007, 1011, 1014, 2999, 5000, 999].map((code) => [code, h.attempt(() => peer.close(code))]),
+            [1001, 1002, 1003, 1007, 1011, 1014, 2999, 5000, 999].map((code) => [
+              code,
+              h.attempt(() => peer.close(code)),
+            ]),
           );
           const longReason = h.attempt(() => peer.close(4000, 'é'.repeat(62)));
           const state = await rxjs.firstValueFrom(peer.state$);
@@ -1128,7 +1176,11 @@ describe('the browser build', function () {
         { url: node.url },
       );
       for (const [code, attempt] of Object.entries(seen.refused)) {
-        expect(attempt, `close(${code})`).to.deep.include({ threw: true, rangeError: true, code: 'ERR_INVALID_CLOSE_CODE' });
+        expect(attempt, `close(${code})`).to.deep.include({
+          threw: true,
+          rangeError: true,
+          code: 'ERR_INVALID_CLOSE_CODE',
+        });
       }
       expect(seen.longReason).to.deep.include({ threw: true, rangeError: true, code: 'ERR_INVALID_CLOSE_REASON' });
       expect(seen).to.deep.include({ state: 'open', connected: true });
@@ -1146,7 +1198,11 @@ describe('the browser build', function () {
           { url: node.url, code },
         );
         const remote = await remoteOpened;
-        expect(await firstValueFrom(remote.closed$), `close(${code})`).to.deep.equal({ code, reason: `code ${code}`, wasClean: true });
+        expect(await firstValueFrom(remote.closed$), `close(${code})`).to.deep.equal({
+          code,
+          reason: `code ${code}`,
+          wasClean: true,
+        });
         expect(await closed).to.deep.equal({ code, reason: `code ${code}`, wasClean: true });
       }
     });
@@ -1185,12 +1241,17 @@ describe('the browser build', function () {
         { url: node.url },
       );
       for (const name of ['host', 'port', 'noDelayOn', 'noDelayOff'] as const) {
-        expect(seen[name], name).to.deep.include({ threw: true, name: 'WebSocketPeerError', peerError: true, code: 'ERR_NOT_SUPPORTED' });
+        expect(seen[name], name).to.deep.include({
+          threw: true,
+          name: 'WebSocketPeerError',
+          peerError: true,
+          code: 'ERR_NOT_SUPPORTED',
+        });
       }
       expect(seen.connected).to.equal(true);
     });
 
-    it("connect() throws ERR_NOT_SUPPORTED synchronously for Node-only options; listen() throws it", async () => {
+    it('connect() throws ERR_NOT_SUPPORTED synchronously for Node-only options; listen() throws it', async () => {
       const seen = await inPage(
         ({ url }) => {
           const { lib, h } = globalThis as unknown as PageGlobals;
@@ -1204,7 +1265,10 @@ describe('the browser build', function () {
           };
           return {
             options: Object.fromEntries(
-              Object.entries(nodeOnly).map(([name, options]) => [name, h.attempt(() => lib.connect(`${url}/never`, options))]),
+              Object.entries(nodeOnly).map(([name, options]) => [
+                name,
+                h.attempt(() => lib.connect(`${url}/never`, options)),
+              ]),
             ),
             listen: h.attempt(() => lib.listen({ port: 0 })),
           };
@@ -1214,7 +1278,12 @@ describe('the browser build', function () {
       for (const [name, attempt] of Object.entries(seen.options)) {
         expect(attempt, name).to.deep.include({ threw: true, peerError: true, code: 'ERR_NOT_SUPPORTED' });
       }
-      expect(seen.listen).to.deep.include({ threw: true, name: 'WebSocketPeerError', peerError: true, code: 'ERR_NOT_SUPPORTED' });
+      expect(seen.listen).to.deep.include({
+        threw: true,
+        name: 'WebSocketPeerError',
+        peerError: true,
+        code: 'ERR_NOT_SUPPORTED',
+      });
     });
 
     it('connect() errors with ERR_CONNECT_FAILED when nobody listens or the server refuses, ERR_HANDSHAKE_TIMEOUT when nobody answers', async () => {

@@ -137,10 +137,19 @@ describe('codec/json', () => {
   describe('properties (fast-check)', () => {
     it('decodeJson() on any text returns a value or throws a JsonCodecError, nothing else', () => {
       fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 200 }), decodesOrRefuses), { numRuns: 1000 });
-      const jsonish = fc.array(fc.constantFrom('[', ']', '{', '}', '"', '\\', ':', ',', '1', 'e', '-', 'null', ' ', 'ü'), {
-        maxLength: 300,
-      });
-      fc.assert(fc.property(jsonish.map((parts) => parts.join('')), decodesOrRefuses), { numRuns: 1000 });
+      const jsonish = fc.array(
+        fc.constantFrom('[', ']', '{', '}', '"', '\\', ':', ',', '1', 'e', '-', 'null', ' ', 'ü'),
+        {
+          maxLength: 300,
+        },
+      );
+      fc.assert(
+        fc.property(
+          jsonish.map((parts) => parts.join('')),
+          decodesOrRefuses,
+        ),
+        { numRuns: 1000 },
+      );
     });
 
     it('decodeJson() on damaged JSON returns a value or throws a JsonCodecError, nothing else', () => {

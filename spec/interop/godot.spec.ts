@@ -151,7 +151,10 @@ describe('interop: Godot 3 WebSocketClient (godot3-server, when installed)', fun
     const lines = out.split('\n').map((line) => line.trim());
 
     expect(signal, describeRun()).to.equal(null);
-    expect(lines.filter((line) => line.startsWith('FAIL')), describeRun()).to.deep.equal([]);
+    expect(
+      lines.filter((line) => line.startsWith('FAIL')),
+      describeRun(),
+    ).to.deep.equal([]);
     expect(lines, describeRun()).to.include.members([
       'OK text',
       'OK binary',

@@ -6,17 +6,7 @@
 //
 // LEAK_CYCLES (10000) and LEAK_CHECKPOINT (1000) override the sizes, for measuring.
 import { expect } from 'chai';
-import {
-  catchError,
-  EMPTY,
-  firstValueFrom,
-  mergeMap,
-  of,
-  type Subscription,
-  switchMap,
-  tap,
-  toArray,
-} from 'rxjs';
+import { catchError, EMPTY, firstValueFrom, mergeMap, of, type Subscription, switchMap, tap, toArray } from 'rxjs';
 import { connect } from '../../src/observables/connect.js';
 import { listen } from '../../src/observables/listen.js';
 import type { PeerServer } from '../../src/observables/PeerServer.js';
@@ -132,12 +122,20 @@ describe('leaks', function () {
         const { socket } = internalsOf(peer);
         setImmediate(() => {
           const sets = peerSets(peer);
-          if (JSON.stringify(sets) !== JSON.stringify(EMPTY_PEER_SETS)) problem(`${side} peer after close: ${JSON.stringify(sets)}`);
+          if (JSON.stringify(sets) !== JSON.stringify(EMPTY_PEER_SETS))
+            problem(`${side} peer after close: ${JSON.stringify(sets)}`);
           if (!socket.destroyed) problem(`${side} peer: socket not destroyed after close`);
           counts[side === 'server' ? 'serverChecked' : 'clientChecked']++;
         });
       };
-      const counts = { serverOpened: 0, serverClosed: 0, serverChecked: 0, clientOpened: 0, clientChecked: 0, echoed: 0 };
+      const counts = {
+        serverOpened: 0,
+        serverClosed: 0,
+        serverChecked: 0,
+        clientOpened: 0,
+        clientChecked: 0,
+        echoed: 0,
+      };
       const serverCodes: Record<string, number> = {};
 
       // The server: DESIGN.md's echo pipeline, and a peer that receives 'close me' closes with 4000.
@@ -230,11 +228,17 @@ describe('leaks', function () {
         };
         await Promise.all(Array.from({ length: LANES }, lane));
         await until(10_000, 'the server peers to close', () => counts.serverClosed === counts.serverOpened);
-        await until(5000, 'the closed peers to be checked', () =>
-          counts.serverChecked === counts.serverClosed && counts.clientChecked === counts.clientOpened,
+        await until(
+          5000,
+          'the closed peers to be checked',
+          () => counts.serverChecked === counts.serverClosed && counts.clientChecked === counts.clientOpened,
         );
         // An aborted handshake may leave a socket the server has not seen end yet.
-        await until(5000, 'the aborted sockets to go', () => !('TCPSocketWrap' in resourcesBeyond(resourcesListening, activeResources())));
+        await until(
+          5000,
+          'the aborted sockets to go',
+          () => !('TCPSocketWrap' in resourcesBeyond(resourcesListening, activeResources())),
+        );
       };
 
       const startedAt = performance.now();
@@ -318,7 +322,8 @@ describe('leaks', function () {
       };
       /** Each packet must be the next one the client sent: none lost, repeated or out of order. */
       const take = (packet: Packet): void => {
-        if (packet.data !== `p${taken}` && problems.length < 10) problems.push(`packet #${taken} was ${String(packet.data)}`);
+        if (packet.data !== `p${taken}` && problems.length < 10)
+          problems.push(`packet #${taken} was ${String(packet.data)}`);
         taken++;
       };
 

@@ -118,7 +118,12 @@ class EchoServer {
           switchMap((server) => server.peers$),
           tap((peer) => this.register(peer)),
           // DESIGN.md's echo server: each packet back as it came; one peer's abnormal end does not stop it.
-          mergeMap((peer) => peer.packets$.pipe(tap(peer.sink), catchError(() => EMPTY))),
+          mergeMap((peer) =>
+            peer.packets$.pipe(
+              tap(peer.sink),
+              catchError(() => EMPTY),
+            ),
+          ),
         )
         .subscribe({
           next: () => this.echoed++,
@@ -181,7 +186,8 @@ function startClients(args: ClientArgs): Child {
     next: (type) =>
       new Promise((resolve, reject) => {
         const found = state.reports.find((r) => r.type === type || r.type === 'failed');
-        if (found) return found.type === 'failed' ? reject(new Error(`clients failed: ${found.error}`)) : resolve(found);
+        if (found)
+          return found.type === 'failed' ? reject(new Error(`clients failed: ${found.error}`)) : resolve(found);
         const onMessage = (report: ClientReport): void => {
           if (report.type !== type && report.type !== 'failed') return;
           child.off('message', onMessage);
@@ -190,7 +196,9 @@ function startClients(args: ClientArgs): Child {
         };
         child.on('message', onMessage);
         void state.exited.then(({ code, signal }) =>
-          reject(new Error(`the client process ended (${code ?? signal}) before '${type}': ${state.stderr.slice(-2000)}`)),
+          reject(
+            new Error(`the client process ended (${code ?? signal}) before '${type}': ${state.stderr.slice(-2000)}`),
+          ),
         );
       }),
   };
@@ -276,7 +284,11 @@ describe(`load: ${CONNECTIONS} connections × ${MESSAGES} echoed messages agains
       const alive = echo.refs.filter((ref) => ref.deref() !== undefined).length;
 
       echo.stop();
-      await until(5000, 'the server to stop', () => !('TCPServerWrap' in resourcesBeyond(resourcesAtStart, activeResources())));
+      await until(
+        5000,
+        'the server to stop',
+        () => !('TCPServerWrap' in resourcesBeyond(resourcesAtStart, activeResources())),
+      );
       const resourcesStoppedBeyond = await settledResourcesBeyond(resourcesAtStart);
       const rssJudged = run > 0;
 
@@ -330,7 +342,8 @@ describe(`load: ${CONNECTIONS} connections × ${MESSAGES} echoed messages agains
       expect(processListenerCounts(), 'listeners on process').to.deep.equal(processListenersAtStart);
       expect(resourcesEndBeyond, 'handles and timers left, server listening').to.deep.equal({});
       expect(resourcesStoppedBeyond, 'handles and timers left, server stopped').to.deep.equal({});
-      if (rssJudged) expect(rssEnd - rssAtStart, `RSS after close vs start (peak ${mib(rssPeak)})`).to.be.below(RSS_NEAR);
+      if (rssJudged)
+        expect(rssEnd - rssAtStart, `RSS after close vs start (peak ${mib(rssPeak)})`).to.be.below(RSS_NEAR);
       expect(heapEnd - heapAtStart, 'V8 heap used after close vs start').to.be.below(HEAP_NEAR);
     });
   }

@@ -176,7 +176,7 @@ export const OPEN_PEER_SETS: PeerSets = { ...EMPTY_PEER_SETS, closeInfo: 1, wsLi
  * called with the variable as `this`) returns. Names not found are left out, so a caller can tell
  * a renamed internal from a wrong value.
  */
-export function peekClosure(fn: Function, names: string[], read: string): Record<string, unknown> {
+export function peekClosure(fn: (...args: never[]) => unknown, names: string[], read: string): Record<string, unknown> {
   const session = new Session();
   session.connect();
   const post = <T>(method: string, params: object): T => {
@@ -203,7 +203,10 @@ export function peekClosure(fn: Function, names: string[], read: string): Record
     const chain = post<Properties>('Runtime.getProperties', { objectId: scopes.objectId, ownProperties: true });
     for (const scope of chain.result) {
       if (!scope.value?.objectId || scope.value.description === 'Global') continue;
-      const variables = post<Properties>('Runtime.getProperties', { objectId: scope.value.objectId, ownProperties: true });
+      const variables = post<Properties>('Runtime.getProperties', {
+        objectId: scope.value.objectId,
+        ownProperties: true,
+      });
       for (const variable of variables.result) {
         if (!names.includes(variable.name) || variable.name in found || !variable.value?.objectId) continue;
         const value = post<{ result: { value?: unknown } }>('Runtime.callFunctionOn', {
@@ -228,7 +231,10 @@ export function peekClosure(fn: Function, names: string[], read: string): Record
  */
 export function listenInternals(port: number): { live?: number; inbox?: number } {
   const server = httpServerOn(port);
-  const [onUpgrade] = server.listeners('upgrade') as Function[];
+  const [onUpgrade] = server.listeners('upgrade') as Array<(...args: never[]) => unknown>;
   if (!onUpgrade) throw new Error(`the server on port ${port} has no 'upgrade' listener`);
-  return peekClosure(onUpgrade, ['live', 'inbox'], 'function () { return this.size; }') as { live?: number; inbox?: number };
+  return peekClosure(onUpgrade, ['live', 'inbox'], 'function () { return this.size; }') as {
+    live?: number;
+    inbox?: number;
+  };
 }

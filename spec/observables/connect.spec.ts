@@ -162,7 +162,9 @@ describe('connect()', () => {
 
   it('throws synchronously for a bad URL or option', () => {
     for (const url of ['not a url', 'http://127.0.0.1/', 'ws://127.0.0.1/#frag']) {
-      expect(() => connect(url)).to.throw(TypeError).with.property('code', 'ERR_INVALID_URL');
+      expect(() => connect(url))
+        .to.throw(TypeError)
+        .with.property('code', 'ERR_INVALID_URL');
     }
     const bad: Array<Record<string, unknown>> = [
       { protocols: ['a b'] },
@@ -175,7 +177,9 @@ describe('connect()', () => {
       { maxQueuedPackets: 1.5 },
     ];
     for (const options of bad) {
-      expect(() => connect('ws://127.0.0.1:1', options)).to.throw(TypeError).with.property('code', 'ERR_INVALID_OPTION');
+      expect(() => connect('ws://127.0.0.1:1', options))
+        .to.throw(TypeError)
+        .with.property('code', 'ERR_INVALID_OPTION');
     }
     expect(() => connect('ws://127.0.0.1:1', { writeMode: 7 as WriteMode })).to.throw(RangeError);
   });

@@ -113,7 +113,13 @@ describe('listen() limits', () => {
       const peers = collect(server.peers$);
       const clients = await Promise.all(Array.from({ length: 200 }, () => openClient(url)));
       expect(clients.every((client) => client.peer.isConnectedToHost())).to.equal(true);
-      await within(3000, '200 server peers', (async () => { while (peers.values.length < 200) await delay(10); })());
+      await within(
+        3000,
+        '200 server peers',
+        (async () => {
+          while (peers.values.length < 200) await delay(10);
+        })(),
+      );
     });
   });
 
@@ -139,7 +145,11 @@ describe('listen() limits', () => {
       const client = await openClient(url);
       const remote = await remoteOpened;
 
-      const [silentMs, halfMs] = await within(3000, 'both sockets to be dropped', Promise.all([silentClosed, halfClosed]));
+      const [silentMs, halfMs] = await within(
+        3000,
+        'both sockets to be dropped',
+        Promise.all([silentClosed, halfClosed]),
+      );
       expect(silentMs).to.be.within(150, 1500);
       expect(halfMs).to.be.within(150, 1500);
       expect(answered).to.equal(''); // dropped, not answered: it has not earned an HTTP response
@@ -221,7 +231,9 @@ describe('listen() limits', () => {
     it('with requireOrigin alone, takes any Origin but wants one', async () => {
       const { url } = await startServer({ requireOrigin: true });
       expect((await failure(url)).statusCode).to.equal(403);
-      expect((await openClient(url, { headers: { Origin: 'https://any.example' } })).peer.isConnectedToHost()).to.equal(true);
+      expect((await openClient(url, { headers: { Origin: 'https://any.example' } })).peer.isConnectedToHost()).to.equal(
+        true,
+      );
     });
 
     it('with an empty list, refuses every browser and lets non-browser clients through', async () => {
@@ -330,7 +342,9 @@ describe('listen() limits', () => {
         await listening({ server: http, ...options });
         if (fill) await openClient(`ws://127.0.0.1:${port}`);
         const connections = (): Promise<number> =>
-          new Promise((resolve, reject) => http.getConnections((error, count) => (error ? reject(error) : resolve(count))));
+          new Promise((resolve, reject) =>
+            http.getConnections((error, count) => (error ? reject(error) : resolve(count))),
+          );
         const before = await connections();
         // allowHalfOpen: a plain socket would end its side as soon as the server's FIN came in.
         const socket = rawClient(port, true);
@@ -364,7 +378,9 @@ describe('listen() limits', () => {
       { protocols: ['v1'], requireProtocol: 1 },
     ];
     for (const options of bad) {
-      expect(() => listen(options), JSON.stringify(options)).to.throw(TypeError).with.property('code', 'ERR_INVALID_OPTION');
+      expect(() => listen(options), JSON.stringify(options))
+        .to.throw(TypeError)
+        .with.property('code', 'ERR_INVALID_OPTION');
     }
   });
 });

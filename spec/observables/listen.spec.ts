@@ -1,5 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer as createHttpServer, type IncomingHttpHeaders, request, type Server as HttpServer } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingHttpHeaders,
+  request,
+  type Server as HttpServer,
+} from 'node:http';
 import { createRequire } from 'node:module';
 import { connect as tcpConnect, createServer as createTcpServer, type Server as TcpServer } from 'node:net';
 import { expect } from 'chai';
@@ -257,7 +262,9 @@ describe('listen()', () => {
 
     it("throws ERR_INVALID_OPTION when given with 'port' or 'host'", () => {
       const http = createHttpServer();
-      expect(() => listen({ server: http, port: 1 })).to.throw(TypeError).with.property('code', 'ERR_INVALID_OPTION');
+      expect(() => listen({ server: http, port: 1 }))
+        .to.throw(TypeError)
+        .with.property('code', 'ERR_INVALID_OPTION');
       expect(() => listen({ server: http, host: '127.0.0.1' }))
         .to.throw(TypeError)
         .with.property('code', 'ERR_INVALID_OPTION');
@@ -357,7 +364,12 @@ describe('listen()', () => {
         tap((server) => servers.push(server)),
         switchMap((server) => server.peers$),
         tap((peer) => remotes.push(peer)),
-        mergeMap((peer) => peer.packets$.pipe(tap(peer.sink), catchError(() => EMPTY))),
+        mergeMap((peer) =>
+          peer.packets$.pipe(
+            tap(peer.sink),
+            catchError(() => EMPTY),
+          ),
+        ),
       )
       .subscribe({ error: () => (echoEnded = true), complete: () => (echoEnded = true) });
     cleanups.push(() => echo.unsubscribe());

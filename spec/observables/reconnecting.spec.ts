@@ -106,7 +106,9 @@ describe('reconnecting()', () => {
     const last = statuses.values.at(-1);
     expect(last?.state).to.equal('closed');
     expect(error).to.be.instanceOf(WebSocketPeerError).with.property('code', 'ERR_CONNECT_FAILED');
-    expect(() => connection.send('late')).to.throw(WebSocketPeerError).with.property('code', 'ERR_PEER_CLOSED');
+    expect(() => connection.send('late'))
+      .to.throw(WebSocketPeerError)
+      .with.property('code', 'ERR_PEER_CLOSED');
   });
 
   it('spreads its delays with jitter, between delay × (1 - jitter) and delay', async () => {
@@ -178,7 +180,9 @@ describe('reconnecting()', () => {
     const interval = 100;
     const server = await startServer();
     const received: string[] = [];
-    server.server.peers$.subscribe((peer) => peer.packets$.subscribe({ next: (p) => received.push(p.data as string), error: () => {} }));
+    server.server.peers$.subscribe((peer) =>
+      peer.packets$.subscribe({ next: (p) => received.push(p.data as string), error: () => {} }),
+    );
     // A proxy that keeps TCP open but stops forwarding, as a NAT box that lost the connection.
     const proxy = await startProxy(server.server.port);
     const connection = open(proxy.url, { heartbeatInterval: interval, initialDelay: 10, maxDelay: 10 });
@@ -234,7 +238,9 @@ describe('reconnecting()', () => {
     const connection = open('ws://127.0.0.1:1', { maxQueuedWrites: 2, initialDelay: 1000, maxDelay: 1000 });
     connection.send('a');
     connection.send('b');
-    expect(() => connection.send('c')).to.throw(WebSocketPeerError).with.property('code', 'ERR_QUEUE_FULL');
+    expect(() => connection.send('c'))
+      .to.throw(WebSocketPeerError)
+      .with.property('code', 'ERR_QUEUE_FULL');
     expect(connection.queuedWrites).to.equal(2);
     const dropped: unknown[] = [];
     const dropping = open('ws://127.0.0.1:1', {
@@ -253,8 +259,12 @@ describe('reconnecting()', () => {
 
   it('refuses data no peer would send, at send() time, even while it queues', () => {
     const connection = open('ws://127.0.0.1:1', { initialDelay: 1000, maxDelay: 1000 });
-    expect(() => connection.send(42 as never)).to.throw(TypeError).with.property('code', 'ERR_INVALID_DATA');
-    expect(() => connection.send(new Uint8Array([0xff]))).to.throw(TypeError).with.property('code', 'ERR_INVALID_UTF8');
+    expect(() => connection.send(42 as never))
+      .to.throw(TypeError)
+      .with.property('code', 'ERR_INVALID_DATA');
+    expect(() => connection.send(new Uint8Array([0xff])))
+      .to.throw(TypeError)
+      .with.property('code', 'ERR_INVALID_UTF8');
     expect(connection.queuedWrites).to.equal(0);
   });
 
@@ -282,13 +292,17 @@ describe('reconnecting()', () => {
         .to.throw(TypeError)
         .with.property('code', 'ERR_INVALID_OPTION');
     }
-    expect(() => reconnecting('http://x')).to.throw(TypeError).with.property('code', 'ERR_INVALID_URL');
+    expect(() => reconnecting('http://x'))
+      .to.throw(TypeError)
+      .with.property('code', 'ERR_INVALID_URL');
   });
 
   it('composes with RxJS retry(): connect(url).pipe(retry({ delay: backoff() })) reopens after a drop', async () => {
     const server = await startServer();
     const remotes = collect(server.server.peers$);
-    const peers = collect(connect(server.url).pipe(retry({ count: 3, delay: backoff({ initialDelay: 10, jitter: 0 }) })));
+    const peers = collect(
+      connect(server.url).pipe(retry({ count: 3, delay: backoff({ initialDelay: 10, jitter: 0 }) })),
+    );
     await until(() => remotes.values.length === 1);
     internalsOf(remotes.values[0] as WebSocketPeer).socket.resetAndDestroy();
     await until(() => remotes.values.length === 2 && peers.values.length === 2);

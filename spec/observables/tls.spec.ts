@@ -12,7 +12,16 @@ import { listen, type ListenOptions } from '../../src/observables/listen.js';
 import type { PeerServer } from '../../src/observables/PeerServer.js';
 import { WriteMode } from '../../src/peer/constants.js';
 import { WebSocketPeerError } from '../../src/peer/WebSocketPeerError.js';
-import { collect, delay, internalsOf, openClient, startServer, stopAll, takeValues, type TestServer } from '../helpers.js';
+import {
+  collect,
+  delay,
+  internalsOf,
+  openClient,
+  startServer,
+  stopAll,
+  takeValues,
+  type TestServer,
+} from '../helpers.js';
 
 /**
  * Certificates made at test time, in a fresh temporary directory removed after the suite: no
@@ -62,7 +71,9 @@ function makePki(): TestPki {
   };
   signed('localhost', 'DNS:localhost,IP:127.0.0.1');
   signed('other.example', 'DNS:other.example');
-  openssl(`genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -aes-256-cbc -pass pass:${passphrase} -out encrypted.key`);
+  openssl(
+    `genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -aes-256-cbc -pass pass:${passphrase} -out encrypted.key`,
+  );
   signed('encrypted', 'DNS:localhost,IP:127.0.0.1', `-key encrypted.key -passin pass:${passphrase}`);
   openssl(
     `req -x509 ${EC} -nodes -keyout self.key -out self.crt -days 2 -subj /CN=localhost ` +
@@ -155,8 +166,16 @@ describe('TLS (wss:)', () => {
       expect(fourth).to.deep.equal({ isString: true, data: 'back' });
 
       client.peer.close(4001, 'client done');
-      expect((await takeValues(remote.closed$, 1))[0]).to.deep.equal({ code: 4001, reason: 'client done', wasClean: true });
-      expect((await takeValues(client.peer.closed$, 1))[0]).to.deep.equal({ code: 4001, reason: 'client done', wasClean: true });
+      expect((await takeValues(remote.closed$, 1))[0]).to.deep.equal({
+        code: 4001,
+        reason: 'client done',
+        wasClean: true,
+      });
+      expect((await takeValues(client.peer.closed$, 1))[0]).to.deep.equal({
+        code: 4001,
+        reason: 'client done',
+        wasClean: true,
+      });
       expect(await client.ended).to.equal('complete');
     });
 
@@ -165,7 +184,11 @@ describe('TLS (wss:)', () => {
       const remoteOpened = nextPeer();
       const client = await openClient(url, { ca: pki.ca });
       (await remoteOpened).close(4002, 'server done');
-      expect((await takeValues(client.peer.closed$, 1))[0]).to.deep.equal({ code: 4002, reason: 'server done', wasClean: true });
+      expect((await takeValues(client.peer.closed$, 1))[0]).to.deep.equal({
+        code: 4002,
+        reason: 'server done',
+        wasClean: true,
+      });
       expect(await client.ended).to.equal('complete');
     });
 
@@ -277,7 +300,11 @@ describe('TLS (wss:)', () => {
     });
 
     it('takes an encrypted key with its passphrase', async () => {
-      const { url } = await secureServer({ key: pki.encryptedKey, cert: pki.encryptedCert, passphrase: pki.passphrase });
+      const { url } = await secureServer({
+        key: pki.encryptedKey,
+        cert: pki.encryptedCert,
+        passphrase: pki.passphrase,
+      });
       const client = await openClient(url, { ca: pki.ca });
       expect(client.peer.isConnectedToHost()).to.equal(true);
     });
@@ -324,8 +351,12 @@ describe('TLS (wss:)', () => {
         { passphrase: 'no key' },
       ];
       for (const options of cases) {
-        const label = Object.entries(options).map(([name, value]) => `${name}: ${typeof value}`).join(', ');
-        expect(() => listen(options), label).to.throw(TypeError).with.property('code', 'ERR_INVALID_OPTION');
+        const label = Object.entries(options)
+          .map(([name, value]) => `${name}: ${typeof value}`)
+          .join(', ');
+        expect(() => listen(options), label)
+          .to.throw(TypeError)
+          .with.property('code', 'ERR_INVALID_OPTION');
       }
       const mismatch = ((): unknown => {
         try {

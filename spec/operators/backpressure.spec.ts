@@ -95,9 +95,13 @@ describe('backpressure()', () => {
       scheduler().run(({ cold, hot, expectObservable, expectSubscriptions }) => {
         const source = hot('-a-b---c');
         const peer = fakePeer(cold('h', AMOUNTS), cold('o----x', STATES));
-        const error = new WebSocketPeerError('ERR_PEER_CLOSED', 'backpressure(): the peer is closing; 2 held value(s) were not sent', {
-          held: 2,
-        });
+        const error = new WebSocketPeerError(
+          'ERR_PEER_CLOSED',
+          'backpressure(): the peer is closing; 2 held value(s) were not sent',
+          {
+            held: 2,
+          },
+        );
         expectObservable(source.pipe(backpressure(peer, MARKS))).toBe('-----#', undefined, error);
         expectSubscriptions(source.subscriptions).toBe('^----!');
       });
@@ -112,7 +116,11 @@ describe('backpressure()', () => {
           'backpressure(): holding 2 value(s), 4 bytes; the next one (2 bytes) would pass maxHeldBytes (5)',
           { held: 2 },
         );
-        expectObservable(source.pipe(backpressure(peer, { ...MARKS, maxHeldBytes: 5 }))).toBe('-----#', undefined, error);
+        expectObservable(source.pipe(backpressure(peer, { ...MARKS, maxHeldBytes: 5 }))).toBe(
+          '-----#',
+          undefined,
+          error,
+        );
         expectSubscriptions(source.subscriptions).toBe('^----!');
       });
     });
@@ -179,13 +187,23 @@ describe('backpressure()', () => {
     const peer = fakePeer(new Subject<number>(), new Subject<PeerState>());
 
     it('throws ERR_INVALID_OPTION for marks that are not byte counts or not in order', () => {
-      for (const options of [{ highWaterMark: -1 }, { lowWaterMark: 1.5 }, { highWaterMark: '1' }, { maxHeldBytes: 0 }]) {
+      for (const options of [
+        { highWaterMark: -1 },
+        { lowWaterMark: 1.5 },
+        { highWaterMark: '1' },
+        { maxHeldBytes: 0 },
+      ]) {
         expect(() => backpressure(peer, options as never), JSON.stringify(options))
           .to.throw(TypeError)
           .with.property('code', 'ERR_INVALID_OPTION');
       }
-      for (const options of [{ highWaterMark: 10, lowWaterMark: 11 }, { highWaterMark: 0, lowWaterMark: 0 }]) {
-        expect(() => backpressure(peer, options)).to.throw(RangeError).with.property('code', 'ERR_INVALID_OPTION');
+      for (const options of [
+        { highWaterMark: 10, lowWaterMark: 11 },
+        { highWaterMark: 0, lowWaterMark: 0 },
+      ]) {
+        expect(() => backpressure(peer, options))
+          .to.throw(RangeError)
+          .with.property('code', 'ERR_INVALID_OPTION');
       }
     });
 
@@ -199,7 +217,9 @@ describe('backpressure()', () => {
     });
 
     it('throws ERR_INVALID_ARG_TYPE for something that is not a peer', () => {
-      expect(() => backpressure({} as never)).to.throw(TypeError).with.property('code', 'ERR_INVALID_ARG_TYPE');
+      expect(() => backpressure({} as never))
+        .to.throw(TypeError)
+        .with.property('code', 'ERR_INVALID_ARG_TYPE');
     });
   });
 
@@ -221,9 +241,10 @@ describe('backpressure()', () => {
         }),
       );
       const received = takeValues(remote.packets$, count);
-      (withBackpressure ? chunks.pipe(backpressure(peer, { highWaterMark: 256 * KiB, lowWaterMark: 64 * KiB })) : chunks).subscribe(
-        peer.sink,
-      );
+      (withBackpressure
+        ? chunks.pipe(backpressure(peer, { highWaterMark: 256 * KiB, lowWaterMark: 64 * KiB }))
+        : chunks
+      ).subscribe(peer.sink);
       const got = createHash('sha256');
       for (const packet of await received) got.update(packet.data as Uint8Array);
       return { peak, digestsMatch: got.digest('hex') === sent.digest('hex') };

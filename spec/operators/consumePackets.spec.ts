@@ -106,7 +106,9 @@ describe('consumePackets()', () => {
       // The peer stops reading once `bound` packets wait; the frames of the socket read in hand
       // still land. Node reads at most 64 KiB at a time, so that is at most 8 more messages of
       // 8 KiB (+ 4 header bytes each), 9 with one completed from the read before: 16 leaves room.
-      expect(maxWaiting).to.be.at.least(bound / 2).and.at.most(bound + 16);
+      expect(maxWaiting)
+        .to.be.at.least(bound / 2)
+        .and.at.most(bound + 16);
       expect(pausedSeen).to.be.at.least(1);
     });
   });
@@ -258,7 +260,11 @@ describe('consumePackets()', () => {
         expect(calls).to.deep.equal(['m0', 'm1']);
         await delay(20);
         expect(remote.getAvailablePacketCount()).to.equal(3);
-        expect([remote.getPacket(), remote.getPacket(), remote.getPacket()].map(dataOf)).to.deep.equal(['m2', 'm3', 'm4']);
+        expect([remote.getPacket(), remote.getPacket(), remote.getPacket()].map(dataOf)).to.deep.equal([
+          'm2',
+          'm3',
+          'm4',
+        ]);
         expect(inboxWatchersOf(remote).size).to.equal(0);
       });
     }

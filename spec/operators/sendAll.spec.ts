@@ -63,7 +63,11 @@ function receive(
 }
 
 /** Subscribes and resolves with the progress once it completes, and the buffered amount then. */
-function run(peer: WebSocketPeer, source: SendSource, options = {}): Promise<{ progress: SendProgress[]; bufferedAtEnd: number }> {
+function run(
+  peer: WebSocketPeer,
+  source: SendSource,
+  options = {},
+): Promise<{ progress: SendProgress[]; bufferedAtEnd: number }> {
   return new Promise((resolve, reject) => {
     const progress: SendProgress[] = [];
     sendAll(peer, source, options).subscribe({
@@ -191,13 +195,20 @@ describe('sendAll()', () => {
       const { client, remote } = await openPair();
       remote.setWriteMode(WriteMode.Binary); // sendAll goes by item type, not by the peer's mode
       const received = takeValues(client.peer.packets$, 4);
-      await run(remote, [text, new Uint8Array([0, 255, 128]), new Uint8Array([1, 2, 3]).buffer, new Uint16Array([0x0102])]);
+      await run(remote, [
+        text,
+        new Uint8Array([0, 255, 128]),
+        new Uint8Array([1, 2, 3]).buffer,
+        new Uint16Array([0x0102]),
+      ]);
       const packets = await received;
       expect(packets[0]).to.deep.equal({ isString: true, data: text });
       expect(packets.slice(1).map((p) => p.isString)).to.deep.equal([false, false, false]);
       expect([...(packets[1]?.data as Uint8Array)]).to.deep.equal([0, 255, 128]);
       expect([...(packets[2]?.data as Uint8Array)]).to.deep.equal([1, 2, 3]);
-      expect([...(packets[3]?.data as Uint8Array)]).to.deep.equal([...new Uint8Array(new Uint16Array([0x0102]).buffer)]);
+      expect([...(packets[3]?.data as Uint8Array)]).to.deep.equal([
+        ...new Uint8Array(new Uint16Array([0x0102]).buffer),
+      ]);
       expect(remote.getWriteMode()).to.equal(WriteMode.Binary);
     });
 
@@ -472,13 +483,14 @@ describe('sendAll()', () => {
       expect(received.values.map((p) => p.data)).to.deep.equal(['a']);
     });
 
-    it('errors with its own error even when the source\'s cleanup throws too', async () => {
+    it("errors with its own error even when the source's cleanup throws too", async () => {
       const { remote } = await openPair();
       function* items(): Generator<unknown> {
         try {
           yield 'a';
           yield 42;
         } finally {
+          // eslint-disable-next-line no-unsafe-finally -- the point: a source whose cleanup throws
           throw new Error('cleanup failed');
         }
       }
@@ -490,6 +502,7 @@ describe('sendAll()', () => {
         try {
           for (;;) yield 'x';
         } finally {
+          // eslint-disable-next-line no-unsafe-finally -- the point: a source whose cleanup throws
           throw new Error('cleanup failed');
         }
       })();
@@ -555,7 +568,13 @@ describe('sendAll()', () => {
           .that.is.instanceOf(RangeError)
           .with.property('code', 'ERR_INVALID_OPTION');
       }
-      for (const marks of [{ highWaterMark: -1 }, { lowWaterMark: -5 }, { highWaterMark: 1.5 }, { lowWaterMark: 0.5 }, { highWaterMark: '1024' }]) {
+      for (const marks of [
+        { highWaterMark: -1 },
+        { lowWaterMark: -5 },
+        { highWaterMark: 1.5 },
+        { lowWaterMark: 0.5 },
+        { highWaterMark: '1024' },
+      ]) {
         bad(() => sendAll(client.peer, counting, marks as object))
           .that.is.instanceOf(TypeError)
           .with.property('code', 'ERR_INVALID_OPTION');
@@ -574,7 +593,9 @@ describe('sendAll()', () => {
         [Symbol.iterator]: () => {
           iterators++;
           let i = 0;
-          return { next: () => (pulls++, i < 3 ? { done: false, value: `m${i++}` } : { done: true, value: undefined }) };
+          return {
+            next: () => (pulls++, i < 3 ? { done: false, value: `m${i++}` } : { done: true, value: undefined }),
+          };
         },
       };
       const sending = sendAll(remote, source);

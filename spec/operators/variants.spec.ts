@@ -39,16 +39,24 @@ describe('putVar()/getVar() and the codec operators', () => {
     client.peer.sink.next('not a variant');
     client.peer.sink.next({ isString: false, data: new Uint8Array([0xff, 0xff, 0, 0]) });
     await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(() => remote.getVar()).to.throw(VariantError).with.property('code', 'ERR_VARIANT_INVALID');
-    expect(() => remote.getVar()).to.throw(VariantError).with.property('code', 'ERR_VARIANT_TYPE');
+    expect(() => remote.getVar())
+      .to.throw(VariantError)
+      .with.property('code', 'ERR_VARIANT_INVALID');
+    expect(() => remote.getVar())
+      .to.throw(VariantError)
+      .with.property('code', 'ERR_VARIANT_TYPE');
     expect(remote.getAvailablePacketCount()).to.equal(0);
   });
 
   it('putVar() throws VariantError for what Godot cannot encode, ERR_PEER_CLOSED once closing, and sends nothing', async () => {
     const { client, remote } = await openPair();
-    expect(() => client.peer.putVar((() => 1) as never)).to.throw(VariantError).with.property('code', 'ERR_VARIANT_UNENCODABLE');
+    expect(() => client.peer.putVar((() => 1) as never))
+      .to.throw(VariantError)
+      .with.property('code', 'ERR_VARIANT_UNENCODABLE');
     client.peer.close();
-    expect(() => client.peer.putVar(1)).to.throw(WebSocketPeerError).with.property('code', 'ERR_PEER_CLOSED');
+    expect(() => client.peer.putVar(1))
+      .to.throw(WebSocketPeerError)
+      .with.property('code', 'ERR_PEER_CLOSED');
     await takeValues(remote.closed$, 1);
     expect(remote.getAvailablePacketCount()).to.equal(0);
   });
@@ -56,7 +64,9 @@ describe('putVar()/getVar() and the codec operators', () => {
   it('encodeVariants() and decodeVariants() carry values through a real connection', async () => {
     const { client, remote } = await openPair();
     const values = [1, 'x', [true, null], new Map([['k', 2.5]])];
-    from(values).pipe(encodeVariants()).subscribe((packet) => client.peer.sink.next(packet));
+    from(values)
+      .pipe(encodeVariants())
+      .subscribe((packet) => client.peer.sink.next(packet));
     const packets = await takeValues(remote.packets$, values.length);
     expect(await lastValueFrom(from(packets).pipe(decodeVariants(), toArray()))).to.deep.equal(values);
   });
@@ -69,12 +79,20 @@ describe('putVar()/getVar() and the codec operators', () => {
 
   it('encodeJsonPackets() sends text, decodeJsonPackets() parses text and UTF-8 binary, and errors with JsonCodecError', async () => {
     const { client, remote } = await openPair();
-    from([{ a: 1 }, [1, 'é']]).pipe(encodeJsonPackets()).subscribe((packet) => client.peer.sink.next(packet));
+    from([{ a: 1 }, [1, 'é']])
+      .pipe(encodeJsonPackets())
+      .subscribe((packet) => client.peer.sink.next(packet));
     client.peer.sink.next({ isString: false, data: new TextEncoder().encode('{"b":true}') });
     const packets = await takeValues(remote.packets$, 3);
     expect(packets.map((p) => p.isString)).to.deep.equal([true, true, false]);
-    expect(await lastValueFrom(from(packets).pipe(decodeJsonPackets(), toArray()))).to.deep.equal([{ a: 1 }, [1, 'é'], { b: true }]);
-    const bad = await lastValueFrom(from([{ isString: true, data: '{' } as Packet]).pipe(decodeJsonPackets())).catch((e: unknown) => e);
+    expect(await lastValueFrom(from(packets).pipe(decodeJsonPackets(), toArray()))).to.deep.equal([
+      { a: 1 },
+      [1, 'é'],
+      { b: true },
+    ]);
+    const bad = await lastValueFrom(from([{ isString: true, data: '{' } as Packet]).pipe(decodeJsonPackets())).catch(
+      (e: unknown) => e,
+    );
     expect(bad).to.be.instanceOf(JsonCodecError).with.property('code', 'ERR_JSON_SYNTAX');
   });
 });

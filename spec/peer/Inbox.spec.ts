@@ -494,6 +494,7 @@ describe('Inbox', () => {
     it('lets a taker that unsubscribes another inside next spare it that item', async () => {
       const inbox = new Inbox<string>();
       const log: string[] = [];
+      // eslint-disable-next-line prefer-const -- the taker above reads it, assigned below
       let victim: Subscription | undefined;
       inbox.observable.subscribe((v) => {
         log.push(`A${v}`);

@@ -51,7 +51,7 @@ describe('WebSocketPeer', () => {
     });
 
     it('gives a late subscriber the current state first, synchronously', async () => {
-      const { client, remote } = await openPair();
+      const { client } = await openPair();
       const seen: PeerState[] = [];
       client.peer.state$.subscribe((s) => seen.push(s)).unsubscribe();
       expect(seen).to.deep.equal(['open']);
@@ -176,7 +176,9 @@ describe('WebSocketPeer', () => {
       await delay(100);
       const waiting = client.peer.getAvailablePacketCount();
       // Bounded: the peer stopped reading; what one socket read had already brought may overshoot.
-      expect(waiting).to.be.at.least(16).and.below(16 + 128);
+      expect(waiting)
+        .to.be.at.least(16)
+        .and.below(16 + 128);
       const all = await takeValues(client.peer.packets$, 1000);
       const order = all.map((p) => new DataView((p.data as Uint8Array).slice().buffer).getUint32(0));
       expect(order).to.deep.equal([...Array(1000).keys()]);
@@ -241,7 +243,9 @@ describe('WebSocketPeer', () => {
 
     it('refuses a mode that is not a WriteMode, and data that is not data', async () => {
       const { client } = await openPair();
-      expect(() => client.peer.setWriteMode(2 as WriteMode)).to.throw(RangeError).with.property('code', 'ERR_INVALID_WRITE_MODE');
+      expect(() => client.peer.setWriteMode(2 as WriteMode))
+        .to.throw(RangeError)
+        .with.property('code', 'ERR_INVALID_WRITE_MODE');
       expect(client.peer.getWriteMode()).to.equal(WriteMode.Text);
       for (const bad of [42, null, undefined, {}, { isString: true, data: 1 }, { isString: false, data: 'x' }]) {
         expect(() => client.peer.putPacket(bad as unknown as string))
@@ -280,10 +284,16 @@ describe('WebSocketPeer', () => {
     it('throws RangeError for codes outside RFC 6455 §7.4 and long reasons, and stays open', async () => {
       const { client, remote } = await openPair();
       for (const code of [999, 1004, 1005, 1006, 1015, 5000]) {
-        expect(() => client.peer.close(code)).to.throw(RangeError).with.property('code', 'ERR_INVALID_CLOSE_CODE');
+        expect(() => client.peer.close(code))
+          .to.throw(RangeError)
+          .with.property('code', 'ERR_INVALID_CLOSE_CODE');
       }
-      expect(() => client.peer.close(1000, 'x'.repeat(124))).to.throw(RangeError).with.property('code', 'ERR_INVALID_CLOSE_REASON');
-      expect(() => client.peer.close(1000, '€'.repeat(42))).to.throw(RangeError).with.property('code', 'ERR_INVALID_CLOSE_REASON');
+      expect(() => client.peer.close(1000, 'x'.repeat(124)))
+        .to.throw(RangeError)
+        .with.property('code', 'ERR_INVALID_CLOSE_REASON');
+      expect(() => client.peer.close(1000, '€'.repeat(42)))
+        .to.throw(RangeError)
+        .with.property('code', 'ERR_INVALID_CLOSE_REASON');
       expect(client.peer.isConnectedToHost()).to.equal(true);
       client.peer.sink.next('still open');
       const [packet] = await takeValues(remote.packets$, 1);
@@ -298,7 +308,11 @@ describe('WebSocketPeer', () => {
       expect(info?.code).to.equal(4000);
       await takeValues(client.peer.closed$, 1);
       expect(() => client.peer.close(4002)).not.to.throw();
-      expect((await takeValues(client.peer.closed$, 1))[0]).to.deep.equal({ code: 4000, reason: 'first', wasClean: true });
+      expect((await takeValues(client.peer.closed$, 1))[0]).to.deep.equal({
+        code: 4000,
+        reason: 'first',
+        wasClean: true,
+      });
     });
   });
 
@@ -311,7 +325,9 @@ describe('WebSocketPeer', () => {
         expect(write).to.throw().with.property('code', 'ERR_PEER_CLOSED');
       }
       await takeValues(client.peer.closed$, 1);
-      expect(() => client.peer.sink.next('later')).to.throw().with.property('code', 'ERR_PEER_CLOSED');
+      expect(() => client.peer.sink.next('later'))
+        .to.throw()
+        .with.property('code', 'ERR_PEER_CLOSED');
       await received.done;
       expect(received.values).to.deep.equal([]);
     });
@@ -320,7 +336,9 @@ describe('WebSocketPeer', () => {
       const { client, remote } = await openPair();
       client.peer.close();
       await takeValues(remote.closed$, 1);
-      expect(() => remote.sink.next('late')).to.throw().with.property('code', 'ERR_PEER_CLOSED');
+      expect(() => remote.sink.next('late'))
+        .to.throw()
+        .with.property('code', 'ERR_PEER_CLOSED');
     });
   });
 
@@ -403,7 +421,9 @@ describe('WebSocketPeer', () => {
         peer.setNoDelay(true);
         expect(readNoDelay(socket)).to.equal(1);
       }
-      expect(() => client.peer.setNoDelay('no' as unknown as boolean)).to.throw(TypeError).with.property('code', 'ERR_INVALID_ARG_TYPE');
+      expect(() => client.peer.setNoDelay('no' as unknown as boolean))
+        .to.throw(TypeError)
+        .with.property('code', 'ERR_INVALID_ARG_TYPE');
     });
 
     it('honours noDelay: false from the options', async () => {

@@ -220,7 +220,11 @@ describe('heartbeat (heartbeatInterval)', () => {
       clock.tick(interval); // no answer to it: dead
       expect(client.peer.isConnectedToHost()).to.equal(false);
       await settle(() => closed.info !== undefined, 'closed$');
-      expect(closed.info).to.deep.equal({ code: 1006, reason: `heartbeat: no pong within ${interval} ms`, wasClean: false });
+      expect(closed.info).to.deep.equal({
+        code: 1006,
+        reason: `heartbeat: no pong within ${interval} ms`,
+        wasClean: false,
+      });
       expect(clock.countTimers(), 'no timer left').to.equal(0);
       expect(remote.isConnectedToHost()).to.equal(true);
     });
@@ -268,7 +272,10 @@ describe('heartbeat (heartbeatInterval)', () => {
       expect(clock.countTimers()).to.equal(20);
       // An abrupt end clears the timer as a close does.
       internalsOf(peers[0] as WebSocketPeer).socket.resetAndDestroy();
-      await Promise.all([takeValues((peers[0] as WebSocketPeer).closed$, 1), takeValues((peers[1] as WebSocketPeer).closed$, 1)]);
+      await Promise.all([
+        takeValues((peers[0] as WebSocketPeer).closed$, 1),
+        takeValues((peers[1] as WebSocketPeer).closed$, 1),
+      ]);
       expect(clock.countTimers()).to.equal(18);
       server.stop();
       await Promise.all(peers.map((peer) => takeValues(peer.closed$, 1)));

@@ -405,7 +405,18 @@ describe('validation', () => {
       expect(fromFloats?.length).to.equal(16);
     });
 
-    for (const data of ['bytes', '', 42, null, undefined, true, {}, [1, 2, 3], { buffer: new ArrayBuffer(2) }, { byteLength: 1 }] as unknown[]) {
+    for (const data of [
+      'bytes',
+      '',
+      42,
+      null,
+      undefined,
+      true,
+      {},
+      [1, 2, 3],
+      { buffer: new ArrayBuffer(2) },
+      { byteLength: 1 },
+    ] as unknown[]) {
       it(`returns undefined for ${Array.isArray(data) ? 'an array' : data === null ? 'null' : typeof data} ${JSON.stringify(data) ?? ''}`, () => {
         expect(asBytes(data)).to.equal(undefined);
       });

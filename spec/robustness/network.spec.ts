@@ -24,7 +24,16 @@ import { WebSocketCloseError } from '../../src/peer/WebSocketCloseError.js';
 import type { WebSocketPeer } from '../../src/peer/WebSocketPeer.js';
 import { WebSocketPeerError } from '../../src/peer/WebSocketPeerError.js';
 import { closePayload, type FrameSpec, frame, Opcode, parseFrames, RawClient } from '../fixtures/rawWebSocket.js';
-import { collect, delay, openClient, startServer, stopAll, takeValues, type TestClient, type TestServer } from '../helpers.js';
+import {
+  collect,
+  delay,
+  openClient,
+  startServer,
+  stopAll,
+  takeValues,
+  type TestClient,
+  type TestServer,
+} from '../helpers.js';
 
 const PYTHON = '/usr/bin/python3';
 const ATTACK_CLIENT = fileURLToPath(new URL('../fixtures/ws_attack_client.py', import.meta.url));
@@ -67,7 +76,12 @@ async function startEchoServer(options: ListenOptions = {}): Promise<EchoServer>
   const echo = server.server.peers$
     .pipe(
       tap((peer) => remotes.push(peer)),
-      mergeMap((peer) => peer.packets$.pipe(tap(peer.sink), catchError(() => EMPTY))),
+      mergeMap((peer) =>
+        peer.packets$.pipe(
+          tap(peer.sink),
+          catchError(() => EMPTY),
+        ),
+      ),
     )
     .subscribe();
   server.subscription.add(echo);
@@ -81,7 +95,9 @@ async function startEchoServer(options: ListenOptions = {}): Promise<EchoServer>
 /** What a well-behaved client exchanges with the echo server: text and binary, byte-exact. */
 function messages(tag: string, count: number): Array<string | Uint8Array> {
   return Array.from({ length: count }, (_, i) =>
-    i % 2 === 0 ? `${tag} ${i} ✓ ${'x'.repeat(i * 7)}` : new Uint8Array(Array.from({ length: 1 + i * 5 }, (_, k) => (k * 31 + i) & 0xff)),
+    i % 2 === 0
+      ? `${tag} ${i} ✓ ${'x'.repeat(i * 7)}`
+      : new Uint8Array(Array.from({ length: 1 + i * 5 }, (_, k) => (k * 31 + i) & 0xff)),
   );
 }
 
@@ -115,7 +131,9 @@ function expectFailedWith(end: { info: CloseInfo; packetsError: unknown }, code:
   // The protocol error ws found is kept as the cause, with ws's own stable code.
   const cause = (end.packetsError as Error).cause;
   expect(cause).to.be.instanceOf(Error);
-  expect(cause).to.have.property('code').that.matches(/^WS_ERR_/);
+  expect(cause)
+    .to.have.property('code')
+    .that.matches(/^WS_ERR_/);
 }
 
 interface FrameCase {
@@ -126,30 +144,63 @@ interface FrameCase {
   code: 1002 | 1007 | 1009;
 }
 
-const text = (payload: Buffer | string, more: Partial<FrameSpec> = {}): FrameSpec => ({ opcode: Opcode.Text, payload, ...more });
+const text = (payload: Buffer | string, more: Partial<FrameSpec> = {}): FrameSpec => ({
+  opcode: Opcode.Text,
+  payload,
+  ...more,
+});
 
 const FRAME_CASES: FrameCase[] = [
   // RFC 6455 §8.1: a text frame that is not UTF-8 fails the connection with 1007 (§7.4.1).
   { name: 'invalid UTF-8 in a text frame (FF FE)', frames: [text(Buffer.from([0x68, 0xff, 0xfe, 0x69]))], code: 1007 },
-  { name: 'an encoded surrogate U+D800 (ED A0 80) in a text frame', frames: [text(Buffer.from([0x61, 0xed, 0xa0, 0x80]))], code: 1007 },
-  { name: 'an overlong encoding of "/" (C0 AF) in a text frame', frames: [text(Buffer.from([0xc0, 0xaf]))], code: 1007 },
-  { name: 'a code point past U+10FFFF (F4 90 80 80) in a text frame', frames: [text(Buffer.from([0xf4, 0x90, 0x80, 0x80]))], code: 1007 },
   {
-    name: 'invalid UTF-8 only once the fragments are joined (C3 | 28)',
-    frames: [text(Buffer.from('caf\xc3', 'latin1'), { fin: false }), { opcode: Opcode.Continuation, payload: Buffer.from([0x28]) }],
+    name: 'an encoded surrogate U+D800 (ED A0 80) in a text frame',
+    frames: [text(Buffer.from([0x61, 0xed, 0xa0, 0x80]))],
     code: 1007,
   },
-  { name: 'invalid UTF-8 in a close reason', frames: [{ opcode: Opcode.Close, payload: closePayload(1000, Buffer.from([0xff])) }], code: 1007 },
+  {
+    name: 'an overlong encoding of "/" (C0 AF) in a text frame',
+    frames: [text(Buffer.from([0xc0, 0xaf]))],
+    code: 1007,
+  },
+  {
+    name: 'a code point past U+10FFFF (F4 90 80 80) in a text frame',
+    frames: [text(Buffer.from([0xf4, 0x90, 0x80, 0x80]))],
+    code: 1007,
+  },
+  {
+    name: 'invalid UTF-8 only once the fragments are joined (C3 | 28)',
+    frames: [
+      text(Buffer.from('caf\xc3', 'latin1'), { fin: false }),
+      { opcode: Opcode.Continuation, payload: Buffer.from([0x28]) },
+    ],
+    code: 1007,
+  },
+  {
+    name: 'invalid UTF-8 in a close reason',
+    frames: [{ opcode: Opcode.Close, payload: closePayload(1000, Buffer.from([0xff])) }],
+    code: 1007,
+  },
   // RFC 6455 §7.4.1/§7.4.2: 1004-1006 and 1015 are reserved, <1000 and 1016-2999 are not used, >4999 do not exist.
-  ...[0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535].map(
-    (code): FrameCase => ({ name: `close code ${code}`, frames: [{ opcode: Opcode.Close, payload: closePayload(code) }], code: 1002 }),
-  ),
-  { name: 'a close frame with a 1-byte payload', frames: [{ opcode: Opcode.Close, payload: Buffer.from([0x03]) }], code: 1002 },
+  ...[0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535].map((code): FrameCase => ({
+    name: `close code ${code}`,
+    frames: [{ opcode: Opcode.Close, payload: closePayload(code) }],
+    code: 1002,
+  })),
+  {
+    name: 'a close frame with a 1-byte payload',
+    frames: [{ opcode: Opcode.Close, payload: Buffer.from([0x03]) }],
+    code: 1002,
+  },
   // RFC 6455 §5.5: control frames are at most 125 bytes and never fragmented.
   { name: 'a ping of 126 bytes', frames: [{ opcode: Opcode.Ping, payload: Buffer.alloc(126, 1) }], code: 1002 },
   { name: 'a fragmented ping (FIN clear)', frames: [{ opcode: Opcode.Ping, payload: 'p', fin: false }], code: 1002 },
   { name: 'a fragmented pong (FIN clear)', frames: [{ opcode: Opcode.Pong, payload: 'p', fin: false }], code: 1002 },
-  { name: 'a fragmented close (FIN clear)', frames: [{ opcode: Opcode.Close, payload: closePayload(1000), fin: false }], code: 1002 },
+  {
+    name: 'a fragmented close (FIN clear)',
+    frames: [{ opcode: Opcode.Close, payload: closePayload(1000), fin: false }],
+    code: 1002,
+  },
   // RFC 6455 §5.2: RSV1-3 must be 0 unless an extension says otherwise (none is negotiated).
   { name: 'RSV1 set on a text frame', frames: [text('hi', { rsv: 0b100 })], code: 1002 },
   { name: 'RSV2 set on a text frame', frames: [text('hi', { rsv: 0b010 })], code: 1002 },
@@ -157,16 +208,30 @@ const FRAME_CASES: FrameCase[] = [
   { name: 'RSV1 set on a ping', frames: [{ opcode: Opcode.Ping, payload: 'p', rsv: 0b100 }], code: 1002 },
   // RFC 6455 §5.1: a server must close the connection on an unmasked client frame.
   { name: 'an unmasked text frame', frames: [text('hi', { mask: false })], code: 1002 },
-  { name: 'an unmasked close frame', frames: [{ opcode: Opcode.Close, payload: closePayload(1000), mask: false }], code: 1002 },
+  {
+    name: 'an unmasked close frame',
+    frames: [{ opcode: Opcode.Close, payload: closePayload(1000), mask: false }],
+    code: 1002,
+  },
   // RFC 6455 §5.2: reserved opcodes.
-  ...[0x3, 0x7, 0xb, 0xf].map(
-    (opcode): FrameCase => ({ name: `reserved opcode 0x${opcode.toString(16)}`, frames: [{ opcode, payload: 'x' }], code: 1002 }),
-  ),
+  ...[0x3, 0x7, 0xb, 0xf].map((opcode): FrameCase => ({
+    name: `reserved opcode 0x${opcode.toString(16)}`,
+    frames: [{ opcode, payload: 'x' }],
+    code: 1002,
+  })),
   // RFC 6455 §5.4: fragments come in order, one message at a time.
-  { name: 'a continuation frame with no message to continue', frames: [{ opcode: Opcode.Continuation, payload: 'x' }], code: 1002 },
+  {
+    name: 'a continuation frame with no message to continue',
+    frames: [{ opcode: Opcode.Continuation, payload: 'x' }],
+    code: 1002,
+  },
   { name: 'a new text frame inside a fragmented message', frames: [text('a', { fin: false }), text('b')], code: 1002 },
   // §10.4: an endpoint may refuse messages too large for it; 1009 says so (§7.4.1).
-  { name: `a binary frame of maxPayload + 1 bytes (${MAX_PAYLOAD + 1})`, frames: [{ opcode: Opcode.Binary, payload: Buffer.alloc(MAX_PAYLOAD + 1) }], code: 1009 },
+  {
+    name: `a binary frame of maxPayload + 1 bytes (${MAX_PAYLOAD + 1})`,
+    frames: [{ opcode: Opcode.Binary, payload: Buffer.alloc(MAX_PAYLOAD + 1) }],
+    code: 1009,
+  },
   {
     name: 'a fragmented message that passes maxPayload only in total',
     frames: [
@@ -176,9 +241,17 @@ const FRAME_CASES: FrameCase[] = [
     code: 1009,
   },
   // The server must not wait for (or buffer) a payload it will refuse anyway: the header alone is enough.
-  { name: 'a header announcing 200 MiB, and no payload', frames: [{ opcode: Opcode.Binary, declaredLength: 200 * 2 ** 20 }], code: 1009 },
+  {
+    name: 'a header announcing 200 MiB, and no payload',
+    frames: [{ opcode: Opcode.Binary, declaredLength: 200 * 2 ** 20 }],
+    code: 1009,
+  },
   // RFC 6455 §5.2 wants the 64-bit length's top bit clear; ws refuses anything past 2^53 - 1 with 1009.
-  { name: 'a 64-bit length with its top bit set', frames: [{ opcode: Opcode.Binary, declaredLength: 2 ** 63 }], code: 1009 },
+  {
+    name: 'a 64-bit length with its top bit set',
+    frames: [{ opcode: Opcode.Binary, declaredLength: 2 ** 63 }],
+    code: 1009,
+  },
 ];
 
 describe('robustness: bad input from the network', function () {
@@ -226,7 +299,9 @@ describe('robustness: bad input from the network', function () {
         const during = expectEchoes(healthy, messages('during', 12));
 
         await raw.untilClosed();
-        expect(raw.received.toString('hex'), 'the bytes the server answered').to.equal(closeFrameBytes(code).toString('hex'));
+        expect(raw.received.toString('hex'), 'the bytes the server answered').to.equal(
+          closeFrameBytes(code).toString('hex'),
+        );
         expect(raw.gotEnd, 'the server ended the TCP connection').to.equal(true);
         expectFailedWith(await ended, code);
 
@@ -321,17 +396,29 @@ describe('robustness: bad input from the network', function () {
     const cases: Array<{ name: string; bytes: Buffer | string; status: number; header?: RegExp }> = [
       { name: "'hello\\r\\n\\r\\n'", bytes: 'hello\r\n\r\n', status: 400 },
       { name: '256 random bytes', bytes: noise(256, 6455), status: 400 },
-      { name: 'random bytes after a valid request line', bytes: Buffer.concat([Buffer.from('GET / HTTP/1.1\r\n'), noise(64, 7)]), status: 400 },
+      {
+        name: 'random bytes after a valid request line',
+        bytes: Buffer.concat([Buffer.from('GET / HTTP/1.1\r\n'), noise(64, 7)]),
+        status: 400,
+      },
       { name: 'a header line without a colon', bytes: 'GET / HTTP/1.1\r\nHost 127.0.0.1\r\n\r\n', status: 400 },
       { name: 'an upgrade without Sec-WebSocket-Key', bytes: upgrade('Sec-WebSocket-Version: 13\r\n'), status: 400 },
-      { name: 'a Sec-WebSocket-Key that is not 16 bytes', bytes: upgrade('Sec-WebSocket-Key: c2hvcnQ=\r\nSec-WebSocket-Version: 13\r\n'), status: 400 },
+      {
+        name: 'a Sec-WebSocket-Key that is not 16 bytes',
+        bytes: upgrade('Sec-WebSocket-Key: c2hvcnQ=\r\nSec-WebSocket-Version: 13\r\n'),
+        status: 400,
+      },
       {
         name: 'Sec-WebSocket-Version 12',
         bytes: upgrade(`${KEY}Sec-WebSocket-Version: 12\r\n`),
         status: 400,
         header: /\r\nSec-WebSocket-Version: 13, 8\r\n/i, // RFC 6455 §4.4: say which versions we speak
       },
-      { name: 'an invalid Sec-WebSocket-Protocol', bytes: upgrade(`${KEY}Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: a b\r\n`), status: 400 },
+      {
+        name: 'an invalid Sec-WebSocket-Protocol',
+        bytes: upgrade(`${KEY}Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: a b\r\n`),
+        status: 400,
+      },
       { name: 'an upgrade by POST', bytes: upgrade(`${KEY}Sec-WebSocket-Version: 13\r\n`, 'POST'), status: 405 },
       {
         name: 'headers over 16 KiB',
@@ -438,10 +525,15 @@ describe('robustness: bad input from the network', function () {
 
     function pythonAttack(port: number, ...args: string[]): Promise<AttackReport> {
       return new Promise((resolve, reject) => {
-        const child = execFile(PYTHON, [ATTACK_CLIENT, String(port), ...args], { timeout: 4000 }, (error, stdout, stderr) => {
-          if (error) reject(new Error(`${ATTACK_CLIENT} ${args.join(' ')} failed: ${error.message}\n${stderr}`));
-          else resolve(JSON.parse(stdout) as AttackReport);
-        });
+        const child = execFile(
+          PYTHON,
+          [ATTACK_CLIENT, String(port), ...args],
+          { timeout: 4000 },
+          (error, stdout, stderr) => {
+            if (error) reject(new Error(`${ATTACK_CLIENT} ${args.join(' ')} failed: ${error.message}\n${stderr}`));
+            else resolve(JSON.parse(stdout) as AttackReport);
+          },
+        );
         children.push(child);
       });
     }
@@ -547,7 +639,11 @@ describe('robustness: bad input from the network', function () {
     function reportOf(path: string): Promise<ServerReport> {
       const ready = early.get(path);
       if (ready) return Promise.resolve(ready);
-      return within(3000, `the python server's report on ${path}`, new Promise((resolve) => reports.set(path, resolve)));
+      return within(
+        3000,
+        `the python server's report on ${path}`,
+        new Promise((resolve) => reports.set(path, resolve)),
+      );
     }
 
     it('the control case: our client reads its text and closes 1000, clean on both sides', async () => {
@@ -557,7 +653,11 @@ describe('robustness: bad input from the network', function () {
       client.peer.sink.next('hi back');
       client.peer.close(1000, 'done');
       expect(await within(3000, 'connect() to end', client.ended)).to.equal('complete');
-      expect((await takeValues(client.peer.closed$, 1))[0]).to.deep.equal({ code: 1000, reason: 'done', wasClean: true });
+      expect((await takeValues(client.peer.closed$, 1))[0]).to.deep.equal({
+        code: 1000,
+        reason: 'done',
+        wasClean: true,
+      });
       const report = await reportOf('/ok');
       expect(report.frames.map((f) => [f.opcode, f.data])).to.deep.equal([
         [Opcode.Text, Buffer.from('hi back').toString('hex')],
@@ -575,7 +675,12 @@ describe('robustness: bad input from the network', function () {
       { path: '/close-999', what: 'a close frame carrying 999', code: 1002 },
       { path: '/close-1006', what: 'a close frame carrying 1006', code: 1002 },
       { path: '/close-5000', what: 'a close frame carrying 5000', code: 1002 },
-      { path: '/oversize-2048', what: 'a 2048-byte frame to a client with maxPayload 1024', code: 1009, maxPayload: 1024 },
+      {
+        path: '/oversize-2048',
+        what: 'a 2048-byte frame to a client with maxPayload 1024',
+        code: 1009,
+        maxPayload: 1024,
+      },
     ];
 
     for (const { path, what, code, maxPayload } of cases) {
@@ -612,7 +717,11 @@ describe('robustness: bad input from the network', function () {
       const report = await reportOf('/close-empty');
       // websockets reports an empty close payload as 1005, as we do.
       expect(report.close).to.deep.equal({ code: 1005, reason: '' });
-      expect(Buffer.from(report.received ?? '', 'hex').subarray(0, 2).toString('hex')).to.equal('8880');
+      expect(
+        Buffer.from(report.received ?? '', 'hex')
+          .subarray(0, 2)
+          .toString('hex'),
+      ).to.equal('8880');
     });
 
     it('a wrong Sec-WebSocket-Accept: connect() fails with ERR_CONNECT_FAILED', async () => {

@@ -30,7 +30,10 @@ function resolveOptions(options: JsonCodecOptions | undefined): Required<JsonCod
     throw new JsonCodecError('ERR_JSON_INVALID_ARG', `maxSize must be a positive integer, not ${String(maxSize)}`);
   }
   if (!Number.isSafeInteger(maxDepth) || maxDepth < 0) {
-    throw new JsonCodecError('ERR_JSON_INVALID_ARG', `maxDepth must be a non-negative integer, not ${String(maxDepth)}`);
+    throw new JsonCodecError(
+      'ERR_JSON_INVALID_ARG',
+      `maxDepth must be a non-negative integer, not ${String(maxDepth)}`,
+    );
   }
   return { maxSize, maxDepth };
 }
@@ -68,11 +71,16 @@ function safeString(error: unknown): string {
 
 function wrapUnexpected(error: unknown, doing: string): JsonCodecError {
   if (error instanceof JsonCodecError) return error;
-  return new JsonCodecError('ERR_JSON_UNENCODABLE', `unexpected failure while ${doing}: ${safeString(error)}`, { cause: error });
+  return new JsonCodecError('ERR_JSON_UNENCODABLE', `unexpected failure while ${doing}: ${safeString(error)}`, {
+    cause: error,
+  });
 }
 
 function tooDeep(maxDepth: number): JsonCodecError {
-  return new JsonCodecError('ERR_JSON_DEPTH', `arrays and objects nest deeper than maxDepth (${maxDepth}), or contain themselves`);
+  return new JsonCodecError(
+    'ERR_JSON_DEPTH',
+    `arrays and objects nest deeper than maxDepth (${maxDepth}), or contain themselves`,
+  );
 }
 
 function unencodable(what: string): JsonCodecError {
@@ -100,7 +108,9 @@ function check(value: unknown, depth: number, maxDepth: number): void {
       }
       const proto = Object.getPrototypeOf(value) as unknown;
       if (proto !== Object.prototype && proto !== null) {
-        throw unencodable(`an instance of ${(value as { constructor?: { name?: string } }).constructor?.name ?? 'a class'}`);
+        throw unencodable(
+          `an instance of ${(value as { constructor?: { name?: string } }).constructor?.name ?? 'a class'}`,
+        );
       }
       for (const key of Object.keys(value)) {
         const property = (value as Record<string, unknown>)[key];
@@ -173,14 +183,21 @@ export function decodeJson(text: string, options?: JsonCodecOptions): JsonValue 
   try {
     const { maxSize, maxDepth } = resolveOptions(options);
     if (typeof text !== 'string') {
-      throw new JsonCodecError('ERR_JSON_INVALID_ARG', `decodeJson() takes a string, not ${text === null ? 'null' : `a ${typeof text}`}`);
+      throw new JsonCodecError(
+        'ERR_JSON_INVALID_ARG',
+        `decodeJson() takes a string, not ${text === null ? 'null' : `a ${typeof text}`}`,
+      );
     }
     checkSize(text, maxSize, 'the JSON text');
     checkDepth(text, maxDepth);
     try {
       return JSON.parse(text) as JsonValue;
     } catch (error) {
-      throw new JsonCodecError('ERR_JSON_SYNTAX', `not JSON: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      throw new JsonCodecError(
+        'ERR_JSON_SYNTAX',
+        `not JSON: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
     }
   } catch (error) {
     throw wrapUnexpected(error, 'decoding JSON');

@@ -96,10 +96,16 @@ function resolveOptions(options: VariantOptions | undefined): Required<VariantOp
   const maxSize = options?.maxSize ?? DEFAULT_VARIANT_MAX_SIZE;
   const maxDepth = options?.maxDepth ?? DEFAULT_VARIANT_MAX_DEPTH;
   if (!Number.isSafeInteger(maxSize) || maxSize < 4) {
-    throw new VariantError('ERR_VARIANT_INVALID_ARG', `maxSize must be an integer of at least 4, not ${String(maxSize)}`);
+    throw new VariantError(
+      'ERR_VARIANT_INVALID_ARG',
+      `maxSize must be an integer of at least 4, not ${String(maxSize)}`,
+    );
   }
   if (!Number.isSafeInteger(maxDepth) || maxDepth < 0) {
-    throw new VariantError('ERR_VARIANT_INVALID_ARG', `maxDepth must be a non-negative integer, not ${String(maxDepth)}`);
+    throw new VariantError(
+      'ERR_VARIANT_INVALID_ARG',
+      `maxDepth must be a non-negative integer, not ${String(maxDepth)}`,
+    );
   }
   return { maxSize, maxDepth };
 }
@@ -258,7 +264,10 @@ class Encoder {
 
   private enterContainer(depth: number): number {
     if (depth + 1 > this.maxDepth) {
-      throw new VariantError('ERR_VARIANT_DEPTH', `arrays and dictionaries nest deeper than maxDepth (${this.maxDepth}), or contain themselves`);
+      throw new VariantError(
+        'ERR_VARIANT_DEPTH',
+        `arrays and dictionaries nest deeper than maxDepth (${this.maxDepth}), or contain themselves`,
+      );
     }
     return depth + 1;
   }
@@ -560,7 +569,10 @@ class Decoder {
 
   private enterContainer(depth: number): number {
     if (depth + 1 > this.maxDepth) {
-      throw new VariantError('ERR_VARIANT_DEPTH', `arrays and dictionaries nest deeper than maxDepth (${this.maxDepth})`);
+      throw new VariantError(
+        'ERR_VARIANT_DEPTH',
+        `arrays and dictionaries nest deeper than maxDepth (${this.maxDepth})`,
+      );
     }
     return depth + 1;
   }
@@ -695,7 +707,10 @@ class Decoder {
     if ((flags & NODE_PATH_OLD_PROPERTY) !== 0) subnameCount += 1;
     // Every name takes at least its 4-byte length: refuse counts the input cannot hold.
     if ((nameCount + subnameCount) * 4 > r.remaining) {
-      throw new VariantError('ERR_VARIANT_TRUNCATED', `NodePath claims ${nameCount + subnameCount} names, more than the input holds`);
+      throw new VariantError(
+        'ERR_VARIANT_TRUNCATED',
+        `NodePath claims ${nameCount + subnameCount} names, more than the input holds`,
+      );
     }
     const names: string[] = [];
     const subnames: string[] = [];
@@ -709,7 +724,10 @@ function asBytes(bytes: unknown): Uint8Array {
   if (bytes instanceof Uint8Array) return bytes;
   if (bytes instanceof ArrayBuffer) return new Uint8Array(bytes);
   if (ArrayBuffer.isView(bytes)) return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  throw new VariantError('ERR_VARIANT_INVALID_ARG', `decodeVariant() takes bytes (a Uint8Array or an ArrayBuffer), not ${describe(bytes)}`);
+  throw new VariantError(
+    'ERR_VARIANT_INVALID_ARG',
+    `decodeVariant() takes bytes (a Uint8Array or an ArrayBuffer), not ${describe(bytes)}`,
+  );
 }
 
 /**
@@ -743,7 +761,10 @@ export function decodeVariant(bytes: Uint8Array | ArrayBuffer | ArrayBufferView,
     const reader = new Reader(input);
     const value = new Decoder(reader, maxDepth).value(0);
     if (reader.remaining > 0) {
-      throw new VariantError('ERR_VARIANT_TRAILING', `${reader.remaining} bytes left after the value, which ended at offset ${reader.offset}`);
+      throw new VariantError(
+        'ERR_VARIANT_TRAILING',
+        `${reader.remaining} bytes left after the value, which ended at offset ${reader.offset}`,
+      );
     }
     return value;
   } catch (error) {

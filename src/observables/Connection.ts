@@ -201,8 +201,10 @@ export class Connection {
     if (!isCount(resetAfter) || resetAfter === Infinity) bad('resetAfter', 'an integer >= 0 (ms)');
     if (typeof shouldReconnect !== 'function') bad('shouldReconnect', 'a function');
     if (!isCount(maxQueuedWrites) || maxQueuedWrites === Infinity) bad('maxQueuedWrites', 'an integer >= 0');
-    if (!isCount(maxQueuedWriteBytes) || maxQueuedWriteBytes === Infinity) bad('maxQueuedWriteBytes', 'an integer >= 0');
-    if (!['error', 'drop-oldest', 'drop-newest'].includes(overflow)) bad('overflow', "'error', 'drop-oldest' or 'drop-newest'");
+    if (!isCount(maxQueuedWriteBytes) || maxQueuedWriteBytes === Infinity)
+      bad('maxQueuedWriteBytes', 'an integer >= 0');
+    if (!['error', 'drop-oldest', 'drop-newest'].includes(overflow))
+      bad('overflow', "'error', 'drop-oldest' or 'drop-newest'");
     if (overflow !== 'error' && typeof onDrop !== 'function') bad('onDrop', `a function with overflow '${overflow}'`);
     if (typeof scheduler !== 'object' || scheduler === null || typeof scheduler.schedule !== 'function') {
       bad('scheduler', 'an RxJS scheduler');

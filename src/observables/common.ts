@@ -83,7 +83,6 @@ export function invalidOption(fn: string, message: string, cause?: unknown): Arg
 /** @internal A delay Node's timers honour: a positive integer of ms up to 2^31 - 1. */
 export const isTimeout = (value: unknown): value is number => isPositiveInteger(value) && value <= MAX_TIMEOUT_MS;
 
-
 /** @internal The URL of `connect()`, checked: `ws:` or `wss:`, no fragment. */
 export function parseUrl(url: unknown): URL {
   let parsed: URL;
@@ -94,7 +93,11 @@ export function parseUrl(url: unknown): URL {
     throw argumentError(TypeError, 'ERR_INVALID_URL', `connect(): ${describe(url)} is not a URL`);
   }
   if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') {
-    throw argumentError(TypeError, 'ERR_INVALID_URL', `connect(): the URL must start with ws: or wss:, got ${parsed.protocol}`);
+    throw argumentError(
+      TypeError,
+      'ERR_INVALID_URL',
+      `connect(): the URL must start with ws: or wss:, got ${parsed.protocol}`,
+    );
   }
   if (parsed.hash) {
     throw argumentError(TypeError, 'ERR_INVALID_URL', 'connect(): a WebSocket URL has no fragment (RFC 6455 §3)');

@@ -45,7 +45,9 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Observ
       ws = new WebSocketClass(target.href, protocols);
     } catch (error) {
       // A port the browser blocks, say, or a page's Content-Security-Policy.
-      subscriber.error(new WebSocketPeerError('ERR_CONNECT_FAILED', `Could not connect to ${target.href}`, { cause: error }));
+      subscriber.error(
+        new WebSocketPeerError('ERR_CONNECT_FAILED', `Could not connect to ${target.href}`, { cause: error }),
+      );
       return undefined;
     }
     let timedOut = false;
@@ -67,7 +69,10 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Observ
         // As in Node: a server that selects none of the subprotocols we offered is refused.
         ws.close(1000);
         subscriber.error(
-          new WebSocketPeerError('ERR_CONNECT_FAILED', `${target.href} selected none of the subprotocols ${protocols.join(', ')}`),
+          new WebSocketPeerError(
+            'ERR_CONNECT_FAILED',
+            `${target.href} selected none of the subprotocols ${protocols.join(', ')}`,
+          ),
         );
         return;
       }
@@ -82,7 +87,10 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Observ
       removeListeners();
       subscriber.error(
         timedOut
-          ? new WebSocketPeerError('ERR_HANDSHAKE_TIMEOUT', `Opening handshake with ${target.href} took over ${handshakeTimeout} ms`)
+          ? new WebSocketPeerError(
+              'ERR_HANDSHAKE_TIMEOUT',
+              `Opening handshake with ${target.href} took over ${handshakeTimeout} ms`,
+            )
           : // The browser hides why (refused, an HTTP status, TLS): it only says the handshake failed.
             new WebSocketPeerError('ERR_CONNECT_FAILED', `Could not connect to ${target.href}`),
       );

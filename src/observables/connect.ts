@@ -5,7 +5,7 @@ import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_PAYLOAD } from '../peer/const
 import { NodeTransport, PeerSocket } from '../peer/NodeTransport.js';
 import { WebSocketCloseError } from '../peer/WebSocketCloseError.js';
 import { type PeerOptions, WebSocketPeer } from '../peer/WebSocketPeer.js';
-import { argumentError, WebSocketPeerError } from '../peer/WebSocketPeerError.js';
+import { WebSocketPeerError } from '../peer/WebSocketPeerError.js';
 import {
   checkCertificates,
   checkOption,
@@ -78,7 +78,10 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Observ
   checkOption('connect', 'ca', ca, isPemInput, 'PEM certificates: a string, a Buffer or a non-empty array of them');
   checkOption('connect', 'servername', servername, isServerName, 'a DNS host name (not an IP address)');
   const secure = target.protocol === 'wss:';
-  for (const [name, value] of [['ca', ca], ['servername', servername]] as const) {
+  for (const [name, value] of [
+    ['ca', ca],
+    ['servername', servername],
+  ] as const) {
     if (value !== undefined && !secure) {
       throw invalidOption('connect', `option '${name}' applies to wss: URLs only, and ${target.href} is ws:`);
     }
@@ -148,13 +151,20 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Observ
       const where = target.href;
       if (timedOut) {
         subscriber.error(
-          new WebSocketPeerError('ERR_HANDSHAKE_TIMEOUT', `Opening handshake with ${where} took over ${handshakeTimeout} ms`),
+          new WebSocketPeerError(
+            'ERR_HANDSHAKE_TIMEOUT',
+            `Opening handshake with ${where} took over ${handshakeTimeout} ms`,
+          ),
         );
       } else if (rejectedWith !== undefined) {
         subscriber.error(
-          new WebSocketPeerError('ERR_HANDSHAKE_REJECTED', `${where} answered the handshake with HTTP ${rejectedWith}`, {
-            statusCode: rejectedWith,
-          }),
+          new WebSocketPeerError(
+            'ERR_HANDSHAKE_REJECTED',
+            `${where} answered the handshake with HTTP ${rejectedWith}`,
+            {
+              statusCode: rejectedWith,
+            },
+          ),
         );
       } else {
         const detail = lastError ? `: ${lastError.message}` : '';

@@ -8,5 +8,8 @@ import type { PeerServer } from './PeerServer.js';
  * @throws WebSocketPeerError `ERR_NOT_SUPPORTED`, always.
  */
 export function listen(_options?: ListenOptions): Observable<PeerServer> {
-  throw new WebSocketPeerError('ERR_NOT_SUPPORTED', 'listen() is Node only: a browser cannot accept WebSocket connections');
+  throw new WebSocketPeerError(
+    'ERR_NOT_SUPPORTED',
+    'listen() is Node only: a browser cannot accept WebSocket connections',
+  );
 }

@@ -304,10 +304,14 @@ export function listen(options: ListenOptions = {}): Observable<PeerServer> {
       subscriber.next(new PeerServer(where.host, where.port, inbox.observable, secure, limits));
     };
     const onListenError = (error: Error): void => {
-      subscriber.error(new WebSocketPeerError('ERR_LISTEN_FAILED', `Could not listen: ${error.message}`, { cause: error }));
+      subscriber.error(
+        new WebSocketPeerError('ERR_LISTEN_FAILED', `Could not listen: ${error.message}`, { cause: error }),
+      );
     };
     const onServerError = (error: Error): void => {
-      subscriber.error(new WebSocketPeerError('ERR_LISTEN_FAILED', `The server failed: ${error.message}`, { cause: error }));
+      subscriber.error(
+        new WebSocketPeerError('ERR_LISTEN_FAILED', `The server failed: ${error.message}`, { cause: error }),
+      );
     };
     const onServerClose = (): void => {
       subscriber.complete();

@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { createSecureContext } from 'node:tls';
-import { invalidOption, isString } from './common.js';
+import { invalidOption } from './common.js';
 
 export {
   checkOption,
@@ -28,7 +28,9 @@ export const isPemInput = (value: unknown): value is PemInput =>
 /** @internal The same PEM, as strings and `Buffer`s (a plain `Uint8Array` becomes a `Buffer`). */
 export function toPem(value: PemInput): string | Buffer | Array<string | Buffer> {
   const one = (part: string | Uint8Array): string | Buffer =>
-    typeof part === 'string' || Buffer.isBuffer(part) ? part : Buffer.from(part.buffer, part.byteOffset, part.byteLength);
+    typeof part === 'string' || Buffer.isBuffer(part)
+      ? part
+      : Buffer.from(part.buffer, part.byteOffset, part.byteLength);
   return Array.isArray(value) ? value.map(one) : one(value);
 }
 
@@ -44,7 +46,10 @@ export function checkCertificates(fn: string, name: string, value: PemInput): vo
     const text = typeof part === 'string' ? part : Buffer.from(part).toString('latin1');
     const blocks = text.match(PEM_CERTIFICATE);
     if (!blocks) {
-      throw invalidOption(fn, `option '${name}' must hold PEM certificates ('-----BEGIN CERTIFICATE-----'), not a file name`);
+      throw invalidOption(
+        fn,
+        `option '${name}' must hold PEM certificates ('-----BEGIN CERTIFICATE-----'), not a file name`,
+      );
     }
     for (const block of blocks) {
       try {

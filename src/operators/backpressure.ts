@@ -97,16 +97,32 @@ export function backpressure<T extends OutboundData>(
   const { maxHeldBytes = DEFAULT_MAX_HELD_BYTES, overflow = 'error' } = options;
   const onDrop = 'onDrop' in options ? options.onDrop : undefined;
   if (typeof peer !== 'object' || peer === null || !('bufferedAmount$' in peer) || !('state$' in peer)) {
-    throw argumentError(TypeError, 'ERR_INVALID_ARG_TYPE', 'backpressure(): the first argument must be a WebSocketPeer');
+    throw argumentError(
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      'backpressure(): the first argument must be a WebSocketPeer',
+    );
   }
   if (typeof maxHeldBytes !== 'number' || !Number.isSafeInteger(maxHeldBytes) || maxHeldBytes <= 0) {
-    throw argumentError(TypeError, 'ERR_INVALID_OPTION', "backpressure(): option 'maxHeldBytes' must be a positive integer (bytes)");
+    throw argumentError(
+      TypeError,
+      'ERR_INVALID_OPTION',
+      "backpressure(): option 'maxHeldBytes' must be a positive integer (bytes)",
+    );
   }
   if (!POLICIES.includes(overflow)) {
-    throw argumentError(TypeError, 'ERR_INVALID_OPTION', `backpressure(): option 'overflow' must be one of ${POLICIES.join(', ')}`);
+    throw argumentError(
+      TypeError,
+      'ERR_INVALID_OPTION',
+      `backpressure(): option 'overflow' must be one of ${POLICIES.join(', ')}`,
+    );
   }
   if (overflow !== 'error' && typeof onDrop !== 'function') {
-    throw argumentError(TypeError, 'ERR_INVALID_OPTION', `backpressure(): overflow '${overflow}' needs an onDrop(value) function`);
+    throw argumentError(
+      TypeError,
+      'ERR_INVALID_OPTION',
+      `backpressure(): overflow '${overflow}' needs an onDrop(value) function`,
+    );
   }
 
   return (source) =>

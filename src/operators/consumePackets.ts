@@ -55,7 +55,11 @@ export function consumePackets<R>(
   options: ConsumePacketsOptions = {},
 ): Observable<R> {
   if (typeof peer !== 'object' || peer === null || typeof peer[kWatchInbox] !== 'function') {
-    throw argumentError(TypeError, 'ERR_INVALID_ARG_TYPE', 'consumePackets(): the first argument must be a WebSocketPeer');
+    throw argumentError(
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      'consumePackets(): the first argument must be a WebSocketPeer',
+    );
   }
   if (typeof handler !== 'function') {
     throw argumentError(TypeError, 'ERR_INVALID_ARG_TYPE', 'consumePackets(): the handler must be a function');
@@ -65,7 +69,11 @@ export function consumePackets<R>(
   }
   const { concurrency = 1 } = options;
   if (typeof concurrency !== 'number' || !Number.isSafeInteger(concurrency) || concurrency < 1) {
-    throw argumentError(TypeError, 'ERR_INVALID_OPTION', "consumePackets(): option 'concurrency' must be a positive integer");
+    throw argumentError(
+      TypeError,
+      'ERR_INVALID_OPTION',
+      "consumePackets(): option 'concurrency' must be a positive integer",
+    );
   }
 
   return new Observable<R>((subscriber) => {

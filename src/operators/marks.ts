@@ -28,8 +28,9 @@ export function resolveMarks(fn: string, options: WaterMarks): { high: number; l
     }
   };
   check('highWaterMark', highWaterMark);
-  const { lowWaterMark = options.highWaterMark === undefined ? DEFAULT_LOW_WATER_MARK : Math.floor(highWaterMark / 4) } =
-    options;
+  const {
+    lowWaterMark = options.highWaterMark === undefined ? DEFAULT_LOW_WATER_MARK : Math.floor(highWaterMark / 4),
+  } = options;
   check('lowWaterMark', lowWaterMark);
   if (highWaterMark === 0 || lowWaterMark > highWaterMark) {
     throw argumentError(

@@ -51,7 +51,8 @@ function pullerOf(source: SendSource): Puller | undefined {
     argumentError(TypeError, 'ERR_INVALID_ARG_TYPE', `sendAll(): the source's iterator ${what}`);
   const start = (): AsyncIterator<unknown> | Iterator<unknown> => {
     if (iterator) return iterator;
-    const made: unknown = typeof asyncIterate === 'function' ? asyncIterate.call(source) : (iterate as () => unknown).call(source);
+    const made: unknown =
+      typeof asyncIterate === 'function' ? asyncIterate.call(source) : (iterate as () => unknown).call(source);
     if (typeof made !== 'object' || made === null || typeof (made as Iterator<unknown>).next !== 'function') {
       throw broken('is not an iterator (it has no next())');
     }
@@ -66,7 +67,8 @@ function pullerOf(source: SendSource): Puller | undefined {
   return {
     next: () => {
       const result: unknown = start().next();
-      const thenable = typeof result === 'object' && result !== null && typeof (result as PromiseLike<unknown>).then === 'function';
+      const thenable =
+        typeof result === 'object' && result !== null && typeof (result as PromiseLike<unknown>).then === 'function';
       return thenable ? Promise.resolve(result as PromiseLike<unknown>).then(settle) : settle(result);
     },
     // Ends the source early: a generator runs its `finally`, a file stream is destroyed.
@@ -106,7 +108,11 @@ function pullerOf(source: SendSource): Puller | undefined {
  * @param options `highWaterMark` (1 MiB), `lowWaterMark` (256 KiB), `writeMode` (by item type).
  * @throws TypeError (`ERR_INVALID_ARG_TYPE`, `ERR_INVALID_OPTION`) synchronously, for a bad argument.
  */
-export function sendAll(peer: WebSocketPeer, source: SendSource, options: SendAllOptions = {}): Observable<SendProgress> {
+export function sendAll(
+  peer: WebSocketPeer,
+  source: SendSource,
+  options: SendAllOptions = {},
+): Observable<SendProgress> {
   const { high, low } = resolveMarks('sendAll', options);
   const { writeMode } = options;
   if (writeMode !== undefined) validateWriteMode(writeMode);
@@ -114,7 +120,11 @@ export function sendAll(peer: WebSocketPeer, source: SendSource, options: SendAl
     throw argumentError(TypeError, 'ERR_INVALID_ARG_TYPE', 'sendAll(): the first argument must be a WebSocketPeer');
   }
   if (pullerOf(source) === undefined) {
-    throw argumentError(TypeError, 'ERR_INVALID_ARG_TYPE', 'sendAll(): the source must be an Iterable or an AsyncIterable');
+    throw argumentError(
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      'sendAll(): the source must be an Iterable or an AsyncIterable',
+    );
   }
 
   /**

@@ -17,7 +17,10 @@ import type { Packet } from '../peer/types.js';
 export function decodeVariants(options?: VariantOptions): OperatorFunction<Packet, Variant> {
   return map((packet) => {
     if (packet.isString) {
-      throw new VariantError('ERR_VARIANT_INVALID', 'decodeVariants(): a text packet; Godot values come in binary packets');
+      throw new VariantError(
+        'ERR_VARIANT_INVALID',
+        'decodeVariants(): a text packet; Godot values come in binary packets',
+      );
     }
     return decodeVariant(packet.data, options);
   });

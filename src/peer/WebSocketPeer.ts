@@ -56,7 +56,9 @@ export const DEFAULT_PEER_OPTIONS: ResolvedPeerOptions = {
 
 function isPacket(data: unknown): data is Packet {
   if (typeof data !== 'object' || data === null || !('isString' in data) || !('data' in data)) return false;
-  return data.isString === true ? typeof data.data === 'string' : data.isString === false && data.data instanceof Uint8Array;
+  return data.isString === true
+    ? typeof data.data === 'string'
+    : data.isString === false && data.data instanceof Uint8Array;
 }
 
 /**
@@ -72,7 +74,10 @@ function isPacket(data: unknown): data is Packet {
  * ```
  */
 function notSupported(what: string): WebSocketPeerError {
-  return new WebSocketPeerError('ERR_NOT_SUPPORTED', `${what} is not available in the browser: its WebSocket does not expose it`);
+  return new WebSocketPeerError(
+    'ERR_NOT_SUPPORTED',
+    `${what} is not available in the browser: its WebSocket does not expose it`,
+  );
 }
 
 export class WebSocketPeer {
@@ -142,13 +147,18 @@ export class WebSocketPeer {
     this.sink = {
       next: (data) => this.putPacket(data),
       // A browser sends no 1011: 4011 there (CloseCode.BrowserInternalError).
-      error: () => this.close(transport.platform === 'browser' ? CloseCode.BrowserInternalError : CloseCode.InternalError),
+      error: () =>
+        this.close(transport.platform === 'browser' ? CloseCode.BrowserInternalError : CloseCode.InternalError),
       complete: () => this.close(),
     };
     if (!options.noDelay) this.setNoDelay(false);
     const interval = options.heartbeatInterval;
     if (interval !== undefined && !transport.ping) {
-      throw argumentError(TypeError, 'ERR_INVALID_OPTION', "option 'heartbeatInterval': this platform cannot send pings");
+      throw argumentError(
+        TypeError,
+        'ERR_INVALID_OPTION',
+        "option 'heartbeatInterval': this platform cannot send pings",
+      );
     }
     transport.bind({
       message: (packet, bytes) => this.onMessage(packet, bytes),
@@ -323,7 +333,10 @@ export class WebSocketPeer {
     const packet = this.getPacket();
     if (packet === undefined) return undefined;
     if (packet.isString) {
-      throw new VariantError('ERR_VARIANT_INVALID', 'getVar(): the packet is text; Godot values come in binary packets');
+      throw new VariantError(
+        'ERR_VARIANT_INVALID',
+        'getVar(): the packet is text; Godot values come in binary packets',
+      );
     }
     return decodeVariant(packet.data, options);
   }
@@ -415,11 +428,7 @@ export class WebSocketPeer {
   private onTaken(packet: Packet): void {
     this.lastWasString = packet.isString;
     // Resume at half the bounds, so a consumer that keeps up does not flip the socket per packet.
-    if (
-      this.paused &&
-      this.inbox.size <= this.maxQueuedPackets / 2 &&
-      this.inbox.weight <= this.maxQueuedBytes / 2
-    ) {
+    if (this.paused && this.inbox.size <= this.maxQueuedPackets / 2 && this.inbox.weight <= this.maxQueuedBytes / 2) {
       this.paused = false;
       this.transport.resume?.();
     }

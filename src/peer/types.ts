@@ -3,8 +3,7 @@ export type PeerState = 'connecting' | 'open' | 'closing' | 'closed';
 
 /** One inbound message: text arrives as a `string`, binary as a `Uint8Array`. */
 export type Packet =
-  | { readonly isString: true; readonly data: string }
-  | { readonly isString: false; readonly data: Uint8Array };
+  { readonly isString: true; readonly data: string } | { readonly isString: false; readonly data: Uint8Array };
 
 /** What `sink.next()` and `putPacket()` accept: a `Packet` goes as its own kind. */
 export type OutboundData = string | Uint8Array | ArrayBuffer | ArrayBufferView | Packet;

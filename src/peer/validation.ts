@@ -37,7 +37,11 @@ export function validateClose(code: unknown, reason: unknown, browser = false): 
     );
   }
   if (typeof reason !== 'string') {
-    throw argumentError(TypeError, 'ERR_INVALID_CLOSE_REASON', `The close reason must be a string, got ${typeof reason}`);
+    throw argumentError(
+      TypeError,
+      'ERR_INVALID_CLOSE_REASON',
+      `The close reason must be a string, got ${typeof reason}`,
+    );
   }
   const bytes = utf8Length(reason);
   if (bytes > MAX_CLOSE_REASON_BYTES) {

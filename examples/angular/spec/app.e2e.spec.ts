@@ -43,7 +43,9 @@ describe('the Angular app in Chromium', function () {
   before(async function () {
     this.timeout(60_000);
     if (!existsSync(join(APP_ROOT, 'index.html'))) {
-      throw new Error(`no built app in ${APP_ROOT}: run \`npm run test:angular\` (it builds first) or \`npx ng build\``);
+      throw new Error(
+        `no built app in ${APP_ROOT}: run \`npm run test:angular\` (it builds first) or \`npx ng build\``,
+      );
     }
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (as .ci/run does)`);
     server = await startChatServer({ port: 0, tickInterval: 100 });
@@ -81,11 +83,9 @@ describe('the Angular app in Chromium', function () {
 
   it("shows the state 'open' and the server's live messages", async () => {
     await waitForState('open');
-    await page.waitForFunction(
-      () => document.querySelectorAll('[data-testid=messages] li').length >= 4,
-      undefined,
-      { timeout: WAIT },
-    );
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=messages] li').length >= 4, undefined, {
+      timeout: WAIT,
+    });
     const shown = await messages();
     expect(shown[0]).to.match(/^welcome, 127\.0\.0\.1:\d+$/);
     // Ticks every 100 ms, in order, none lost: tick n, n+1, n+2...
@@ -120,7 +120,10 @@ describe('the Angular app in Chromium', function () {
     server = await startChatServer({ port, tickInterval: 100 });
     await waitForState('open');
     expect(await page.locator('[data-testid=attempt]').innerText()).to.match(/^\(attempt [1-9]\d*\)$/);
-    await page.locator('[data-testid=messages] li', { hasText: /^welcome, / }).nth(1).waitFor({ timeout: WAIT });
+    await page
+      .locator('[data-testid=messages] li', { hasText: /^welcome, / })
+      .nth(1)
+      .waitFor({ timeout: WAIT });
     expect(await state()).to.equal('open');
   });
 });

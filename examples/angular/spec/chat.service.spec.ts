@@ -25,7 +25,13 @@ import {
   timeout,
   toArray,
 } from 'rxjs';
-import { CHAT_RECONNECT_OPTIONS, CHAT_URL, type ChatMessage, ChatService, type ChatState } from '../src/app/chat.service';
+import {
+  CHAT_RECONNECT_OPTIONS,
+  CHAT_URL,
+  type ChatMessage,
+  ChatService,
+  type ChatState,
+} from '../src/app/chat.service';
 
 const WAIT = 5_000;
 
@@ -216,6 +222,8 @@ describe('ChatService (Angular, zoneless, in Node)', function () {
     expect(states.values.at(-1)).to.deep.equal({ state: 'closed' });
     expect(states.done()).to.equal(true);
     await until(messages.done, 'messages$ to complete'); // once the closing handshake is over
-    expect(() => chat.send('too late')).to.throw().with.property('code', 'ERR_PEER_CLOSED');
+    expect(() => chat.send('too late'))
+      .to.throw()
+      .with.property('code', 'ERR_PEER_CLOSED');
   });
 });

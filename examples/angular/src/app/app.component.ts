@@ -34,9 +34,18 @@ const describe = (message: ChatMessage): string =>
     </ol>
   `,
   styles: `
-    :host { display: block; font-family: system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; }
-    .status span { margin-left: 0.5em; }
-    ol { font-family: ui-monospace, monospace; }
+    :host {
+      display: block;
+      font-family: system-ui, sans-serif;
+      max-width: 40rem;
+      margin: 2rem auto;
+    }
+    .status span {
+      margin-left: 0.5em;
+    }
+    ol {
+      font-family: ui-monospace, monospace;
+    }
   `,
 })
 export class AppComponent {
