@@ -392,13 +392,44 @@ describe('WebSocketPeer', () => {
       await checkExact(remote, client.peer);
     });
 
-    it('stays 0 while the kernel takes each message at once', async () => {
+    it('counts small messages held for the turn, and is 0 again once the kernel has them', async () => {
       const { client } = await openPair();
+      const socket = internalsOf(client.peer).socket;
       const amounts = collect(client.peer.bufferedAmount$);
       client.peer.sink.next('ab€');
-      expect(client.peer.getCurrentOutboundBufferedAmount()).to.equal(0);
+      client.peer.sink.next('cd');
+      // Coalesced: held in the process until the end of the turn, so not yet the OS's.
+      expect(client.peer.getCurrentOutboundBufferedAmount()).to.equal(7);
+      expect(socket.writableLength).to.be.at.least(7);
       await delay(20);
-      expect(amounts.values).to.deep.equal([0]);
+      expect(amounts.values).to.deep.equal([0, 5, 7, 0]);
+      expect(socket.writableLength).to.equal(0);
+    });
+
+    it('sends small messages of one turn in one write, and a large one without waiting', async () => {
+      const { client, remote } = await openPair();
+      // Node's Socket#_writev is what a corked socket calls with all it holds, once.
+      const socket = internalsOf(client.peer).socket as unknown as { _writev: unknown };
+      let writes = 0;
+      const original = { writev: socket._writev as (...args: unknown[]) => unknown };
+      const spy = (...args: unknown[]): unknown => {
+        writes++;
+        return original.writev.apply(socket, args);
+      };
+      socket._writev = spy;
+      client.peer.setWriteMode(WriteMode.Binary);
+      const chunk = new Uint8Array(64);
+      for (let i = 0; i < 100; i++) {
+        chunk[0] = i; // reused at once: each small message was copied
+        client.peer.sink.next(chunk);
+      }
+      const received = await takeValues(remote.packets$, 100);
+      expect(received.map((p) => (p.data as Uint8Array)[0])).to.deep.equal([...Array(100).keys()]);
+      expect(writes).to.equal(1);
+      const large = new Uint8Array(64 * 1024);
+      client.peer.sink.next(large); // not held for the turn: the kernel has it at once
+      expect(client.peer.getCurrentOutboundBufferedAmount()).to.equal(0);
+      socket._writev = original.writev;
     });
   });
 

@@ -23,6 +23,9 @@ export class PeerSocket extends WebSocket {
   }
 }
 
+/** @internal Messages up to this size are copied and coalesced with the others of their turn. */
+const COALESCE_MAX_BYTES = 16 * 1024;
+
 /** @internal The Node transport: a `ws` WebSocket that is already open, and its TCP socket. */
 export class NodeTransport implements Transport {
   readonly platform = 'node';
@@ -54,15 +57,39 @@ export class NodeTransport implements Transport {
   }
 
   send(data: string | Uint8Array, asText: boolean, done: () => void): number {
-    // While the kernel's socket buffer has room, Node writes the frame into it synchronously and
-    // only calls `done` a tick later; what it could not write waits in `writableLength`, header
-    // bytes first. So the growth of `writableLength` is this frame's unwritten part, exactly.
+    let payload: string | Uint8Array = data;
+    if (typeof data === 'string' || data.byteLength <= COALESCE_MAX_BYTES) {
+      // Write coalescing: small messages sent in one turn of the event loop leave in one writev
+      // (ws corks only within one frame): the first one corks the socket, the end of the turn
+      // (process.nextTick, no timer) uncorks it. Corked frames wait by reference, so small bytes
+      // are copied: the caller may reuse its buffer at once, as when each went out by itself.
+      if (!this.corked) {
+        this.corked = true;
+        this.socket.cork();
+        process.nextTick(this.uncork);
+      }
+      if (typeof data !== 'string') payload = Buffer.from(data);
+    } else if (this.corked) {
+      // A large message goes out now, after the small ones before it, and is not copied.
+      this.uncork();
+    }
+    // What the kernel has not taken waits in `writableLength` (corked frames too), header bytes
+    // first: its growth is this frame's unwritten part, exactly.
     const before = this.socket.writableLength;
-    this.ws.send(data, { binary: !asText }, done);
+    this.ws.send(payload, { binary: !asText }, done);
     const unwritten = this.socket.writableLength - before;
     if (unwritten <= 0) return 0;
     return Math.min(unwritten, typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength);
   }
+
+  private corked = false;
+
+  /** Ends this turn's cork, if it is still on; the nextTick that comes after it does nothing. */
+  private readonly uncork = (): void => {
+    if (!this.corked) return;
+    this.corked = false;
+    this.socket.uncork();
+  };
 
   queuedBytes(): number {
     return this.socket.writableLength;
