@@ -25,6 +25,8 @@ export class PeerSocket extends WebSocket {
 
 /** @internal Messages up to this size are copied and coalesced with the others of their turn. */
 const COALESCE_MAX_BYTES = 16 * 1024;
+/** @internal At most this many messages per write: a long burst leaves in batches. */
+const COALESCE_MAX_SENDS = 1024;
 
 /** @internal The Node transport: a `ws` WebSocket that is already open, and its TCP socket. */
 export class NodeTransport implements Transport {
@@ -58,7 +60,8 @@ export class NodeTransport implements Transport {
 
   send(data: string | Uint8Array, asText: boolean, done: () => void): number {
     let payload: string | Uint8Array = data;
-    if (typeof data === 'string' || data.byteLength <= COALESCE_MAX_BYTES) {
+    // A string's length bounds its UTF-8 size from below: long ones go out as large messages.
+    if ((typeof data === 'string' ? data.length : data.byteLength) <= COALESCE_MAX_BYTES) {
       // Write coalescing: small messages sent in one turn of the event loop leave in one writev
       // (ws corks only within one frame): the first one corks the socket, the end of the turn
       // (process.nextTick, no timer) uncorks it. Corked frames wait by reference, so small bytes
@@ -69,6 +72,7 @@ export class NodeTransport implements Transport {
         process.nextTick(this.uncork);
       }
       if (typeof data !== 'string') payload = Buffer.from(data);
+      this.corkedSends++;
     } else if (this.corked) {
       // A large message goes out now, after the small ones before it, and is not copied.
       this.uncork();
@@ -77,17 +81,21 @@ export class NodeTransport implements Transport {
     // first: its growth is this frame's unwritten part, exactly.
     const before = this.socket.writableLength;
     this.ws.send(payload, { binary: !asText }, done);
+    // A long burst goes out in batches, so that the kernel starts sending and memory stays small.
+    if (this.corked && this.corkedSends >= COALESCE_MAX_SENDS) this.uncork();
     const unwritten = this.socket.writableLength - before;
     if (unwritten <= 0) return 0;
     return Math.min(unwritten, typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength);
   }
 
   private corked = false;
+  private corkedSends = 0;
 
   /** Ends this turn's cork, if it is still on; the nextTick that comes after it does nothing. */
   private readonly uncork = (): void => {
     if (!this.corked) return;
     this.corked = false;
+    this.corkedSends = 0;
     this.socket.uncork();
   };
 
