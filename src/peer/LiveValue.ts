@@ -31,7 +31,16 @@ export class LiveValue<T> {
   set(value: T): void {
     if (this.done || Object.is(value, this.current)) return;
     this.current = value;
-    if (this.subscribers.size === 0) return;
+    const count = this.subscribers.size;
+    if (count === 0) return;
+    if (count === 1) {
+      // The common case (one operator watching), on the hot path: no copy of the set per value.
+      // Only the one there now: one that it adds from inside next() got the value on subscribe.
+      for (const subscriber of this.subscribers) {
+        subscriber.next(value);
+        return;
+      }
+    }
     for (const subscriber of [...this.subscribers]) {
       // A subscriber may set a newer value from inside next(); that set told everyone already.
       if (!Object.is(this.current, value)) return;
