@@ -327,7 +327,9 @@ describe('Inbox', () => {
       for (const item of items) inbox.put(item, 1);
       for (let i = 0; i < 1499; i++) inbox.take();
       // The queue never emptied, so it never started afresh: what it holds must be the last item only.
-      const held = (inbox as unknown as { items: unknown[] }).items.filter((item) => item !== undefined);
+      const held = (inbox as unknown as { queue: { items: unknown[] } }).queue.items.filter(
+        (item) => item !== undefined,
+      );
       expect(held).to.deep.equal([items[1499]]);
     });
   });

@@ -18,7 +18,8 @@ import { CloseCode, WriteMode } from '../peer/constants.js';
 import { Inbox } from '../peer/Inbox.js';
 import { LiveValue } from '../peer/LiveValue.js';
 import type { CloseInfo, OutboundData, Packet } from '../peer/types.js';
-import { asBytes, isValidUtf8, payloadLength, validateClose } from '../peer/validation.js';
+import { checkOutbound, payloadLength, validateClose } from '../peer/validation.js';
+import { WeightedQueue } from '../peer/WeightedQueue.js';
 import type { WebSocketPeer } from '../peer/WebSocketPeer.js';
 import { argumentError, WebSocketPeerError } from '../peer/WebSocketPeerError.js';
 import type { ConnectOptions } from './connect.js';
@@ -160,8 +161,7 @@ export class Connection {
   private readonly status = new LiveValue<ConnectionStatus>({ state: 'idle' });
   /** Peers whose packets `packets$` has not taken yet, in the order they opened. */
   private readonly peers = new Inbox<WebSocketPeer>();
-  private readonly queue: OutboundData[] = [];
-  private queuedBytes = 0;
+  private readonly queue = new WeightedQueue<OutboundData>();
   private retries = 0;
   private openedAt: number | undefined;
   private attemptSubscription: Subscription | undefined;
@@ -252,7 +252,7 @@ export class Connection {
 
   /** How many writes wait for the connection to open. */
   get queuedWrites(): number {
-    return this.queue.length;
+    return this.queue.size;
   }
 
   /** Starts connecting, if nothing has asked for the connection yet. Does nothing otherwise. */
@@ -271,11 +271,11 @@ export class Connection {
     if (status.state === 'closed') {
       throw new WebSocketPeerError('ERR_PEER_CLOSED', 'Cannot send: the connection is closed for good');
     }
-    if (status.state === 'open' && status.peer.isConnectedToHost() && this.queue.length === 0) {
+    if (status.state === 'open' && status.peer.isConnectedToHost() && this.queue.size === 0) {
       status.peer.putPacket(data);
       return;
     }
-    this.checkData(data);
+    checkOutbound(data, this.options.writeMode);
     this.enqueue(data);
     this.open();
   }
@@ -347,9 +347,8 @@ export class Connection {
     this.attemptSubscription = undefined;
     // packets$ errors only when it gave up on an error; a clean close it chose not to retry completes it.
     this.finalReason = reason instanceof Error ? reason : undefined;
-    const unsent = this.queue.length;
-    this.queue.length = 0;
-    this.queuedBytes = 0;
+    const unsent = this.queue.size;
+    this.queue.clear();
     this.status.set(reason === undefined ? { state: 'closed', unsent } : { state: 'closed', reason, unsent });
     this.status.complete();
     this.peers.end();
@@ -360,61 +359,30 @@ export class Connection {
 
   private flush(peer: WebSocketPeer): void {
     // In order, and each write leaves the queue as it is handed over: none goes twice.
-    while (this.queue.length > 0 && peer.isConnectedToHost()) {
-      const data = this.queue.shift() as OutboundData;
-      this.queuedBytes -= payloadLength(data);
-      peer.putPacket(data);
-    }
-  }
-
-  private checkData(data: OutboundData): void {
-    if (typeof data === 'string') return;
-    const bytes = asBytes(data);
-    if (bytes) {
-      if (this.options.writeMode === WriteMode.Text && !isValidUtf8(bytes)) {
-        throw argumentError(
-          TypeError,
-          'ERR_INVALID_UTF8',
-          'Bytes sent in text mode must be valid UTF-8; use WriteMode.Binary for other bytes',
-        );
-      }
-      return;
-    }
-    const packet = data as Partial<Packet> | null;
-    const isPacket =
-      typeof packet === 'object' &&
-      packet !== null &&
-      ((packet.isString === true && typeof packet.data === 'string') ||
-        (packet.isString === false && packet.data instanceof Uint8Array));
-    if (!isPacket) throw argumentError(TypeError, 'ERR_INVALID_DATA', 'Can only send a string, bytes or a Packet');
+    while (this.queue.size > 0 && peer.isConnectedToHost()) peer.putPacket(this.queue.shift());
   }
 
   private enqueue(data: OutboundData): void {
     const { maxQueuedWrites, maxQueuedWriteBytes, overflow, onDrop } = this.options;
     const size = payloadLength(data);
-    const fits = (): boolean => this.queue.length < maxQueuedWrites && this.queuedBytes + size <= maxQueuedWriteBytes;
+    const fits = (): boolean => this.queue.size < maxQueuedWrites && this.queue.weight + size <= maxQueuedWriteBytes;
     if (!fits()) {
       if (overflow === 'error') {
         throw new WebSocketPeerError(
           'ERR_QUEUE_FULL',
-          `Cannot queue the write: ${this.queue.length} writes (${this.queuedBytes} bytes) wait for the connection to open`,
-          { held: this.queue.length },
+          `Cannot queue the write: ${this.queue.size} writes (${this.queue.weight} bytes) wait for the connection to open`,
+          { held: this.queue.size },
         );
       }
       const drop = onDrop as (data: OutboundData) => void;
       if (overflow === 'drop-oldest') {
-        while (this.queue.length > 0 && !fits()) {
-          const oldest = this.queue.shift() as OutboundData;
-          this.queuedBytes -= payloadLength(oldest);
-          drop(oldest);
-        }
+        while (this.queue.size > 0 && !fits()) drop(this.queue.shift());
       }
       if (!fits()) {
         drop(data);
         return;
       }
     }
-    this.queue.push(data);
-    this.queuedBytes += size;
+    this.queue.push(data, size);
   }
 }

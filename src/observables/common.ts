@@ -1,4 +1,7 @@
-// The options code every platform shares: nothing here may import a Node module.
+// What connect() and the options code share on every platform: nothing here may import a Node module.
+import type { Subscriber, Subscription } from 'rxjs';
+import { WebSocketCloseError } from '../peer/WebSocketCloseError.js';
+import type { WebSocketPeer } from '../peer/WebSocketPeer.js';
 import { MAX_TIMEOUT_MS } from '../peer/constants.js';
 import {
   DEFAULT_PEER_OPTIONS,
@@ -103,4 +106,19 @@ export function parseUrl(url: unknown): URL {
     throw argumentError(TypeError, 'ERR_INVALID_URL', 'connect(): a WebSocket URL has no fragment (RFC 6455 §3)');
   }
   return parsed;
+}
+
+/**
+ * @internal What `connect()` does once its peer is open, on every platform: emits it, then
+ * completes when it closes cleanly or errors with `WebSocketCloseError`. Returns the watch on
+ * `closed$`, for the teardown.
+ */
+export function emitOpenPeer(peer: WebSocketPeer, subscriber: Subscriber<WebSocketPeer>): Subscription {
+  // closed$ cannot emit before next() returns: the peer has just opened.
+  const closed = peer.closed$.subscribe((info) => {
+    if (info.wasClean) subscriber.complete();
+    else subscriber.error(new WebSocketCloseError(info));
+  });
+  subscriber.next(peer);
+  return closed;
 }

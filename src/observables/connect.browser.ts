@@ -1,10 +1,9 @@
 import { Observable, type Subscription } from 'rxjs';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from '../peer/constants.js';
 import { type BrowserWebSocket, type BrowserWebSocketConstructor, BrowserTransport } from '../peer/BrowserTransport.js';
-import { WebSocketCloseError } from '../peer/WebSocketCloseError.js';
 import { WebSocketPeer } from '../peer/WebSocketPeer.js';
 import { WebSocketPeerError } from '../peer/WebSocketPeerError.js';
-import { checkOption, isProtocolList, isTimeout, parseUrl, resolvePeerOptions } from './common.js';
+import { checkOption, emitOpenPeer, isProtocolList, isTimeout, parseUrl, resolvePeerOptions } from './common.js';
 import type { ConnectOptions } from './connect.js';
 
 /** Options the browser's `WebSocket` has no way to honour. */
@@ -77,11 +76,7 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Observ
         return;
       }
       peer = new WebSocketPeer(new BrowserTransport(ws), peerOptions);
-      closed = peer.closed$.subscribe((info) => {
-        if (info.wasClean) subscriber.complete();
-        else subscriber.error(new WebSocketCloseError(info));
-      });
-      subscriber.next(peer);
+      closed = emitOpenPeer(peer, subscriber);
     };
     const onCloseBeforeOpen = (): void => {
       removeListeners();

@@ -3,7 +3,6 @@ import type { Socket } from 'node:net';
 import { Observable, type Subscription } from 'rxjs';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_PAYLOAD } from '../peer/constants.js';
 import { NodeTransport, PeerSocket } from '../peer/NodeTransport.js';
-import { WebSocketCloseError } from '../peer/WebSocketCloseError.js';
 import { type PeerOptions, WebSocketPeer } from '../peer/WebSocketPeer.js';
 import { WebSocketPeerError } from '../peer/WebSocketPeerError.js';
 import {
@@ -20,7 +19,7 @@ import {
   resolvePeerOptions,
   toPem,
 } from './options.js';
-import { parseUrl } from './common.js';
+import { emitOpenPeer, parseUrl } from './common.js';
 
 /** Options of `connect()`. */
 export interface ConnectOptions extends PeerOptions {
@@ -139,12 +138,7 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Observ
       removeListeners();
       const handshake = { url: target.href, headers: responseHeaders };
       peer = new WebSocketPeer(new NodeTransport(ws, socket as Socket, handshake), peerOptions);
-      // closed$ cannot emit before next() returns: the peer has just opened.
-      closed = peer.closed$.subscribe((info) => {
-        if (info.wasClean) subscriber.complete();
-        else subscriber.error(new WebSocketCloseError(info));
-      });
-      subscriber.next(peer);
+      closed = emitOpenPeer(peer, subscriber);
     };
     const onCloseBeforeOpen = (): void => {
       removeListeners();

@@ -2,6 +2,7 @@ import { type MonoTypeOperatorFunction, Observable, Subscription } from 'rxjs';
 import { DEFAULT_MAX_HELD_BYTES } from '../peer/constants.js';
 import type { OutboundData, PeerState } from '../peer/types.js';
 import { payloadLength } from '../peer/validation.js';
+import { WeightedQueue } from '../peer/WeightedQueue.js';
 import { argumentError, WebSocketPeerError } from '../peer/WebSocketPeerError.js';
 import { resolveMarks, type WaterMarks } from './marks.js';
 
@@ -26,45 +27,6 @@ export type BackpressureOptions<T> = WaterMarks & {
    */
   maxHeldBytes?: number;
 } & OverflowPolicy<T>;
-
-/** @internal A FIFO that does not shift its array on every take. */
-class Held<T> {
-  private items: T[] = [];
-  private sizes: number[] = [];
-  private head = 0;
-  bytes = 0;
-
-  get count(): number {
-    return this.items.length - this.head;
-  }
-
-  push(item: T, size: number): void {
-    this.items.push(item);
-    this.sizes.push(size);
-    this.bytes += size;
-  }
-
-  shift(): T {
-    const item = this.items[this.head] as T;
-    this.items[this.head] = undefined as T; // let go of it now, not at the next compaction
-    this.bytes -= this.sizes[this.head] as number;
-    this.head++;
-    if (this.head === this.items.length) this.clear();
-    else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.sizes = this.sizes.slice(this.head);
-      this.head = 0;
-    }
-    return item;
-  }
-
-  clear(): void {
-    this.items = [];
-    this.sizes = [];
-    this.head = 0;
-    this.bytes = 0;
-  }
-}
 
 const POLICIES = ['error', 'drop-oldest', 'drop-newest'];
 
@@ -127,7 +89,7 @@ export function backpressure<T extends OutboundData>(
 
   return (source) =>
     new Observable<T>((subscriber) => {
-      const held = new Held<T>();
+      const held = new WeightedQueue<T>();
       let open = false;
       let aboveMarks = false;
       let flushing = false;
@@ -139,7 +101,7 @@ export function backpressure<T extends OutboundData>(
         subscriber.error(error);
       };
       const endIfDone = (): void => {
-        if (!sourceEnd || held.count > 0) return;
+        if (!sourceEnd || held.size > 0) return;
         if (sourceEnd.failed) subscriber.error(sourceEnd.error);
         else subscriber.complete();
       };
@@ -148,7 +110,7 @@ export function backpressure<T extends OutboundData>(
         if (flushing) return;
         flushing = true;
         try {
-          while (open && !aboveMarks && held.count > 0 && !subscriber.closed) subscriber.next(held.shift());
+          while (open && !aboveMarks && held.size > 0 && !subscriber.closed) subscriber.next(held.shift());
         } finally {
           flushing = false;
         }
@@ -156,13 +118,13 @@ export function backpressure<T extends OutboundData>(
       };
       const hold = (value: T): void => {
         const size = payloadLength(value);
-        if (held.bytes + size > maxHeldBytes) {
+        if (held.weight + size > maxHeldBytes) {
           if (overflow === 'error') {
-            const count = held.count;
+            const count = held.size;
             fail(
               new WebSocketPeerError(
                 'ERR_BACKPRESSURE_OVERFLOW',
-                `backpressure(): holding ${count} value(s), ${held.bytes} bytes; the next one (${size} bytes) would pass maxHeldBytes (${maxHeldBytes})`,
+                `backpressure(): holding ${count} value(s), ${held.weight} bytes; the next one (${size} bytes) would pass maxHeldBytes (${maxHeldBytes})`,
                 { held: count },
               ),
             );
@@ -170,9 +132,9 @@ export function backpressure<T extends OutboundData>(
           }
           const drop = onDrop as (value: T) => void;
           if (overflow === 'drop-oldest') {
-            while (held.count > 0 && held.bytes + size > maxHeldBytes) drop(held.shift());
+            while (held.size > 0 && held.weight + size > maxHeldBytes) drop(held.shift());
           }
-          if (held.bytes + size > maxHeldBytes) {
+          if (held.weight + size > maxHeldBytes) {
             drop(value);
             return;
           }
@@ -185,7 +147,7 @@ export function backpressure<T extends OutboundData>(
           open = state === 'open';
           if (open) flush();
           else if (state !== 'connecting' && !subscriber.closed) {
-            const count = held.count;
+            const count = held.size;
             fail(
               new WebSocketPeerError(
                 'ERR_PEER_CLOSED',
@@ -210,7 +172,7 @@ export function backpressure<T extends OutboundData>(
       subscriptions.add(
         source.subscribe({
           next: (value) => {
-            if (open && !aboveMarks && held.count === 0) subscriber.next(value);
+            if (open && !aboveMarks && held.size === 0) subscriber.next(value);
             else {
               try {
                 hold(value);

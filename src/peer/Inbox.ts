@@ -1,4 +1,5 @@
 import { Observable, type Subscriber } from 'rxjs';
+import { WeightedQueue } from './WeightedQueue.js';
 
 /**
  * @internal A queue with a stream over it. Each item is taken once: by all current subscribers
@@ -7,10 +8,7 @@ import { Observable, type Subscriber } from 'rxjs';
  * Each item has a weight (bytes, say) so the owner can bound the queue by size.
  */
 export class Inbox<T> {
-  private items: T[] = [];
-  private weights: number[] = [];
-  private head = 0;
-  private totalWeight = 0;
+  private readonly queue = new WeightedQueue<T>();
   private readonly takers = new Set<Subscriber<T>>();
   private ending: { error: unknown } | undefined;
   private delivering = false;
@@ -29,12 +27,12 @@ export class Inbox<T> {
 
   /** How many items wait. */
   get size(): number {
-    return this.items.length - this.head;
+    return this.queue.size;
   }
 
   /** The summed weight of the items that wait. */
   get weight(): number {
-    return this.totalWeight;
+    return this.queue.weight;
   }
 
   get hasTakers(): boolean {
@@ -58,9 +56,7 @@ export class Inbox<T> {
   }
 
   put(item: T, weight: number): void {
-    this.items.push(item);
-    this.weights.push(weight);
-    this.totalWeight += weight;
+    this.queue.push(item, weight);
     this.drain();
     if (this.size > 0) this.notify();
   }
@@ -68,21 +64,7 @@ export class Inbox<T> {
   /** Takes the oldest waiting item, or `undefined` when none waits. */
   take(): T | undefined {
     if (this.size === 0) return undefined;
-    const item = this.items[this.head] as T;
-    // Let go of the item now: the slot stays in the array until the next compaction.
-    this.items[this.head] = undefined as T;
-    this.totalWeight -= this.weights[this.head] as number;
-    this.head++;
-    if (this.head === this.items.length) {
-      this.items = [];
-      this.weights = [];
-      this.head = 0;
-    } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
-      // Compact now and then, so a long-lived queue neither shifts on every take nor grows forever.
-      this.items = this.items.slice(this.head);
-      this.weights = this.weights.slice(this.head);
-      this.head = 0;
-    }
+    const item = this.queue.shift();
     this.onTaken(item);
     return item;
   }

@@ -8,7 +8,7 @@ import { kWatchInbox, kWrite } from './internal.js';
 import { LiveValue } from './LiveValue.js';
 import type { Transport } from './Transport.js';
 import type { CloseInfo, HandshakeInfo, OutboundData, Packet, PeerState } from './types.js';
-import { asBytes, isValidUtf8, validateClose, validateWriteMode } from './validation.js';
+import { asBytes, checkOutbound, validateClose, validateWriteMode } from './validation.js';
 import { WebSocketCloseError } from './WebSocketCloseError.js';
 import { argumentError, WebSocketPeerError } from './WebSocketPeerError.js';
 
@@ -53,13 +53,6 @@ export const DEFAULT_PEER_OPTIONS: ResolvedPeerOptions = {
   maxQueuedBytes: DEFAULT_MAX_QUEUED_BYTES,
   heartbeatInterval: undefined,
 };
-
-function isPacket(data: unknown): data is Packet {
-  if (typeof data !== 'object' || data === null || !('isString' in data) || !('data' in data)) return false;
-  return data.isString === true
-    ? typeof data.data === 'string'
-    : data.isString === false && data.data instanceof Uint8Array;
-}
 
 /**
  * One WebSocket connection, as the Godot/Redot `WebSocketPeer` sees it, with its events as
@@ -292,21 +285,8 @@ export class WebSocketPeer {
     if (this.state.value !== 'open') {
       throw new WebSocketPeerError('ERR_PEER_CLOSED', `Cannot send: the peer is ${this.state.value}`);
     }
-    if (typeof data === 'string') return this.transmit(data, mode === WriteMode.Text, onWritten);
-    const bytes = asBytes(data);
-    if (bytes) {
-      const asText = mode === WriteMode.Text;
-      if (asText && !isValidUtf8(bytes)) {
-        throw argumentError(
-          TypeError,
-          'ERR_INVALID_UTF8',
-          'Bytes sent in text mode must be valid UTF-8; use WriteMode.Binary for other bytes',
-        );
-      }
-      return this.transmit(bytes, asText, onWritten);
-    }
-    if (isPacket(data)) return this.transmit(data.data, data.isString, onWritten);
-    throw argumentError(TypeError, 'ERR_INVALID_DATA', 'Can only send a string, bytes or a Packet');
+    const asText = checkOutbound(data, mode);
+    this.transmit(typeof data === 'string' ? data : (asBytes(data) ?? (data as Packet).data), asText, onWritten);
   }
 
   /**

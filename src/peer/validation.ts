@@ -1,4 +1,5 @@
 import { CloseCode, MAX_CLOSE_REASON_BYTES, WriteMode } from './constants.js';
+import type { Packet } from './types.js';
 import { argumentError } from './WebSocketPeerError.js';
 
 /**
@@ -161,4 +162,34 @@ export function payloadLength(data: unknown): number {
     if (typeof inner === 'string' || inner instanceof Uint8Array) return payloadLength(inner);
   }
   return 0;
+}
+
+/** @internal Whether `data` is a `Packet`: a string marked text, or a `Uint8Array` marked binary. */
+export function isPacket(data: unknown): data is Packet {
+  if (typeof data !== 'object' || data === null || !('isString' in data) || !('data' in data)) return false;
+  return data.isString === true
+    ? typeof data.data === 'string'
+    : data.isString === false && data.data instanceof Uint8Array;
+}
+
+/**
+ * @internal Throws the error a write of `data` in `mode` owes its caller (`ERR_INVALID_UTF8`,
+ * `ERR_INVALID_DATA`), else tells whether it goes as a text frame: strings and bytes by the
+ * mode, a `Packet` as its own kind.
+ */
+export function checkOutbound(data: unknown, mode: WriteMode): boolean {
+  if (typeof data === 'string') return mode === WriteMode.Text;
+  const bytes = asBytes(data);
+  if (bytes) {
+    if (mode === WriteMode.Text && !isValidUtf8(bytes)) {
+      throw argumentError(
+        TypeError,
+        'ERR_INVALID_UTF8',
+        'Bytes sent in text mode must be valid UTF-8; use WriteMode.Binary for other bytes',
+      );
+    }
+    return mode === WriteMode.Text;
+  }
+  if (isPacket(data)) return data.isString;
+  throw argumentError(TypeError, 'ERR_INVALID_DATA', 'Can only send a string, bytes or a Packet');
 }
