@@ -4,11 +4,17 @@
 export type VariantErrorCode =
   /** The bytes end before the value they start does (including a count or length that points past the end). */
   | 'ERR_VARIANT_TRUNCATED'
-  /** A type id this codec does not know or does not support (Godot 3: above 26, or `RID`). */
+  /**
+   * A type id this codec does not know or does not support: Godot 3, above 26 or `RID`; Godot 4,
+   * above 38, `RID`, `Callable` or `Signal`.
+   */
   | 'ERR_VARIANT_TYPE'
   /** The bytes hold an `Object` (in full or as an instance id): always refused, never instantiated. */
   | 'ERR_VARIANT_OBJECT'
-  /** Malformed data of a known type: invalid UTF-8, an old-format `NodePath`. */
+  /**
+   * Malformed data of a known type: invalid UTF-8, an old-format `NodePath`, a Godot 4 typed
+   * container whose element type id is out of range.
+   */
   | 'ERR_VARIANT_INVALID'
   /** Bytes left over after the value ended. */
   | 'ERR_VARIANT_TRAILING'
@@ -19,7 +25,9 @@ export type VariantErrorCode =
   /**
    * A value Godot has no type for: `undefined`, a function, a symbol, a class instance that is
    * none of the codec's types, an integer beyond 64 bits, a string with a lone surrogate or a
-   * NUL character (Godot 3 would cut the string there).
+   * NUL character (the engine would cut the string there), a `Vector2i` (or kin) component that
+   * is no 32-bit integer; and a Godot 4-only type (`Vector2i`, `StringName`, `BigInt64Array`...)
+   * with `engine: 3`.
    */
   | 'ERR_VARIANT_UNENCODABLE'
   /** The argument to decode is not bytes, or an option is out of range. */

@@ -2,10 +2,16 @@
  * TypeScript representations of Godot's built-in types, as `encodeVariant()` takes them and
  * `decodeVariant()` returns them.
  *
- * Godot 3 stores every component of these types as a 32-bit float (`real_t`), so a component
- * goes through `Math.fround()` on its way to the engine: `new Vector2(0.1, 0.2)` comes back as
- * `Vector2 { x: 0.10000000149011612, y: 0.20000000298023224 }`. The classes are plain immutable
- * values: no vector maths, fields named as in GDScript.
+ * Godot 3, and Godot 4 in its default (single-precision) build, send every component of the
+ * vector and matrix types as a 32-bit float (`real_t`), so a component goes through
+ * `Math.fround()` on its way to the engine: `new Vector2(0.1, 0.2)` comes back as
+ * `Vector2 { x: 0.10000000149011612, y: 0.20000000298023224 }`. The integer vectors of Godot 4
+ * (`Vector2i`...) hold 32-bit signed integers. The classes are plain immutable values: no vector
+ * maths, fields named as in GDScript.
+ *
+ * Where Godot 4 renamed a type and kept its encoding, the Godot 4 name is an alias of the same
+ * class: `Quaternion` is `Quat`, `Transform3D` is `Transform`, `PackedStringArray` is
+ * `PoolStringArray`, and so on.
  */
 
 /** A 2D vector (`Vector2`). */
@@ -169,29 +175,151 @@ export class PoolColorArray {
   constructor(readonly values: readonly Color[]) {}
 }
 
+// ---------------------------------------------------------------------------------------------
+// Godot 4. Encoding one of these needs `{ engine: 4 }`: Godot 3 has no type for them.
+
+/** A 2D vector of 32-bit signed integers (`Vector2i`, Godot 4). */
+export class Vector2i {
+  constructor(
+    readonly x: number,
+    readonly y: number,
+  ) {}
+}
+
+/** A 3D vector of 32-bit signed integers (`Vector3i`, Godot 4). */
+export class Vector3i {
+  constructor(
+    readonly x: number,
+    readonly y: number,
+    readonly z: number,
+  ) {}
+}
+
+/** A 4D vector (`Vector4`, Godot 4). */
+export class Vector4 {
+  constructor(
+    readonly x: number,
+    readonly y: number,
+    readonly z: number,
+    readonly w: number,
+  ) {}
+}
+
+/** A 4D vector of 32-bit signed integers (`Vector4i`, Godot 4). */
+export class Vector4i {
+  constructor(
+    readonly x: number,
+    readonly y: number,
+    readonly z: number,
+    readonly w: number,
+  ) {}
+}
+
+/** An axis-aligned 2D rectangle of integers (`Rect2i`, Godot 4): a position and a size. */
+export class Rect2i {
+  constructor(
+    readonly position: Vector2i,
+    readonly size: Vector2i,
+  ) {}
+}
+
+/**
+ * A 4×4 matrix (`Projection`, Godot 4) by its columns, as GDScript's
+ * `Projection(x_axis, y_axis, z_axis, w_axis)` and `projection.x`…`.w` name them. (The wire
+ * format is column by column too.)
+ */
+export class Projection {
+  constructor(
+    readonly x: Vector4,
+    readonly y: Vector4,
+    readonly z: Vector4,
+    readonly w: Vector4,
+  ) {}
+}
+
+/**
+ * An interned name (`StringName`, Godot 4; `&"name"` in GDScript). It travels like a `String`
+ * under its own type id, so it decodes as this class, not as a plain `string`, and a `Map` key
+ * `new StringName('hp')` stays a `StringName` key on the engine's side.
+ *
+ * ```ts
+ * import { encodeVariant, StringName } from 'rx-websocket-peer';
+ * const bytes = encodeVariant(new StringName('jump'), { engine: 4 });
+ * ```
+ */
+export class StringName {
+  constructor(readonly value: string) {}
+
+  /** The name itself. */
+  toString(): string {
+    return this.value;
+  }
+}
+
+/** A `PackedVector4Array` (Godot 4.3 and later). */
+export class PackedVector4Array {
+  constructor(readonly values: readonly Vector4[]) {}
+}
+
+/** Godot 4's name for {@link Quat}: the same class, the same encoding. */
+export const Quaternion = Quat;
+/** Godot 4's name for {@link Quat}. */
+export type Quaternion = Quat;
+
+/** Godot 4's name for {@link Transform}: the same class, the same encoding. */
+export const Transform3D = Transform;
+/** Godot 4's name for {@link Transform}. */
+export type Transform3D = Transform;
+
+/** Godot 4's name for {@link PoolStringArray}: the same class. */
+export const PackedStringArray = PoolStringArray;
+/** Godot 4's name for {@link PoolStringArray}. */
+export type PackedStringArray = PoolStringArray;
+
+/** Godot 4's name for {@link PoolVector2Array}: the same class. */
+export const PackedVector2Array = PoolVector2Array;
+/** Godot 4's name for {@link PoolVector2Array}. */
+export type PackedVector2Array = PoolVector2Array;
+
+/** Godot 4's name for {@link PoolVector3Array}: the same class. */
+export const PackedVector3Array = PoolVector3Array;
+/** Godot 4's name for {@link PoolVector3Array}. */
+export type PackedVector3Array = PoolVector3Array;
+
+/** Godot 4's name for {@link PoolColorArray}: the same class. */
+export const PackedColorArray = PoolColorArray;
+/** Godot 4's name for {@link PoolColorArray}. */
+export type PackedColorArray = PoolColorArray;
+
 /** A plain object whose properties encode as a Godot `Dictionary` with string keys. */
 export interface VariantRecord {
   [key: string]: Variant;
 }
 
 /**
- * Every value the Godot codec handles. Godot type → TypeScript:
+ * Every value the Godot codec handles. Godot type → TypeScript (Godot 4 names in parentheses
+ * where they differ; the types marked 4 exist in Godot 4 only and need `{ engine: 4 }`):
  *
- * | Godot 3              | decodes to                       | also encodes from          |
- * |----------------------|----------------------------------|----------------------------|
- * | `null`               | `null`                           |                            |
- * | `bool`               | `boolean`                        |                            |
- * | `int` (32/64-bit)    | `number`; `bigint` beyond ±2^53  | integer `number`, `bigint` |
- * | `float` (32/64-bit)  | `number`                         | `GodotFloat`               |
- * | `String`             | `string`                         |                            |
- * | `Vector2` … `Color`  | the classes above                |                            |
- * | `NodePath`           | `NodePath`                       |                            |
- * | `Dictionary`         | `Map`                            | plain object               |
- * | `Array`              | `Array`                          |                            |
- * | `PoolByteArray`      | `Uint8Array`                     |                            |
- * | `PoolIntArray`       | `Int32Array`                     |                            |
- * | `PoolRealArray`      | `Float32Array`                   |                            |
- * | `PoolStringArray`…   | `PoolStringArray`…               |                            |
+ * | Godot                                  | decodes to                      | also encodes from          |
+ * |----------------------------------------|---------------------------------|----------------------------|
+ * | `null`                                 | `null`                          |                            |
+ * | `bool`                                 | `boolean`                       |                            |
+ * | `int` (32/64-bit)                      | `number`; `bigint` beyond ±2^53 | integer `number`, `bigint` |
+ * | `float` (32/64-bit)                    | `number`                        | `GodotFloat`               |
+ * | `String`                               | `string`                        |                            |
+ * | `Vector2` … `Color` (`Quaternion`…)    | the classes above (aliases)     |                            |
+ * | 4: `Vector2i` … `Projection`           | the classes above               |                            |
+ * | 4: `StringName`                        | `StringName`                    |                            |
+ * | `NodePath`                             | `NodePath`                      |                            |
+ * | `Dictionary` (also typed, 4)           | `Map`                           | plain object               |
+ * | `Array` (also typed, 4)                | `Array`                         |                            |
+ * | `PoolByteArray` (`PackedByteArray`)    | `Uint8Array`                    |                            |
+ * | `PoolIntArray` (`PackedInt32Array`)    | `Int32Array`                    |                            |
+ * | 4: `PackedInt64Array`                  | `BigInt64Array`                 |                            |
+ * | `PoolRealArray` (`PackedFloat32Array`) | `Float32Array`                  |                            |
+ * | 4: `PackedFloat64Array`                | `Float64Array`                  |                            |
+ * | `PoolStringArray`… (`Packed…`)         | `PoolStringArray`… (aliases)    |                            |
+ * | 4: `PackedVector4Array`                | `PackedVector4Array`            |                            |
  */
 export type Variant =
   | null
@@ -220,4 +348,14 @@ export type Variant =
   | PoolStringArray
   | PoolVector2Array
   | PoolVector3Array
-  | PoolColorArray;
+  | PoolColorArray
+  | Vector2i
+  | Vector3i
+  | Vector4
+  | Vector4i
+  | Rect2i
+  | Projection
+  | StringName
+  | BigInt64Array
+  | Float64Array
+  | PackedVector4Array;

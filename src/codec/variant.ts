@@ -4,17 +4,25 @@ import {
   Color,
   GodotFloat,
   NodePath,
+  PackedVector4Array,
   Plane,
   PoolColorArray,
   PoolStringArray,
   PoolVector2Array,
   PoolVector3Array,
+  Projection,
   Quat,
   Rect2,
+  Rect2i,
+  StringName,
   Transform,
   Transform2D,
   Vector2,
+  Vector2i,
   Vector3,
+  Vector3i,
+  Vector4,
+  Vector4i,
   type Variant,
 } from './godotTypes.js';
 import { VariantError } from './VariantError.js';
@@ -31,48 +39,139 @@ export interface VariantOptions {
    * `[[1]]` has depth 2). Default: 256.
    */
   maxDepth?: number;
+  /**
+   * Which engine's format: `3` for Godot 3.x (`var2bytes()`, `put_var()`), `4` for Godot 4.x
+   * (`var_to_bytes()`, `put_var()`). Default: `3`.
+   *
+   * The two formats share the header layout but number most types differently (Godot 4 slotted
+   * `Vector2i`, `Rect2i`, `Vector3i`, `Vector4`, `Vector4i`, `Projection`, `StringName` and more
+   * in among the old types), so both ends must agree: Godot 4 bytes decoded as Godot 3 give a
+   * wrong value or a `VariantError`. With `3`, encoding a Godot 4-only type (`Vector2i`, `StringName`, a
+   * `BigInt64Array`...) throws `ERR_VARIANT_UNENCODABLE`.
+   *
+   * ```ts
+   * import { decodeVariant, encodeVariant, Vector2i } from 'rx-websocket-peer';
+   * const bytes = encodeVariant(new Vector2i(3, 4), { engine: 4 });
+   * decodeVariant(bytes, { engine: 4 }); // Vector2i { x: 3, y: 4 }
+   * ```
+   */
+  engine?: 3 | 4;
 }
 
 /** The engine's default `encode_buffer_max_size`: 8 MiB. */
 export const DEFAULT_VARIANT_MAX_SIZE = 8 * 1024 * 1024;
 /** The default {@link VariantOptions.maxDepth}. */
 export const DEFAULT_VARIANT_MAX_DEPTH = 256;
+/** The default {@link VariantOptions.engine}: Godot 3. */
+export const DEFAULT_VARIANT_ENGINE = 3;
 
-/** Godot 3's type ids (`Variant::Type`, core/variant.h), as the low byte of each header. */
+/**
+ * The codec's own type numbering: Godot 4's type ids (`Variant::Type`, core/variant/variant.h),
+ * the low byte of each header with `engine: 4`. Godot 3's ids name a subset of these in another
+ * order: see GODOT3_TYPES.
+ */
 const Type = {
   Nil: 0,
   Bool: 1,
   Int: 2,
-  Real: 3,
+  Float: 3,
   String: 4,
   Vector2: 5,
-  Rect2: 6,
-  Vector3: 7,
-  Transform2D: 8,
-  Plane: 9,
-  Quat: 10,
-  AABB: 11,
-  Basis: 12,
-  Transform: 13,
-  Color: 14,
-  NodePath: 15,
-  Rid: 16,
-  Object: 17,
-  Dictionary: 18,
-  Array: 19,
-  PoolByteArray: 20,
-  PoolIntArray: 21,
-  PoolRealArray: 22,
-  PoolStringArray: 23,
-  PoolVector2Array: 24,
-  PoolVector3Array: 25,
-  PoolColorArray: 26,
+  Vector2i: 6,
+  Rect2: 7,
+  Rect2i: 8,
+  Vector3: 9,
+  Vector3i: 10,
+  Transform2D: 11,
+  Vector4: 12,
+  Vector4i: 13,
+  Plane: 14,
+  Quaternion: 15,
+  AABB: 16,
+  Basis: 17,
+  Transform3D: 18,
+  Projection: 19,
+  Color: 20,
+  StringName: 21,
+  NodePath: 22,
+  Rid: 23,
+  Object: 24,
+  Callable: 25,
+  Signal: 26,
+  Dictionary: 27,
+  Array: 28,
+  PackedByteArray: 29,
+  PackedInt32Array: 30,
+  PackedInt64Array: 31,
+  PackedFloat32Array: 32,
+  PackedFloat64Array: 33,
+  PackedStringArray: 34,
+  PackedVector2Array: 35,
+  PackedVector3Array: 36,
+  PackedColorArray: 37,
+  PackedVector4Array: 38,
 } as const;
-const TYPE_COUNT = 27;
+type Type = (typeof Type)[keyof typeof Type];
+/** Godot 4's `VARIANT_MAX` (PackedVector4Array, the last, came with 4.3). */
+const GODOT4_TYPE_COUNT = 39;
+/** Godot 4's names, by id, for messages. */
+const TYPE_NAMES = Object.keys(Type);
 
-/** marshalls.cpp: the header's low byte is the type, bit 16 says "64-bit" (int, float) or "object as id". */
+/**
+ * Godot 3's type ids (`Variant::Type`, core/variant.h): the entry at index `id` is the type that
+ * Godot 3 numbers `id`. (Godot 3 names some differently: Real, Quat, Transform, Pool*Array.)
+ */
+const GODOT3_TYPES: readonly Type[] = [
+  Type.Nil,
+  Type.Bool,
+  Type.Int,
+  Type.Float,
+  Type.String,
+  Type.Vector2,
+  Type.Rect2,
+  Type.Vector3,
+  Type.Transform2D,
+  Type.Plane,
+  Type.Quaternion,
+  Type.AABB,
+  Type.Basis,
+  Type.Transform3D,
+  Type.Color,
+  Type.NodePath,
+  Type.Rid,
+  Type.Object,
+  Type.Dictionary,
+  Type.Array,
+  Type.PackedByteArray,
+  Type.PackedInt32Array,
+  Type.PackedFloat32Array,
+  Type.PackedStringArray,
+  Type.PackedVector2Array,
+  Type.PackedVector3Array,
+  Type.PackedColorArray,
+];
+/** The reverse: a type's Godot 3 id, or -1 for a Godot 4-only type. */
+const GODOT3_IDS = new Int8Array(GODOT4_TYPE_COUNT).fill(-1);
+GODOT3_TYPES.forEach((type, id) => {
+  GODOT3_IDS[type] = id;
+});
+
+/**
+ * marshalls.cpp: the header's low byte is the type; bit 16 says "64-bit" for int and float (and,
+ * in Godot 4, for the vector and matrix types of a double-precision build) or "object as id".
+ */
 const HEADER_TYPE_MASK = 0xff;
 const HEADER_FLAG_64 = 1 << 16;
+/**
+ * Newer Godot 4 (not 4.2; Dictionary from 4.4) types its containers in the header: a 2-bit
+ * kind, for an Array's elements at bit 16, for a Dictionary's keys at 16 and values at 18.
+ * Each kind other than "none" puts its type after the header: a type id or a string.
+ */
+const CONTAINER_KIND_MASK = 0b11;
+const ARRAY_ELEMENT_KIND_SHIFT = 16;
+const DICTIONARY_KEY_KIND_SHIFT = 16;
+const DICTIONARY_VALUE_KIND_SHIFT = 18;
+const ContainerKind = { None: 0, Builtin: 1, ClassName: 2, Script: 3 } as const;
 /** Dictionary and Array counts: Godot 3 once kept a "shared" flag in the top bit; decoders mask it. */
 const COUNT_MASK = 0x7fffffff;
 /** NodePath: the top bit of the name count marks the (only supported) new format. */
@@ -92,22 +191,31 @@ const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+type Engine = 3 | 4;
+
 function resolveOptions(options: VariantOptions | undefined): Required<VariantOptions> {
   const maxSize = options?.maxSize ?? DEFAULT_VARIANT_MAX_SIZE;
   const maxDepth = options?.maxDepth ?? DEFAULT_VARIANT_MAX_DEPTH;
+  const engine = options?.engine ?? DEFAULT_VARIANT_ENGINE;
   if (!Number.isSafeInteger(maxSize) || maxSize < 4) {
     throw new VariantError(
       'ERR_VARIANT_INVALID_ARG',
-      `maxSize must be an integer of at least 4, not ${String(maxSize)}`,
+      `maxSize must be an integer of at least 4, not ${safeString(maxSize)}`,
     );
   }
   if (!Number.isSafeInteger(maxDepth) || maxDepth < 0) {
     throw new VariantError(
       'ERR_VARIANT_INVALID_ARG',
-      `maxDepth must be a non-negative integer, not ${String(maxDepth)}`,
+      `maxDepth must be a non-negative integer, not ${safeString(maxDepth)}`,
     );
   }
-  return { maxSize, maxDepth };
+  if (engine !== 3 && engine !== 4) {
+    throw new VariantError(
+      'ERR_VARIANT_INVALID_ARG',
+      `engine must be 3 or 4 (Godot 3.x or 4.x), not ${safeString(engine)}`,
+    );
+  }
+  return { maxSize, maxDepth, engine };
 }
 
 function padding(length: number): number {
@@ -199,6 +307,12 @@ function utf8(text: string): Uint8Array {
   return utf8Encoder.encode(text);
 }
 
+/** A value for a message: numbers and strings as they are, anything else by its kind. */
+function describeValue(value: unknown): string {
+  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
+  return describe(value);
+}
+
 function describe(value: unknown): string {
   if (value === null || value === undefined) return String(value);
   if (typeof value === 'object') return `an instance of ${value.constructor?.name ?? 'a null-prototype class'}`;
@@ -210,11 +324,30 @@ function isPlainObject(value: object): boolean {
   return proto === Object.prototype || proto === null;
 }
 
+/** The header id of `type` in `engine`'s numbering; refuses a Godot 4-only type for Godot 3. */
+function wireId(type: Type, engine: Engine, what: string): number {
+  if (engine === 4) return type;
+  const id = GODOT3_IDS[type] ?? -1;
+  if (id < 0) {
+    throw new VariantError(
+      'ERR_VARIANT_UNENCODABLE',
+      `${what} is a Godot 4 type that Godot 3 has no counterpart for: pass { engine: 4 } to encode it`,
+    );
+  }
+  return id;
+}
+
 class Encoder {
   constructor(
     private readonly out: Writer,
     private readonly maxDepth: number,
+    private readonly engine: Engine,
   ) {}
+
+  /** The 4-byte header: the type's id in this engine's numbering, and flags. */
+  private header(type: Type, flags = 0, what: string = TYPE_NAMES[type] ?? 'this type'): void {
+    this.out.u32((wireId(type, this.engine, what) | flags) >>> 0);
+  }
 
   private string(text: string): void {
     const data = utf8(text);
@@ -225,10 +358,10 @@ class Encoder {
   private float(value: number): void {
     // As the engine does: 32 bits when they hold the value exactly, else 64 (NaN takes 64).
     if (Math.fround(value) === value) {
-      this.out.u32(Type.Real);
+      this.header(Type.Float);
       this.out.f32(value);
     } else {
-      this.out.u32(Type.Real | HEADER_FLAG_64);
+      this.header(Type.Float, HEADER_FLAG_64);
       this.out.f64(value);
     }
   }
@@ -236,12 +369,23 @@ class Encoder {
   private int(value: bigint): void {
     if (value < INT64_MIN || value > INT64_MAX) throw unencodable(`the integer ${value} (beyond 64 bits)`);
     if (value >= BigInt(INT32_MIN) && value <= BigInt(INT32_MAX)) {
-      this.out.u32(Type.Int);
+      this.header(Type.Int);
       this.out.i32(Number(value));
     } else {
-      this.out.u32(Type.Int | HEADER_FLAG_64);
+      this.header(Type.Int, HEADER_FLAG_64);
       this.out.i64(value);
     }
+  }
+
+  /** A component of Vector2i and its kin: the engine keeps an int32, which must hold it exactly. */
+  private int32(value: unknown, what: string): void {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < INT32_MIN || value > INT32_MAX) {
+      throw new VariantError(
+        'ERR_VARIANT_UNENCODABLE',
+        `a ${what} component must be a 32-bit integer, not ${describeValue(value)}`,
+      );
+    }
+    this.out.i32(value);
   }
 
   private vector2(v: Vector2): void {
@@ -249,10 +393,22 @@ class Encoder {
     this.out.f32(v.y);
   }
 
+  private vector2i(v: Vector2i, what = 'Vector2i'): void {
+    this.int32(v.x, what);
+    this.int32(v.y, what);
+  }
+
   private vector3(v: Vector3): void {
     this.out.f32(v.x);
     this.out.f32(v.y);
     this.out.f32(v.z);
+  }
+
+  private vector4(v: Vector4): void {
+    this.out.f32(v.x);
+    this.out.f32(v.y);
+    this.out.f32(v.z);
+    this.out.f32(v.w);
   }
 
   private color(c: Color): void {
@@ -275,7 +431,7 @@ class Encoder {
   value(value: unknown, depth: number): void {
     switch (typeof value) {
       case 'boolean':
-        this.out.u32(Type.Bool);
+        this.header(Type.Bool);
         this.out.u32(value ? 1 : 0);
         return;
       case 'number':
@@ -287,12 +443,12 @@ class Encoder {
         this.int(value);
         return;
       case 'string':
-        this.out.u32(Type.String);
+        this.header(Type.String);
         this.string(value);
         return;
       case 'object':
         if (value === null) {
-          this.out.u32(Type.Nil);
+          this.header(Type.Nil);
           return;
         }
         this.object(value, depth);
@@ -308,68 +464,109 @@ class Encoder {
       if (typeof value.value !== 'number') throw unencodable(`GodotFloat of ${describe(value.value)}`);
       this.float(value.value);
     } else if (value instanceof Vector2) {
-      out.u32(Type.Vector2);
+      this.header(Type.Vector2);
       this.vector2(value);
+    } else if (value instanceof Vector2i) {
+      this.header(Type.Vector2i);
+      this.vector2i(value);
     } else if (value instanceof Rect2) {
-      out.u32(Type.Rect2);
+      this.header(Type.Rect2);
       this.vector2(value.position);
       this.vector2(value.size);
+    } else if (value instanceof Rect2i) {
+      this.header(Type.Rect2i);
+      this.vector2i(value.position, 'Rect2i');
+      this.vector2i(value.size, 'Rect2i');
     } else if (value instanceof Vector3) {
-      out.u32(Type.Vector3);
+      this.header(Type.Vector3);
       this.vector3(value);
+    } else if (value instanceof Vector3i) {
+      this.header(Type.Vector3i);
+      this.int32(value.x, 'Vector3i');
+      this.int32(value.y, 'Vector3i');
+      this.int32(value.z, 'Vector3i');
     } else if (value instanceof Transform2D) {
-      out.u32(Type.Transform2D);
+      this.header(Type.Transform2D);
       this.vector2(value.x);
       this.vector2(value.y);
       this.vector2(value.origin);
+    } else if (value instanceof Vector4) {
+      this.header(Type.Vector4);
+      this.vector4(value);
+    } else if (value instanceof Vector4i) {
+      this.header(Type.Vector4i);
+      this.int32(value.x, 'Vector4i');
+      this.int32(value.y, 'Vector4i');
+      this.int32(value.z, 'Vector4i');
+      this.int32(value.w, 'Vector4i');
     } else if (value instanceof Plane) {
-      out.u32(Type.Plane);
+      this.header(Type.Plane);
       this.vector3(value.normal);
       out.f32(value.d);
     } else if (value instanceof Quat) {
-      out.u32(Type.Quat);
+      this.header(Type.Quaternion);
       out.f32(value.x);
       out.f32(value.y);
       out.f32(value.z);
       out.f32(value.w);
     } else if (value instanceof AABB) {
-      out.u32(Type.AABB);
+      this.header(Type.AABB);
       this.vector3(value.position);
       this.vector3(value.size);
     } else if (value instanceof Basis) {
-      out.u32(Type.Basis);
+      this.header(Type.Basis);
       this.basis(value);
     } else if (value instanceof Transform) {
-      out.u32(Type.Transform);
+      this.header(Type.Transform3D);
       this.basis(value.basis);
       this.vector3(value.origin);
+    } else if (value instanceof Projection) {
+      // Column by column, as the engine keeps it: no transposing here.
+      this.header(Type.Projection);
+      this.vector4(value.x);
+      this.vector4(value.y);
+      this.vector4(value.z);
+      this.vector4(value.w);
     } else if (value instanceof Color) {
-      out.u32(Type.Color);
+      // Always four 32-bit floats, in a double-precision Godot 4 build too.
+      this.header(Type.Color);
       this.color(value);
+    } else if (value instanceof StringName) {
+      if (typeof value.value !== 'string') throw unencodable(`StringName of ${describe(value.value)}`);
+      this.header(Type.StringName);
+      this.string(value.value);
     } else if (value instanceof NodePath) {
-      out.u32(Type.NodePath);
+      this.header(Type.NodePath);
       out.u32((value.names.length | NODE_PATH_NEW_FORMAT) >>> 0);
       out.u32(value.subnames.length);
       out.u32(value.absolute ? NODE_PATH_ABSOLUTE : 0);
       for (const name of value.names) this.string(name);
       for (const name of value.subnames) this.string(name);
     } else if (value instanceof Uint8Array) {
-      out.u32(Type.PoolByteArray);
+      this.header(Type.PackedByteArray);
       out.u32(value.length);
       out.padded(value);
     } else if (value instanceof Int32Array) {
-      out.u32(Type.PoolIntArray);
+      this.header(Type.PackedInt32Array);
       out.u32(value.length);
       for (const element of value) out.i32(element);
+    } else if (value instanceof BigInt64Array) {
+      this.header(Type.PackedInt64Array, 0, 'PackedInt64Array (a BigInt64Array)');
+      out.u32(value.length);
+      for (const element of value) out.i64(element);
     } else if (value instanceof Float32Array) {
-      out.u32(Type.PoolRealArray);
+      this.header(Type.PackedFloat32Array);
       out.u32(value.length);
       for (const element of value) out.f32(element);
+    } else if (value instanceof Float64Array) {
+      this.header(Type.PackedFloat64Array, 0, 'PackedFloat64Array (a Float64Array)');
+      out.u32(value.length);
+      for (const element of value) out.f64(element);
     } else if (value instanceof PoolStringArray) {
-      out.u32(Type.PoolStringArray);
+      this.header(Type.PackedStringArray);
       out.u32(value.values.length);
       for (const element of value.values) {
-        // Godot 3 writes each of these strings with its terminating NUL.
+        // Both engines write each of these strings with its terminating NUL.
         const data = utf8(element);
         const terminated = new Uint8Array(data.length + 1);
         terminated.set(data);
@@ -377,26 +574,31 @@ class Encoder {
         out.padded(terminated);
       }
     } else if (value instanceof PoolVector2Array) {
-      out.u32(Type.PoolVector2Array);
+      this.header(Type.PackedVector2Array);
       out.u32(value.values.length);
       for (const element of value.values) this.vector2(element);
     } else if (value instanceof PoolVector3Array) {
-      out.u32(Type.PoolVector3Array);
+      this.header(Type.PackedVector3Array);
       out.u32(value.values.length);
       for (const element of value.values) this.vector3(element);
     } else if (value instanceof PoolColorArray) {
-      out.u32(Type.PoolColorArray);
+      this.header(Type.PackedColorArray);
       out.u32(value.values.length);
       for (const element of value.values) this.color(element);
+    } else if (value instanceof PackedVector4Array) {
+      this.header(Type.PackedVector4Array);
+      out.u32(value.values.length);
+      for (const element of value.values) this.vector4(element);
     } else if (Array.isArray(value)) {
       const inner = this.enterContainer(depth);
-      out.u32(Type.Array);
+      // Untyped: no element type in the header (Godot 4's typed arrays are decoded, not made).
+      this.header(Type.Array);
       out.u32(value.length);
       // An index loop, not for-of: holes must reach value() as undefined and be refused.
       for (let i = 0; i < value.length; i++) this.value(value[i], inner);
     } else if (value instanceof Map) {
       const inner = this.enterContainer(depth);
-      out.u32(Type.Dictionary);
+      this.header(Type.Dictionary);
       out.u32(value.size);
       for (const [key, element] of value) {
         this.value(key, inner);
@@ -405,10 +607,10 @@ class Encoder {
     } else if (isPlainObject(value)) {
       const inner = this.enterContainer(depth);
       const keys = Object.keys(value);
-      out.u32(Type.Dictionary);
+      this.header(Type.Dictionary);
       out.u32(keys.length);
       for (const key of keys) {
-        out.u32(Type.String);
+        this.header(Type.String);
         this.string(key);
         this.value((value as Record<string, unknown>)[key], inner);
       }
@@ -428,28 +630,32 @@ class Encoder {
 }
 
 /**
- * Encodes a value in Godot 3's binary Variant format, as the engine's `var2bytes(value)` and
- * `PacketPeer.put_var()` do. Integers (JavaScript numbers without a fraction, and bigints) become
- * Godot ints, 32-bit when they fit; other numbers become floats, 32-bit when that is exact;
+ * Encodes a value in Godot's binary Variant format, as the engine's `var2bytes(value)`
+ * (`var_to_bytes()` in Godot 4) and `PacketPeer.put_var()` do: Godot 3's format by default,
+ * Godot 4's with `{ engine: 4 }`. Integers (JavaScript numbers without a fraction, and bigints)
+ * become Godot ints, 32-bit when they fit; other numbers become floats, 32-bit when that is exact;
  * `GodotFloat` forces a float. A `Map` or a plain object becomes a `Dictionary` (a plain object's
- * keys in `Object.keys()` order, so integer-like keys first). Strings go as UTF-8.
+ * keys in `Object.keys()` order, so integer-like keys first). Strings go as UTF-8. Vector and
+ * matrix components go as 32-bit floats, which a double-precision Godot 4 build reads too.
  *
  * ```ts
- * import { encodeVariant, Vector2 } from 'rx-websocket-peer';
+ * import { encodeVariant, Vector2, Vector2i } from 'rx-websocket-peer';
  * const bytes = encodeVariant({ position: new Vector2(1, 2), hp: 100 });
+ * const forGodot4 = encodeVariant({ cell: new Vector2i(3, 4) }, { engine: 4 });
  * ```
  *
  * @param value The value; see {@link Variant} for the types it may hold.
- * @param options `maxSize` (default 8 MiB) and `maxDepth` (default 256).
+ * @param options `maxSize` (default 8 MiB), `maxDepth` (default 256), `engine` (default 3).
  * @returns A new `Uint8Array` holding the encoding.
- * @throws {VariantError} Only this: `ERR_VARIANT_UNENCODABLE`, `ERR_VARIANT_TOO_LARGE`,
- *   `ERR_VARIANT_DEPTH` (also a cycle), `ERR_VARIANT_INVALID_ARG`.
+ * @throws {VariantError} Only this: `ERR_VARIANT_UNENCODABLE` (also a Godot 4-only type with
+ *   engine 3), `ERR_VARIANT_TOO_LARGE`, `ERR_VARIANT_DEPTH` (also a cycle),
+ *   `ERR_VARIANT_INVALID_ARG`.
  */
 export function encodeVariant(value: Variant, options?: VariantOptions): Uint8Array {
   try {
-    const { maxSize, maxDepth } = resolveOptions(options);
+    const { maxSize, maxDepth, engine } = resolveOptions(options);
     const out = new Writer(maxSize);
-    new Encoder(out, maxDepth).value(value, 0);
+    new Encoder(out, maxDepth, engine).value(value, 0);
     return out.result();
   } catch (error) {
     throw wrapUnexpected(error, 'ERR_VARIANT_UNENCODABLE');
@@ -540,16 +746,29 @@ class Decoder {
   constructor(
     private readonly input: Reader,
     private readonly maxDepth: number,
+    private readonly engine: Engine,
   ) {}
 
-  private vector2(): Vector2 {
-    const r = this.input;
-    return new Vector2(r.f32('Vector2'), r.f32('Vector2'));
+  /** A `real_t`: 64-bit when the header says so (a double-precision Godot 4 build), else 32. */
+  private real(wide: boolean, what: string): number {
+    return wide ? this.input.f64(what) : this.input.f32(what);
   }
 
-  private vector3(): Vector3 {
+  private vector2(wide: boolean): Vector2 {
+    return new Vector2(this.real(wide, 'Vector2'), this.real(wide, 'Vector2'));
+  }
+
+  private vector2i(what: string): Vector2i {
     const r = this.input;
-    return new Vector3(r.f32('Vector3'), r.f32('Vector3'), r.f32('Vector3'));
+    return new Vector2i(r.i32(what), r.i32(what));
+  }
+
+  private vector3(wide: boolean): Vector3 {
+    return new Vector3(this.real(wide, 'Vector3'), this.real(wide, 'Vector3'), this.real(wide, 'Vector3'));
+  }
+
+  private vector4(wide: boolean, what = 'Vector4'): Vector4 {
+    return new Vector4(this.real(wide, what), this.real(wide, what), this.real(wide, what), this.real(wide, what));
   }
 
   private color(): Color {
@@ -558,9 +777,8 @@ class Decoder {
   }
 
   /** Rows on the wire, columns in ours. */
-  private basis(): Basis {
-    const r = this.input;
-    const row = () => [r.f32('Basis'), r.f32('Basis'), r.f32('Basis')] as const;
+  private basis(wide: boolean): Basis {
+    const row = () => [this.real(wide, 'Basis'), this.real(wide, 'Basis'), this.real(wide, 'Basis')] as const;
     const [xx, yx, zx] = row();
     const [xy, yy, zy] = row();
     const [xz, yz, zz] = row();
@@ -577,11 +795,48 @@ class Decoder {
     return depth + 1;
   }
 
+  /** The type a header's id stands for in this engine's numbering. */
+  private typeOf(id: number, at: number): Type {
+    if (this.engine === 4) {
+      if (id < GODOT4_TYPE_COUNT) return id as Type;
+      throw new VariantError(
+        'ERR_VARIANT_TYPE',
+        `unknown type id ${id} at offset ${at} (Godot 4 has ${GODOT4_TYPE_COUNT}, up to 4.3's PackedVector4Array)`,
+      );
+    }
+    const type = GODOT3_TYPES[id];
+    if (type !== undefined) return type;
+    const hint = id < GODOT4_TYPE_COUNT ? '; if the bytes come from Godot 4, decode with { engine: 4 }' : '';
+    throw new VariantError(
+      'ERR_VARIANT_TYPE',
+      `unknown type id ${id} at offset ${at} (Godot 3 has ${GODOT3_TYPES.length}${hint})`,
+    );
+  }
+
+  /**
+   * Skips the element (or key, or value) type of a Godot 4 typed container. The value decodes
+   * as a plain Array or Map either way; a class name or a script path is read, never used.
+   */
+  private containerType(kind: number, what: string): void {
+    const r = this.input;
+    if (kind === ContainerKind.None) return;
+    if (kind === ContainerKind.Builtin) {
+      const id = r.u32(`${what} type`);
+      if (id >= GODOT4_TYPE_COUNT) {
+        throw new VariantError('ERR_VARIANT_INVALID', `${what} type id ${id} is no Godot 4 type`);
+      }
+      return;
+    }
+    r.string(kind === ContainerKind.ClassName ? `${what} class name` : `${what} script path`);
+  }
+
   value(depth: number): Variant {
     const r = this.input;
     const header = r.u32('a Variant header');
-    const type = header & HEADER_TYPE_MASK;
+    const type = this.typeOf(header & HEADER_TYPE_MASK, r.offset - 4);
     const wide = (header & HEADER_FLAG_64) !== 0;
+    // Godot 3 has no double-precision vectors: its decoder ignores the flag on them.
+    const realWide = wide && this.engine === 4;
     switch (type) {
       case Type.Nil:
         return null;
@@ -593,30 +848,56 @@ class Decoder {
         const asNumber = Number(value);
         return Number.isSafeInteger(asNumber) ? asNumber : value;
       }
-      case Type.Real:
+      case Type.Float:
         return wide ? r.f64('float') : r.f32('float');
       case Type.String:
         return r.string('String');
       case Type.Vector2:
-        return this.vector2();
+        return this.vector2(realWide);
+      case Type.Vector2i:
+        return this.vector2i('Vector2i');
       case Type.Rect2:
-        return new Rect2(this.vector2(), this.vector2());
+        return new Rect2(this.vector2(realWide), this.vector2(realWide));
+      case Type.Rect2i:
+        return new Rect2i(this.vector2i('Rect2i'), this.vector2i('Rect2i'));
       case Type.Vector3:
-        return this.vector3();
+        return this.vector3(realWide);
+      case Type.Vector3i:
+        return new Vector3i(r.i32('Vector3i'), r.i32('Vector3i'), r.i32('Vector3i'));
       case Type.Transform2D:
-        return new Transform2D(this.vector2(), this.vector2(), this.vector2());
+        return new Transform2D(this.vector2(realWide), this.vector2(realWide), this.vector2(realWide));
+      case Type.Vector4:
+        return this.vector4(realWide);
+      case Type.Vector4i:
+        return new Vector4i(r.i32('Vector4i'), r.i32('Vector4i'), r.i32('Vector4i'), r.i32('Vector4i'));
       case Type.Plane:
-        return new Plane(this.vector3(), r.f32('Plane'));
-      case Type.Quat:
-        return new Quat(r.f32('Quat'), r.f32('Quat'), r.f32('Quat'), r.f32('Quat'));
+        return new Plane(this.vector3(realWide), this.real(realWide, 'Plane'));
+      case Type.Quaternion:
+        return new Quat(
+          this.real(realWide, 'Quaternion'),
+          this.real(realWide, 'Quaternion'),
+          this.real(realWide, 'Quaternion'),
+          this.real(realWide, 'Quaternion'),
+        );
       case Type.AABB:
-        return new AABB(this.vector3(), this.vector3());
+        return new AABB(this.vector3(realWide), this.vector3(realWide));
       case Type.Basis:
-        return this.basis();
-      case Type.Transform:
-        return new Transform(this.basis(), this.vector3());
+        return this.basis(realWide);
+      case Type.Transform3D:
+        return new Transform(this.basis(realWide), this.vector3(realWide));
+      case Type.Projection:
+        // Columns on the wire, as in ours.
+        return new Projection(
+          this.vector4(realWide, 'Projection'),
+          this.vector4(realWide, 'Projection'),
+          this.vector4(realWide, 'Projection'),
+          this.vector4(realWide, 'Projection'),
+        );
       case Type.Color:
+        // Always 32-bit: the engine ignores the flag here.
         return this.color();
+      case Type.StringName:
+        return new StringName(r.string('StringName'));
       case Type.NodePath:
         return this.nodePath();
       case Type.Rid:
@@ -627,8 +908,17 @@ class Decoder {
           'ERR_VARIANT_OBJECT',
           wide ? 'refused an Object (encoded as an instance id)' : 'refused an Object (encoded in full)',
         );
+      case Type.Callable:
+        // The engine writes no payload for one and reads it back as an empty Callable.
+        throw new VariantError('ERR_VARIANT_TYPE', 'a Callable does not survive encoding (Godot sends an empty one)');
+      case Type.Signal:
+        throw new VariantError('ERR_VARIANT_TYPE', "a Signal names an object in the sender's process: not supported");
       case Type.Dictionary: {
         const inner = this.enterContainer(depth);
+        if (this.engine === 4) {
+          this.containerType((header >>> DICTIONARY_KEY_KIND_SHIFT) & CONTAINER_KIND_MASK, 'Dictionary key');
+          this.containerType((header >>> DICTIONARY_VALUE_KIND_SHIFT) & CONTAINER_KIND_MASK, 'Dictionary value');
+        }
         const count = r.count(8, 'Dictionary', COUNT_MASK);
         const map = new Map<Variant, Variant>();
         for (let i = 0; i < count; i++) {
@@ -639,59 +929,75 @@ class Decoder {
       }
       case Type.Array: {
         const inner = this.enterContainer(depth);
+        if (this.engine === 4) {
+          this.containerType((header >>> ARRAY_ELEMENT_KIND_SHIFT) & CONTAINER_KIND_MASK, 'Array element');
+        }
         const count = r.count(4, 'Array', COUNT_MASK);
         const array: Variant[] = [];
         for (let i = 0; i < count; i++) array.push(this.value(inner));
         return array;
       }
-      case Type.PoolByteArray: {
-        const data = r.paddedBytes('PoolByteArray');
+      case Type.PackedByteArray: {
+        const data = r.paddedBytes('PackedByteArray');
         return data.slice();
       }
-      case Type.PoolIntArray: {
-        const count = r.count(4, 'PoolIntArray');
+      case Type.PackedInt32Array: {
+        const count = r.count(4, 'PackedInt32Array');
         const array = new Int32Array(count);
-        for (let i = 0; i < count; i++) array[i] = r.i32('PoolIntArray');
+        for (let i = 0; i < count; i++) array[i] = r.i32('PackedInt32Array');
         return array;
       }
-      case Type.PoolRealArray: {
-        const count = r.count(4, 'PoolRealArray');
+      case Type.PackedInt64Array: {
+        const count = r.count(8, 'PackedInt64Array');
+        const array = new BigInt64Array(count);
+        for (let i = 0; i < count; i++) array[i] = r.i64('PackedInt64Array');
+        return array;
+      }
+      case Type.PackedFloat32Array: {
+        const count = r.count(4, 'PackedFloat32Array');
         const array = new Float32Array(count);
-        for (let i = 0; i < count; i++) array[i] = r.f32('PoolRealArray');
+        for (let i = 0; i < count; i++) array[i] = r.f32('PackedFloat32Array');
         return array;
       }
-      case Type.PoolStringArray: {
-        const count = r.count(4, 'PoolStringArray');
+      case Type.PackedFloat64Array: {
+        const count = r.count(8, 'PackedFloat64Array');
+        const array = new Float64Array(count);
+        for (let i = 0; i < count; i++) array[i] = r.f64('PackedFloat64Array');
+        return array;
+      }
+      case Type.PackedStringArray: {
+        const count = r.count(4, 'PackedStringArray');
         const values: string[] = [];
         for (let i = 0; i < count; i++) {
           // Each string is written with its NUL terminator, which decodeUtf8() stops at.
-          values.push(decodeUtf8(r.paddedBytes('PoolStringArray string'), 'PoolStringArray string'));
+          values.push(decodeUtf8(r.paddedBytes('PackedStringArray string'), 'PackedStringArray string'));
         }
         return new PoolStringArray(values);
       }
-      case Type.PoolVector2Array: {
-        const count = r.count(8, 'PoolVector2Array');
+      case Type.PackedVector2Array: {
+        const count = r.count(realWide ? 16 : 8, 'PackedVector2Array');
         const values: Vector2[] = [];
-        for (let i = 0; i < count; i++) values.push(this.vector2());
+        for (let i = 0; i < count; i++) values.push(this.vector2(realWide));
         return new PoolVector2Array(values);
       }
-      case Type.PoolVector3Array: {
-        const count = r.count(12, 'PoolVector3Array');
+      case Type.PackedVector3Array: {
+        const count = r.count(realWide ? 24 : 12, 'PackedVector3Array');
         const values: Vector3[] = [];
-        for (let i = 0; i < count; i++) values.push(this.vector3());
+        for (let i = 0; i < count; i++) values.push(this.vector3(realWide));
         return new PoolVector3Array(values);
       }
-      case Type.PoolColorArray: {
-        const count = r.count(16, 'PoolColorArray');
+      case Type.PackedColorArray: {
+        const count = r.count(16, 'PackedColorArray');
         const values: Color[] = [];
         for (let i = 0; i < count; i++) values.push(this.color());
         return new PoolColorArray(values);
       }
-      default:
-        throw new VariantError(
-          'ERR_VARIANT_TYPE',
-          `unknown type id ${type} at offset ${r.offset - 4} (Godot 3 has ${TYPE_COUNT})`,
-        );
+      case Type.PackedVector4Array: {
+        const count = r.count(realWide ? 32 : 16, 'PackedVector4Array');
+        const values: Vector4[] = [];
+        for (let i = 0; i < count; i++) values.push(this.vector4(realWide));
+        return new PackedVector4Array(values);
+      }
     }
   }
 
@@ -731,10 +1037,13 @@ function asBytes(bytes: unknown): Uint8Array {
 }
 
 /**
- * Decodes one value in Godot 3's binary Variant format (the engine's `bytes2var(bytes)` and
- * `PacketPeer.get_var()`), which must fill `bytes` exactly. Godot ints come back as numbers, or
- * as bigints beyond ±2^53; floats as numbers; a `Dictionary` as a `Map`. An `Object` is always
- * refused, never instantiated.
+ * Decodes one value in Godot's binary Variant format (the engine's `bytes2var(bytes)`,
+ * `bytes_to_var()` in Godot 4, and `PacketPeer.get_var()`), which must fill `bytes` exactly:
+ * Godot 3's format by default, Godot 4's with `{ engine: 4 }`. Godot ints come back as numbers,
+ * or as bigints beyond ±2^53; floats as numbers; a `Dictionary` as a `Map`, a Godot 4 typed
+ * `Array` or `Dictionary` as a plain `Array` or `Map`. Vectors and matrices from a
+ * double-precision Godot 4 build decode at full precision. An `Object` is always refused, never
+ * instantiated, and so are RID, Callable and Signal.
  *
  * Whatever the bytes, this returns a value or throws a {@link VariantError}: it reads no further
  * than the input, checks a claimed count against the bytes left before allocating for it, and
@@ -743,23 +1052,24 @@ function asBytes(bytes: unknown): Uint8Array {
  * ```ts
  * import { decodeVariant } from 'rx-websocket-peer';
  * decodeVariant(new Uint8Array([2, 0, 0, 0, 42, 0, 0, 0])); // 42
+ * decodeVariant(new Uint8Array([6, 0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0]), { engine: 4 }); // Vector2i { x: 3, y: 4 }
  * ```
  *
  * @param bytes The encoding (a `Uint8Array`, another `ArrayBufferView` or an `ArrayBuffer`).
- * @param options `maxSize` (default 8 MiB) and `maxDepth` (default 256).
+ * @param options `maxSize` (default 8 MiB), `maxDepth` (default 256), `engine` (default 3).
  * @throws {VariantError} Only this: `ERR_VARIANT_TRUNCATED`, `ERR_VARIANT_TYPE`,
  *   `ERR_VARIANT_OBJECT`, `ERR_VARIANT_INVALID`, `ERR_VARIANT_TRAILING`,
  *   `ERR_VARIANT_TOO_LARGE`, `ERR_VARIANT_DEPTH`, `ERR_VARIANT_INVALID_ARG`.
  */
 export function decodeVariant(bytes: Uint8Array | ArrayBuffer | ArrayBufferView, options?: VariantOptions): Variant {
   try {
-    const { maxSize, maxDepth } = resolveOptions(options);
+    const { maxSize, maxDepth, engine } = resolveOptions(options);
     const input = asBytes(bytes);
     if (input.length > maxSize) {
       throw new VariantError('ERR_VARIANT_TOO_LARGE', `${input.length} bytes exceed maxSize (${maxSize} bytes)`);
     }
     const reader = new Reader(input);
-    const value = new Decoder(reader, maxDepth).value(0);
+    const value = new Decoder(reader, maxDepth, engine).value(0);
     if (reader.remaining > 0) {
       throw new VariantError(
         'ERR_VARIANT_TRAILING',
