@@ -107,8 +107,13 @@ export function collect<T>(source: Observable<T>): { values: T[]; done: Promise<
 export const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The internals a few tests must see: the `ws` socket and TCP socket under a peer. */
-export function internalsOf(peer: WebSocketPeer): { ws: EventEmitter & { isPaused: boolean }; socket: Socket } {
-  return (peer as unknown as { transport: { ws: EventEmitter & { isPaused: boolean }; socket: Socket } }).transport;
+export function internalsOf(peer: WebSocketPeer): {
+  ws: EventEmitter & { isPaused: boolean; transport: unknown };
+  socket: Socket;
+} {
+  return (
+    peer as unknown as { transport: { ws: EventEmitter & { isPaused: boolean; transport: unknown }; socket: Socket } }
+  ).transport;
 }
 
 /**
@@ -134,6 +139,6 @@ export function readNoDelay(socket: Socket): number {
 }
 
 /** The listeners on a peer's inbound queue (consumers that pull, like `consumePackets()`). */
-export function inboxWatchersOf(peer: WebSocketPeer): ReadonlySet<() => void> {
-  return (peer as unknown as { inbox: { watchers: Set<() => void> } }).inbox.watchers;
+export function inboxWatcherCount(peer: WebSocketPeer): number {
+  return (peer as unknown as { inbox: { watchers: Set<() => void> | undefined } }).inbox.watchers?.size ?? 0;
 }

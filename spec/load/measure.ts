@@ -132,21 +132,21 @@ export interface PeerSets {
 }
 
 interface PeerInternals {
-  state: { subscribers: Set<unknown> };
-  buffered: { subscribers: Set<unknown> };
-  closeInfo: { subscribers: Set<unknown> };
-  inbox: { takers: Set<unknown>; watchers: Set<unknown>; size: number };
+  stateLive: { subscribers: readonly unknown[] } | undefined;
+  bufferedLive: { subscribers: readonly unknown[] } | undefined;
+  closeWatchers: readonly unknown[] | (() => void) | undefined;
+  inbox: { takers: ReadonlySet<unknown>; watchers: ReadonlySet<unknown> | undefined; size: number };
 }
 
 export function peerSets(peer: WebSocketPeer): PeerSets {
   const p = peer as unknown as PeerInternals;
   const { ws } = internalsOf(peer);
   return {
-    state: p.state.subscribers.size,
-    buffered: p.buffered.subscribers.size,
-    closeInfo: p.closeInfo.subscribers.size,
+    state: p.stateLive?.subscribers.length ?? 0,
+    buffered: p.bufferedLive?.subscribers.length ?? 0,
+    closeInfo: typeof p.closeWatchers === 'function' ? 1 : (p.closeWatchers?.length ?? 0),
     takers: p.inbox.takers.size,
-    watchers: p.inbox.watchers.size,
+    watchers: p.inbox.watchers?.size ?? 0,
     queued: p.inbox.size,
     wsListeners: ws.eventNames().reduce((sum, name) => sum + ws.listenerCount(name), 0),
   };
@@ -164,11 +164,11 @@ export const EMPTY_PEER_SETS: PeerSets = {
 };
 
 /**
- * An open peer that nobody else uses: its transport's three listeners on the ws WebSocket
- * ('message', 'error', 'close'), and the closed$ subscriber of whoever made it (connect() to end
- * its observable, listen() to forget the peer once closed).
+ * An open peer that nobody else uses: the close watcher of whoever made it (connect() to end its
+ * observable, listen() to forget the peer once closed). Its transport takes the ws WebSocket's
+ * events without listeners.
  */
-export const OPEN_PEER_SETS: PeerSets = { ...EMPTY_PEER_SETS, closeInfo: 1, wsListeners: 3 };
+export const OPEN_PEER_SETS: PeerSets = { ...EMPTY_PEER_SETS, closeInfo: 1 };
 
 /**
  * Reads variables of a function's closure through the inspector (in this process, synchronous):

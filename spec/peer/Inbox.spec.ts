@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import sinon from 'sinon';
 import { config, defer, finalize, take, type Observable, type Subscription } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { Inbox } from '../../src/peer/Inbox.js';
+import { Inbox, kOnTaken } from '../../src/peer/Inbox.js';
 
 type Event<T> = { next: T } | { complete: true } | { error: unknown };
 
@@ -222,7 +222,9 @@ describe('Inbox', () => {
 
     it('calls onTaken once per item, in order, after the item has left the queue', () => {
       const seen: Array<[string, number, number]> = [];
-      const inbox: Inbox<string> = new Inbox<string>((item) => seen.push([item, inbox.size, inbox.weight]));
+      const inbox: Inbox<string> = new Inbox<string>({
+        [kOnTaken]: (item) => seen.push([item, inbox.size, inbox.weight]),
+      });
       inbox.put('a', 1);
       inbox.put('b', 2);
       inbox.put('c', 4);
@@ -244,7 +246,7 @@ describe('Inbox', () => {
 
     it('calls onTaken once per item however many subscribers get it', () => {
       const onTaken = sinon.spy();
-      const inbox = new Inbox<string>(onTaken);
+      const inbox = new Inbox<string>({ [kOnTaken]: onTaken });
       inbox.observable.subscribe();
       inbox.observable.subscribe();
       inbox.observable.subscribe();
@@ -269,7 +271,7 @@ describe('Inbox', () => {
 
     it('keeps order, size and weight over thousands of puts and takes (compaction)', () => {
       const onTaken = sinon.spy();
-      const inbox = new Inbox<number>(onTaken);
+      const inbox = new Inbox<number>({ [kOnTaken]: onTaken });
       let nextIn = 0;
       let nextOut = 0;
       let expectedWeight = 0;

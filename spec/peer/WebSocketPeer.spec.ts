@@ -97,11 +97,14 @@ describe('WebSocketPeer', () => {
     it('leaves no listener on the underlying sockets of either side', async () => {
       const { client, remote } = await openPair();
       const sockets = [internalsOf(client.peer), internalsOf(remote)];
-      for (const { ws } of sockets) expect(ws.listenerCount('message')).to.equal(1);
+      // The transport takes the socket's events without listeners, for as long as it is open.
+      for (const transport of sockets) {
+        expect([transport.ws.eventNames(), transport.ws.transport === transport]).to.deep.equal([[], true]);
+      }
       client.peer.packets$.subscribe();
       remote.close(CloseCode.GoingAway);
       await Promise.all([takeValues(client.peer.closed$, 1), takeValues(remote.closed$, 1)]);
-      for (const { ws } of sockets) expect(ws.eventNames()).to.deep.equal([]);
+      for (const { ws } of sockets) expect([ws.eventNames(), ws.transport]).to.deep.equal([[], undefined]);
     });
   });
 
@@ -350,6 +353,44 @@ describe('WebSocketPeer', () => {
       const second = await openPair();
       second.client.peer.sink.error(new Error('boom'));
       expect((await takeValues(second.remote.closed$, 1))[0]?.code).to.equal(CloseCode.InternalError);
+    });
+
+    it('works with its methods detached from it', async () => {
+      const { client, remote } = await openPair();
+      const { next, complete } = client.peer.sink;
+      next('detached');
+      expect((await takeValues(remote.packets$, 1)).map((p) => p.data)).to.deep.equal(['detached']);
+      complete();
+      expect((await takeValues(remote.closed$, 1))[0]?.code).to.equal(CloseCode.Normal);
+    });
+  });
+
+  describe('streams made when first asked for', () => {
+    it('are the same object each time, before and after the close', async () => {
+      const { client } = await openPair();
+      const peer = client.peer;
+      const streams = (): unknown[] => [peer.packets$, peer.state$, peer.bufferedAmount$, peer.closed$, peer.sink];
+      const first = streams();
+      streams().forEach((stream, i) => expect(stream).to.equal(first[i]));
+      peer.close();
+      await takeValues(peer.closed$, 1);
+      streams().forEach((stream, i) => expect(stream).to.equal(first[i]));
+    });
+
+    it('first asked for after the close, give the final value and complete', async () => {
+      const { client, remote } = await openPair();
+      remote.close(CloseCode.GoingAway, 'bye');
+      // packets$ completes once the peer has closed; the others have not been asked for yet.
+      expect(await collect(client.peer.packets$).done).to.deep.equal({});
+      const late = [client.peer.state$, client.peer.bufferedAmount$, client.peer.closed$].map((s) =>
+        collect<unknown>(s),
+      );
+      for (const stream of late) expect(await stream.done).to.deep.equal({});
+      expect(late.map((stream) => stream.values)).to.deep.equal([
+        ['closed'],
+        [0],
+        [{ code: CloseCode.GoingAway, reason: 'bye', wasClean: true }],
+      ]);
     });
   });
 

@@ -1,5 +1,6 @@
 // What connect() and the options code share on every platform: nothing here may import a Node module.
-import type { Subscriber, Subscription } from 'rxjs';
+import type { Subscriber } from 'rxjs';
+import { kWhenClosed } from '../peer/internal.js';
 import { WebSocketCloseError } from '../peer/WebSocketCloseError.js';
 import type { WebSocketPeer } from '../peer/WebSocketPeer.js';
 import { MAX_TIMEOUT_MS } from '../peer/constants.js';
@@ -110,15 +111,15 @@ export function parseUrl(url: unknown): URL {
 
 /**
  * @internal What `connect()` does once its peer is open, on every platform: emits it, then
- * completes when it closes cleanly or errors with `WebSocketCloseError`. Returns the watch on
- * `closed$`, for the teardown.
+ * completes when it closes cleanly or errors with `WebSocketCloseError`, unless the subscriber has
+ * unsubscribed by then.
  */
-export function emitOpenPeer(peer: WebSocketPeer, subscriber: Subscriber<WebSocketPeer>): Subscription {
-  // closed$ cannot emit before next() returns: the peer has just opened.
-  const closed = peer.closed$.subscribe((info) => {
+export function emitOpenPeer(peer: WebSocketPeer, subscriber: Subscriber<WebSocketPeer>): void {
+  // The peer has just opened: it cannot close before next() returns.
+  peer[kWhenClosed]((info) => {
+    if (subscriber.closed) return;
     if (info.wasClean) subscriber.complete();
     else subscriber.error(new WebSocketCloseError(info));
   });
   subscriber.next(peer);
-  return closed;
 }

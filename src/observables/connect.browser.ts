@@ -1,4 +1,4 @@
-import { Observable, type Subscription } from 'rxjs';
+import { Observable } from 'rxjs';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from '../peer/constants.js';
 import { type BrowserWebSocket, type BrowserWebSocketConstructor, BrowserTransport } from '../peer/BrowserTransport.js';
 import { WebSocketPeer } from '../peer/WebSocketPeer.js';
@@ -51,7 +51,6 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Observ
     }
     let timedOut = false;
     let peer: WebSocketPeer | undefined;
-    let closed: Subscription | undefined;
     const timer = setTimeout(() => {
       timedOut = true;
       ws.close();
@@ -76,7 +75,7 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Observ
         return;
       }
       peer = new WebSocketPeer(new BrowserTransport(ws), peerOptions);
-      closed = emitOpenPeer(peer, subscriber);
+      emitOpenPeer(peer, subscriber);
     };
     const onCloseBeforeOpen = (): void => {
       removeListeners();
@@ -94,7 +93,6 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Observ
     ws.addEventListener('close', onCloseBeforeOpen);
 
     return () => {
-      closed?.unsubscribe();
       if (peer) {
         peer.close();
         return;

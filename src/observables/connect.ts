@@ -1,6 +1,6 @@
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { Observable, type Subscription } from 'rxjs';
+import { Observable, type Subscriber } from 'rxjs';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_PAYLOAD } from '../peer/constants.js';
 import { NodeTransport, PeerSocket } from '../peer/NodeTransport.js';
 import { type PeerOptions, WebSocketPeer } from '../peer/WebSocketPeer.js';
@@ -93,99 +93,112 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Observ
     ...(servername !== undefined && { servername }),
   };
 
+  // A string, not the URL: each connection keeps what its closures hold.
+  const href = target.href;
   return new Observable<WebSocketPeer>((subscriber) => {
-    const ws = new PeerSocket(target, protocols ?? [], {
+    const ws = new PeerSocket(href, protocols ?? [], {
       headers: headers ?? {},
       maxPayload,
       perMessageDeflate: false,
       ...tlsOptions,
     });
-    let socket: Socket | undefined;
-    let responseHeaders: IncomingMessage['headers'] = {};
-    let rejectedWith: number | undefined;
-    let timedOut = false;
-    let lastError: Error | undefined;
     let peer: WebSocketPeer | undefined;
-    let closed: Subscription | undefined;
-
-    // Our own timer rather than ws's, so that fake clocks drive it and the error says what happened.
-    const timer = setTimeout(() => {
-      timedOut = true;
-      ws.terminate();
-    }, handshakeTimeout);
-
-    const onUpgrade = (response: IncomingMessage): void => {
-      socket = response.socket as Socket;
-      responseHeaders = response.headers;
-    };
-    const onUnexpectedResponse = (_request: ClientRequest, response: IncomingMessage): void => {
-      rejectedWith = response.statusCode;
-      response.resume();
-      ws.terminate();
-    };
-    const onError = (error: Error): void => {
-      lastError = error;
-    };
-    const removeListeners = (): void => {
-      clearTimeout(timer);
-      ws.off('upgrade', onUpgrade);
-      ws.off('unexpected-response', onUnexpectedResponse);
-      ws.off('open', onOpen);
-      ws.off('error', onError);
-      ws.off('close', onCloseBeforeOpen);
-    };
-    const onOpen = (): void => {
-      removeListeners();
-      const handshake = { url: target.href, headers: responseHeaders };
-      peer = new WebSocketPeer(new NodeTransport(ws, socket as Socket, handshake), peerOptions);
-      closed = emitOpenPeer(peer, subscriber);
-    };
-    const onCloseBeforeOpen = (): void => {
-      removeListeners();
-      const where = target.href;
-      if (timedOut) {
-        subscriber.error(
-          new WebSocketPeerError(
-            'ERR_HANDSHAKE_TIMEOUT',
-            `Opening handshake with ${where} took over ${handshakeTimeout} ms`,
-          ),
-        );
-      } else if (rejectedWith !== undefined) {
-        subscriber.error(
-          new WebSocketPeerError(
-            'ERR_HANDSHAKE_REJECTED',
-            `${where} answered the handshake with HTTP ${rejectedWith}`,
-            {
-              statusCode: rejectedWith,
-            },
-          ),
-        );
-      } else {
-        const detail = lastError ? `: ${lastError.message}` : '';
-        subscriber.error(
-          new WebSocketPeerError('ERR_CONNECT_FAILED', `Could not connect to ${where}${detail}`, { cause: lastError }),
-        );
-      }
-    };
-
-    ws.on('upgrade', onUpgrade);
-    ws.on('unexpected-response', onUnexpectedResponse);
-    ws.on('open', onOpen);
-    ws.on('error', onError);
-    ws.on('close', onCloseBeforeOpen);
-
+    // The handshake's listeners and timer live in a scope of their own, let go once the peer is
+    // open: an idle connection keeps only what this teardown needs.
+    let abort: (() => void) | undefined = awaitOpen(ws, href, handshakeTimeout, subscriber, (socket, response) => {
+      abort = undefined;
+      peer = new WebSocketPeer(new NodeTransport(ws, socket, { url: href, headers: response }), peerOptions);
+      emitOpenPeer(peer, subscriber);
+    });
     return () => {
-      closed?.unsubscribe();
-      if (peer) {
-        peer.close();
-        return;
-      }
-      if (ws.readyState === PeerSocket.CONNECTING) {
-        removeListeners();
-        // Aborting makes ws emit 'error' and 'close' on a socket nobody reads any more.
-        ws.on('error', () => {});
-        ws.terminate();
-      }
+      if (peer) peer.close();
+      else abort?.();
     };
   });
+}
+
+/**
+ * Follows the opening handshake of `ws`: calls `onOpen` with the TCP socket and the response's
+ * headers, or errors `subscriber` with what went wrong. Returns the function that aborts it.
+ */
+function awaitOpen(
+  ws: PeerSocket,
+  href: string,
+  handshakeTimeout: number,
+  subscriber: Subscriber<WebSocketPeer>,
+  onOpen: (socket: Socket, headers: IncomingMessage['headers']) => void,
+): () => void {
+  let socket: Socket | undefined;
+  let responseHeaders: IncomingMessage['headers'] = {};
+  let rejectedWith: number | undefined;
+  let timedOut = false;
+  let lastError: Error | undefined;
+
+  // Our own timer rather than ws's, so that fake clocks drive it and the error says what happened.
+  const timer = setTimeout(() => {
+    timedOut = true;
+    ws.terminate();
+  }, handshakeTimeout);
+
+  const onUpgrade = (response: IncomingMessage): void => {
+    socket = response.socket as Socket;
+    responseHeaders = response.headers;
+  };
+  const onUnexpectedResponse = (_request: ClientRequest, response: IncomingMessage): void => {
+    rejectedWith = response.statusCode;
+    response.resume();
+    ws.terminate();
+  };
+  const onError = (error: Error): void => {
+    lastError = error;
+  };
+  const removeListeners = (): void => {
+    clearTimeout(timer);
+    ws.off('upgrade', onUpgrade);
+    ws.off('unexpected-response', onUnexpectedResponse);
+    ws.off('open', onOpened);
+    ws.off('error', onError);
+    ws.off('close', onCloseBeforeOpen);
+  };
+  const onOpened = (): void => {
+    removeListeners();
+    onOpen(socket as Socket, responseHeaders);
+  };
+  const onCloseBeforeOpen = (): void => {
+    removeListeners();
+    const where = href;
+    if (timedOut) {
+      subscriber.error(
+        new WebSocketPeerError(
+          'ERR_HANDSHAKE_TIMEOUT',
+          `Opening handshake with ${where} took over ${handshakeTimeout} ms`,
+        ),
+      );
+    } else if (rejectedWith !== undefined) {
+      subscriber.error(
+        new WebSocketPeerError('ERR_HANDSHAKE_REJECTED', `${where} answered the handshake with HTTP ${rejectedWith}`, {
+          statusCode: rejectedWith,
+        }),
+      );
+    } else {
+      const detail = lastError ? `: ${lastError.message}` : '';
+      subscriber.error(
+        new WebSocketPeerError('ERR_CONNECT_FAILED', `Could not connect to ${where}${detail}`, { cause: lastError }),
+      );
+    }
+  };
+
+  ws.on('upgrade', onUpgrade);
+  ws.on('unexpected-response', onUnexpectedResponse);
+  ws.on('open', onOpened);
+  ws.on('error', onError);
+  ws.on('close', onCloseBeforeOpen);
+
+  return () => {
+    if (ws.readyState !== PeerSocket.CONNECTING) return;
+    removeListeners();
+    // Aborting makes ws emit 'error' and 'close' on a socket nobody reads any more.
+    ws.on('error', () => {});
+    ws.terminate();
+  };
 }

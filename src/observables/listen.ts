@@ -13,7 +13,9 @@ import {
   HttpStatus,
 } from '../peer/constants.js';
 import { Inbox } from '../peer/Inbox.js';
+import { kWhenClosed } from '../peer/internal.js';
 import { NodeTransport, PeerSocket } from '../peer/NodeTransport.js';
+import type { CloseInfo, HandshakeInfo } from '../peer/types.js';
 import { type PeerOptions, WebSocketPeer } from '../peer/WebSocketPeer.js';
 import { argumentError, WebSocketPeerError } from '../peer/WebSocketPeerError.js';
 import {
@@ -276,21 +278,23 @@ export function listen(options: ListenOptions = {}): Observable<PeerServer> {
         reject(socket, refusal);
         return;
       }
-      wss.handleUpgrade(request, socket, head, (ws) => {
-        handshakeDone(socket as Socket);
-        const transport = new NodeTransport(ws as PeerSocket, socket as Socket, {
-          url: request.url ?? '/',
-          headers: request.headers,
-        });
-        const peer = new WebSocketPeer(transport, peerOptions);
-        if (stopped) {
-          peer.close(CloseCode.GoingAway);
-          return;
-        }
-        live.add(peer);
-        peer.closed$.subscribe(() => live.delete(peer));
-        inbox.put(peer, 1);
-      });
+      const handshake = { url: request.url ?? '/', headers: request.headers };
+      wss.handleUpgrade(request, socket, head, (ws) => accept(ws as PeerSocket, socket as Socket, handshake));
+    };
+    // Apart from onUpgrade: what a peer keeps alive must not include the request.
+    const forgetPeer = (_info: CloseInfo, peer: WebSocketPeer): void => {
+      live.delete(peer);
+    };
+    const accept = (ws: PeerSocket, socket: Socket, handshake: HandshakeInfo): void => {
+      handshakeDone(socket);
+      const peer = new WebSocketPeer(new NodeTransport(ws, socket, handshake), peerOptions);
+      if (stopped) {
+        peer.close(CloseCode.GoingAway);
+        return;
+      }
+      live.add(peer);
+      peer[kWhenClosed](forgetPeer);
+      inbox.put(peer, 1);
     };
     const onListening = (): void => {
       httpServer.off('error', onListenError);

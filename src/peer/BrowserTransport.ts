@@ -1,4 +1,12 @@
-import type { Transport, TransportHandlers } from './Transport.js';
+import {
+  kOnAlive,
+  kOnClose,
+  kOnError,
+  kOnMessage,
+  kOnWritten,
+  type Transport,
+  type TransportHandlers,
+} from './Transport.js';
 import type { HandshakeInfo } from './types.js';
 import { utf8Length } from './validation.js';
 
@@ -49,9 +57,10 @@ export class BrowserTransport implements Transport {
   readonly remotePort = undefined;
   readonly handshake: HandshakeInfo;
   private handlers: TransportHandlers | undefined;
-  /** Payload bytes handed to `send()` so far, and the running total at the end of each message. */
+  /** Payload bytes handed to `send()` so far, and the running total at the end of each unreported message. */
   private sent = 0;
-  private pending: Array<{ end: number; done: () => void }> = [];
+  private pending: number[] = [];
+  private watchAlive = false;
   private sampler: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly ws: BrowserWebSocket) {
@@ -61,21 +70,22 @@ export class BrowserTransport implements Transport {
     this.handshake = { url: ws.url, headers: {} };
   }
 
-  bind(handlers: TransportHandlers): void {
+  bind(handlers: TransportHandlers, watchAlive: boolean): void {
     this.handlers = handlers;
+    this.watchAlive = watchAlive;
     this.ws.addEventListener('message', this.onMessage);
     this.ws.addEventListener('close', this.onClose);
     this.ws.addEventListener('error', this.onError);
   }
 
-  send(data: string | Uint8Array, asText: boolean, done: () => void): number {
+  send(data: string | Uint8Array, asText: boolean): number {
     const before = this.ws.bufferedAmount;
     if (asText) this.ws.send(typeof data === 'string' ? data : decoder.decode(data));
     else this.ws.send(typeof data === 'string' ? encoder.encode(data) : data);
     // The browser adds the payload to bufferedAmount at once (text as its UTF-8 bytes).
     const added = Math.max(0, this.ws.bufferedAmount - before);
     this.sent += added;
-    this.pending.push({ end: this.sent, done });
+    this.pending.push(this.sent);
     this.sampler ??= setTimeout(this.sample, 0);
     return added;
   }
@@ -97,27 +107,27 @@ export class BrowserTransport implements Transport {
     this.ws.close(1000);
   }
 
-  /** Calls `done` for each message whose bytes the browser has handed on; again later if some wait. */
+  /** Reports each message whose bytes the browser has handed on; looks again later if some wait. */
   private readonly sample = (): void => {
     this.sampler = undefined;
     const handedOn = this.sent - this.ws.bufferedAmount;
     let count = 0;
-    while (count < this.pending.length && (this.pending[count] as { end: number }).end <= handedOn) count++;
-    const finished = this.pending.splice(0, count);
-    for (const { done } of finished) done();
+    while (count < this.pending.length && (this.pending[count] as number) <= handedOn) count++;
+    this.pending.splice(0, count);
+    for (let i = 0; i < count; i++) this.handlers?.[kOnWritten]();
     if (this.pending.length > 0 && this.handlers) this.sampler = setTimeout(this.sample, BUFFER_SAMPLE_MS);
   };
 
   private readonly onMessage = (event: MessageEventLike): void => {
     const { data } = event;
-    if (typeof data === 'string') this.handlers?.message({ isString: true, data }, utf8Length(data));
-    else this.handlers?.message({ isString: false, data: new Uint8Array(data) }, data.byteLength);
-    this.handlers?.alive?.();
+    if (typeof data === 'string') this.handlers?.[kOnMessage]({ isString: true, data }, utf8Length(data));
+    else this.handlers?.[kOnMessage]({ isString: false, data: new Uint8Array(data) }, data.byteLength);
+    if (this.watchAlive) this.handlers?.[kOnAlive]();
   };
 
   private readonly onError = (): void => {
     // The browser says nothing more than that an error happened; the close event follows.
-    this.handlers?.error(new Error('WebSocket error'));
+    this.handlers?.[kOnError](new Error('WebSocket error'));
   };
 
   private readonly onClose = (event: CloseEventLike): void => {
@@ -128,9 +138,8 @@ export class BrowserTransport implements Transport {
     this.ws.removeEventListener('error', this.onError);
     if (this.sampler !== undefined) clearTimeout(this.sampler);
     this.sampler = undefined;
-    // What was not sent never will be: its writes are over, as in Node.
-    const unsent = this.pending.splice(0);
-    for (const { done } of unsent) done();
-    handlers?.close(event.code, event.reason, event.wasClean);
+    // What was not sent never will be: the peer settles those writes as it closes.
+    this.pending = [];
+    handlers?.[kOnClose](event.code, event.reason, event.wasClean);
   };
 }

@@ -1,6 +1,16 @@
 import { Observable, type Subscriber } from 'rxjs';
 import { WeightedQueue } from './WeightedQueue.js';
 
+/** @internal The key of {@link InboxOwner}'s method. */
+export const kOnTaken: unique symbol = Symbol('rx-websocket-peer.onTaken');
+
+/** @internal Who hears of each item that leaves an {@link Inbox}: a method, so no closure per inbox. */
+export interface InboxOwner<T> {
+  [kOnTaken](item: T): void;
+}
+
+const NO_TAKERS: ReadonlySet<never> = new Set();
+
 /**
  * @internal A queue with a stream over it. Each item is taken once: by all current subscribers
  * of `observable` together or, while there are none, by `take()`. Items wait while nobody takes
@@ -8,31 +18,30 @@ import { WeightedQueue } from './WeightedQueue.js';
  * Each item has a weight (bytes, say) so the owner can bound the queue by size.
  */
 export class Inbox<T> {
-  private readonly queue = new WeightedQueue<T>();
-  private readonly takers = new Set<Subscriber<T>>();
+  /** Made with the first item: an inbox nothing came to costs none. */
+  private queue: WeightedQueue<T> | undefined;
+  /** The Set is made for the first taker: an inbox nobody has subscribed to costs none. */
+  private takers: Set<Subscriber<T>> | ReadonlySet<never> = NO_TAKERS;
   private ending: { error: unknown } | undefined;
   private delivering = false;
-  private readonly watchers = new Set<() => void>();
+  private watchers: Set<() => void> | undefined;
+  private stream: Observable<T> | undefined;
 
-  readonly observable = new Observable<T>((subscriber) => {
-    // Teardown first: a subscriber that unsubscribes while the queue drains into it (take(1))
-    // must leave the set at once, or the items after it would be taken for nobody.
-    subscriber.add(() => this.takers.delete(subscriber));
-    this.takers.add(subscriber);
-    this.drain();
-  });
+  /** @param owner told of each item after it leaves the queue. */
+  constructor(private readonly owner?: InboxOwner<T>) {}
 
-  /** @param onTaken called after each item leaves the queue, with the item. */
-  constructor(private readonly onTaken: (item: T) => void = () => {}) {}
+  get observable(): Observable<T> {
+    return (this.stream ??= new Observable<T>((subscriber) => this.subscribe(subscriber)));
+  }
 
   /** How many items wait. */
   get size(): number {
-    return this.queue.size;
+    return this.queue?.size ?? 0;
   }
 
   /** The summed weight of the items that wait. */
   get weight(): number {
-    return this.queue.weight;
+    return this.queue?.weight ?? 0;
   }
 
   get hasTakers(): boolean {
@@ -49,14 +58,15 @@ export class Inbox<T> {
    * consumers that pull with `take()`. Returns the function that stops it.
    */
   watch(listener: () => void): () => void {
-    this.watchers.add(listener);
+    const watchers = (this.watchers ??= new Set());
+    watchers.add(listener);
     return () => {
-      this.watchers.delete(listener);
+      watchers.delete(listener);
     };
   }
 
   put(item: T, weight: number): void {
-    this.queue.push(item, weight);
+    (this.queue ??= new WeightedQueue()).push(item, weight);
     this.drain();
     if (this.size > 0) this.notify();
   }
@@ -64,8 +74,8 @@ export class Inbox<T> {
   /** Takes the oldest waiting item, or `undefined` when none waits. */
   take(): T | undefined {
     if (this.size === 0) return undefined;
-    const item = this.queue.shift();
-    this.onTaken(item);
+    const item = (this.queue as WeightedQueue<T>).shift();
+    this.owner?.[kOnTaken](item);
     return item;
   }
 
@@ -77,7 +87,18 @@ export class Inbox<T> {
     this.notify();
   }
 
+  private subscribe(subscriber: Subscriber<T>): void {
+    if (this.takers === NO_TAKERS) this.takers = new Set();
+    const takers = this.takers as Set<Subscriber<T>>;
+    // Teardown first: a subscriber that unsubscribes while the queue drains into it (take(1))
+    // must leave the set at once, or the items after it would be taken for nobody.
+    subscriber.add(() => takers.delete(subscriber));
+    takers.add(subscriber);
+    this.drain();
+  }
+
   private notify(): void {
+    if (this.watchers === undefined || this.watchers.size === 0) return;
     for (const watcher of [...this.watchers]) watcher();
   }
 
@@ -96,7 +117,7 @@ export class Inbox<T> {
     }
     if (this.ending && this.size === 0 && this.takers.size > 0) {
       const takers = [...this.takers];
-      this.takers.clear();
+      this.takers = NO_TAKERS;
       const { error } = this.ending;
       for (const taker of takers) {
         if (error === undefined) taker.complete();

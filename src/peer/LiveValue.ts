@@ -4,25 +4,23 @@ import { Observable, type Subscriber } from 'rxjs';
  * @internal A value with a stream of it: `observable` emits the current value synchronously on
  * subscribe, then each change, and completes with the value. Unlike a `BehaviorSubject`, a
  * subscriber that comes after completion still gets the final value first, and nobody outside
- * can push into it.
+ * can push into it. It costs nothing per change while nobody watches, and little while idle: the
+ * stream and the subscriber list are made when first needed.
  */
 export class LiveValue<T> {
-  private readonly subscribers = new Set<Subscriber<T>>();
+  /**
+   * Replaced, never changed in place: `set()` walks the list it found while subscribers come and
+   * go, with no copy per value.
+   */
+  private subscribers: readonly Subscriber<T>[] = NONE;
   private done = false;
-
-  readonly observable = new Observable<T>((subscriber) => {
-    subscriber.next(this.current);
-    if (this.done) {
-      subscriber.complete();
-      return undefined;
-    }
-    this.subscribers.add(subscriber);
-    return () => {
-      this.subscribers.delete(subscriber);
-    };
-  });
+  private stream: Observable<T> | undefined;
 
   constructor(private current: T) {}
+
+  get observable(): Observable<T> {
+    return (this.stream ??= new Observable<T>((subscriber) => this.subscribe(subscriber)));
+  }
 
   get value(): T {
     return this.current;
@@ -31,28 +29,35 @@ export class LiveValue<T> {
   set(value: T): void {
     if (this.done || Object.is(value, this.current)) return;
     this.current = value;
-    const count = this.subscribers.size;
-    if (count === 0) return;
-    if (count === 1) {
-      // The common case (one operator watching), on the hot path: no copy of the set per value.
-      // Only the one there now: one that it adds from inside next() got the value on subscribe.
-      for (const subscriber of this.subscribers) {
-        subscriber.next(value);
-        return;
-      }
-    }
-    for (const subscriber of [...this.subscribers]) {
+    const subscribers = this.subscribers;
+    for (let i = 0; i < subscribers.length; i++) {
       // A subscriber may set a newer value from inside next(); that set told everyone already.
-      if (!Object.is(this.current, value)) return;
-      subscriber.next(value);
+      if (i > 0 && !Object.is(this.current, value)) return;
+      (subscribers[i] as Subscriber<T>).next(value);
     }
   }
 
   complete(): void {
     if (this.done) return;
     this.done = true;
-    const subscribers = [...this.subscribers];
-    this.subscribers.clear();
+    const subscribers = this.subscribers;
+    this.subscribers = NONE;
     for (const subscriber of subscribers) subscriber.complete();
   }
+
+  private subscribe(subscriber: Subscriber<T>): void {
+    subscriber.next(this.current);
+    // A subscriber that stopped on the first value (take(1)) is left alone.
+    if (subscriber.closed) return;
+    if (this.done) {
+      subscriber.complete();
+      return;
+    }
+    this.subscribers = [...this.subscribers, subscriber];
+    subscriber.add(() => {
+      this.subscribers = this.subscribers.filter((s) => s !== subscriber);
+    });
+  }
 }
+
+const NONE: readonly never[] = [];

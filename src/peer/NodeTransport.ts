@@ -1,25 +1,54 @@
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { CloseCode } from './constants.js';
-import type { Transport, TransportHandlers } from './Transport.js';
+import {
+  kOnAlive,
+  kOnClose,
+  kOnClosing,
+  kOnError,
+  kOnMessage,
+  kOnWritten,
+  type Transport,
+  type TransportHandlers,
+} from './Transport.js';
 import type { HandshakeInfo } from './types.js';
 
 /**
- * @internal A `ws` WebSocket that reports when a closing handshake starts. `ws` itself emits
- * nothing then: it calls its own `close()` when a close frame arrives (RFC 6455 §5.5.1: the
- * receiver answers with a close frame) and when it fails the connection for a protocol error.
- * Both pass through here with the code that starts the handshake, as does our own `close()`.
+ * @internal A `ws` WebSocket that hands its events to its transport directly, once one is
+ * bound: no listener closures per connection, and no EventEmitter walk per message. It also
+ * reports when a closing handshake starts, which `ws` does not: it calls its own `close()` when a
+ * close frame arrives (RFC 6455 §5.5.1: the receiver answers with a close frame) and when it
+ * fails the connection for a protocol error. Both pass through here with the code that starts
+ * the handshake, as does our own `close()`.
  */
 export class PeerSocket extends WebSocket {
-  onClosing: ((code: number, reason: string) => void) | undefined;
+  /** @internal Set by `NodeTransport.bind()`, cleared on 'close'. Until then, listeners get the events. */
+  transport: NodeTransport | undefined;
 
   override close(code?: number, data?: string | Buffer): void {
-    const onClosing = this.onClosing;
-    if (onClosing && this.readyState === WebSocket.OPEN) {
-      this.onClosing = undefined;
-      onClosing(code ?? CloseCode.NoStatus, data === undefined ? '' : data.toString());
+    const transport = this.transport;
+    if (transport && this.readyState === WebSocket.OPEN) {
+      transport.closing(code ?? CloseCode.NoStatus, data === undefined ? '' : data.toString());
     }
     super.close(code, data);
+  }
+
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    const transport = this.transport;
+    if (transport !== undefined) {
+      switch (event) {
+        case 'message':
+          transport.message(args[0] as Buffer, args[1] as boolean);
+          return true;
+        case 'error':
+          transport.error(args[0] as Error);
+          return true;
+        case 'close':
+          transport.closed(args[0] as number, args[1] as Buffer);
+          return true;
+      }
+    }
+    return super.emit(event, ...args);
   }
 }
 
@@ -30,11 +59,16 @@ const COALESCE_MAX_SENDS = 1024;
 
 /** @internal The Node transport: a `ws` WebSocket that is already open, and its TCP socket. */
 export class NodeTransport implements Transport {
-  readonly platform = 'node';
   readonly protocol: string;
   readonly remoteHost: string;
   readonly remotePort: number;
   private handlers: TransportHandlers | undefined;
+  private closingReported = false;
+  private corked = false;
+  private corkedSends = 0;
+  private onData: (() => void) | undefined;
+  /** ws's write callback, one for all frames of this connection. */
+  private written: (() => void) | undefined;
 
   constructor(
     private readonly ws: PeerSocket,
@@ -42,23 +76,28 @@ export class NodeTransport implements Transport {
     readonly handshake: HandshakeInfo,
   ) {
     this.protocol = ws.protocol;
+    // Read now: they are still there to tell after the close.
     // An IPv4 client of a dual-stack server shows up as an IPv4-mapped IPv6 address.
     this.remoteHost = (socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
     this.remotePort = socket.remotePort ?? 0;
   }
 
-  bind(handlers: TransportHandlers): void {
-    this.handlers = handlers;
-    this.ws.onClosing = (code, reason) => handlers.closing(code, reason);
-    this.ws.on('message', this.onMessage);
-    this.ws.on('error', this.onError);
-    this.ws.on('close', this.onClose);
-    // Raw bytes rather than ws's 'pong' and 'message': a long message still arriving proves life,
-    // though its 'message' and any pong queued behind it come only once it is complete.
-    if (handlers.alive) this.socket.on('data', this.onData);
+  get platform(): 'node' {
+    return 'node';
   }
 
-  send(data: string | Uint8Array, asText: boolean, done: () => void): number {
+  bind(handlers: TransportHandlers, watchAlive: boolean): void {
+    this.handlers = handlers;
+    this.ws.transport = this;
+    // Raw bytes rather than ws's 'pong' and 'message': a long message still arriving proves life,
+    // though its 'message' and any pong queued behind it come only once it is complete.
+    if (watchAlive) {
+      this.onData = () => handlers[kOnAlive]();
+      this.socket.on('data', this.onData);
+    }
+  }
+
+  send(data: string | Uint8Array, asText: boolean): number {
     let payload: string | Uint8Array = data;
     // A string's length bounds its UTF-8 size from below: long ones go out as large messages.
     if ((typeof data === 'string' ? data.length : data.byteLength) <= COALESCE_MAX_BYTES) {
@@ -69,7 +108,7 @@ export class NodeTransport implements Transport {
       if (!this.corked) {
         this.corked = true;
         this.socket.cork();
-        process.nextTick(this.uncork);
+        process.nextTick(uncorkAtEndOfTurn, this);
       }
       if (typeof data !== 'string') payload = Buffer.from(data);
       this.corkedSends++;
@@ -80,7 +119,8 @@ export class NodeTransport implements Transport {
     // What the kernel has not taken waits in `writableLength` (corked frames too), header bytes
     // first: its growth is this frame's unwritten part, exactly.
     const before = this.socket.writableLength;
-    this.ws.send(payload, { binary: !asText }, done);
+    // One callback for every frame, made with the first: ws and Node call them in the order of the writes.
+    this.ws.send(payload, asText ? TEXT : BINARY, (this.written ??= () => this.handlers?.[kOnWritten]()));
     // A long burst goes out in batches, so that the kernel starts sending and memory stays small.
     if (this.corked && this.corkedSends >= COALESCE_MAX_SENDS) this.uncork();
     const unwritten = this.socket.writableLength - before;
@@ -88,16 +128,13 @@ export class NodeTransport implements Transport {
     return Math.min(unwritten, typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength);
   }
 
-  private corked = false;
-  private corkedSends = 0;
-
   /** Ends this turn's cork, if it is still on; the nextTick that comes after it does nothing. */
-  private readonly uncork = (): void => {
+  uncork(): void {
     if (!this.corked) return;
     this.corked = false;
     this.corkedSends = 0;
     this.socket.uncork();
-  };
+  }
 
   queuedBytes(): number {
     return this.socket.writableLength;
@@ -127,34 +164,46 @@ export class NodeTransport implements Transport {
     this.ws.terminate();
   }
 
-  private readonly onData = (): void => {
-    this.handlers?.alive?.();
-  };
+  /** @internal PeerSocket: a closing handshake starts. Reported once. */
+  closing(code: number, reason: string): void {
+    if (this.closingReported) return;
+    this.closingReported = true;
+    this.handlers?.[kOnClosing](code, reason);
+  }
 
-  private readonly onMessage = (data: Buffer, isBinary: boolean): void => {
+  /** @internal PeerSocket: ws's 'message'. */
+  message(data: Buffer, isBinary: boolean): void {
+    const handlers = this.handlers;
+    if (handlers === undefined) return;
     if (isBinary) {
       // A view, not a copy; a plain Uint8Array so that Node and the browser hand out the same type.
       const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-      this.handlers?.message({ isString: false, data: bytes }, data.byteLength);
+      handlers[kOnMessage]({ isString: false, data: bytes }, data.byteLength);
     } else {
-      this.handlers?.message({ isString: true, data: data.toString('utf8') }, data.byteLength);
+      handlers[kOnMessage]({ isString: true, data: data.toString('utf8') }, data.byteLength);
     }
-  };
+  }
 
-  private readonly onError = (error: Error): void => {
-    this.handlers?.error(error);
-  };
+  /** @internal PeerSocket: ws's 'error'. */
+  error(error: Error): void {
+    this.handlers?.[kOnError](error);
+  }
 
-  private readonly onClose = (code: number, reason: Buffer): void => {
+  /** @internal PeerSocket: ws's 'close', after which ws emits nothing. */
+  closed(code: number, reason: Buffer): void {
     const handlers = this.handlers;
-    this.ws.onClosing = undefined;
-    this.ws.off('message', this.onMessage);
-    this.ws.off('close', this.onClose);
-    // ws emits nothing after 'close', so the error listener can go too.
-    this.ws.off('error', this.onError);
-    this.socket.off('data', this.onData);
+    this.ws.transport = undefined;
+    if (this.onData) this.socket.off('data', this.onData);
+    this.onData = undefined;
     this.handlers = undefined;
     // ws reports 1006 exactly when no close frame came back (RFC 6455 §7.1.5).
-    handlers?.close(code, reason.toString(), code !== CloseCode.Abnormal);
-  };
+    handlers?.[kOnClose](code, reason.toString(), code !== CloseCode.Abnormal);
+  }
+}
+
+const TEXT = { binary: false } as const;
+const BINARY = { binary: true } as const;
+
+function uncorkAtEndOfTurn(transport: NodeTransport): void {
+  transport.uncork();
 }

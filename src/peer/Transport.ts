@@ -1,22 +1,37 @@
 import type { HandshakeInfo, Packet } from './types.js';
 
+/** @internal The keys of the {@link TransportHandlers} methods. */
+export const kOnMessage: unique symbol = Symbol('rx-websocket-peer.onMessage');
+export const kOnClosing: unique symbol = Symbol('rx-websocket-peer.onClosing');
+export const kOnClose: unique symbol = Symbol('rx-websocket-peer.onClose');
+export const kOnError: unique symbol = Symbol('rx-websocket-peer.onError');
+export const kOnWritten: unique symbol = Symbol('rx-websocket-peer.onWritten');
+export const kOnAlive: unique symbol = Symbol('rx-websocket-peer.onAlive');
+
 /**
- * @internal What a transport tells its peer. The transport calls `closing` once when a closing
- * handshake starts (from either side), then `close` once when the connection is gone, and calls
- * nothing after `close`: by then it has removed every listener it put on its socket.
+ * @internal What a transport tells its peer: methods of the peer itself, under symbols, so that a
+ * peer costs no handler closures. The transport calls `[kOnClosing]` once when a closing
+ * handshake starts (from either side), then `[kOnClose]` once when the connection is gone, and
+ * calls nothing after that: by then it has removed every listener it put on its socket.
  */
 export interface TransportHandlers {
   /** One inbound message and the size of its payload in bytes. */
-  message(packet: Packet, byteLength: number): void;
-  closing(code: number, reason: string): void;
-  close(code: number, reason: string, wasClean: boolean): void;
-  error(error: Error): void;
+  [kOnMessage](packet: Packet, byteLength: number): void;
+  [kOnClosing](code: number, reason: string): void;
+  [kOnClose](code: number, reason: string, wasClean: boolean): void;
+  [kOnError](error: Error): void;
+  /**
+   * The OS has taken all bytes of the oldest message given to `send()` that was not reported
+   * yet (or never will take them: the connection is gone). Called once per message, in order,
+   * never synchronously from `send()`.
+   */
+  [kOnWritten](): void;
   /**
    * Bytes of some frame came from the other side: a pong, a message or part of one, anything.
-   * Given only by a peer with a heartbeat, as its proof of life; called once per network read,
-   * so it must stay cheap.
+   * Called only when `bind()` was asked to watch for it (a peer with a heartbeat, as its proof of
+   * life), once per network read, so it must stay cheap.
    */
-  alive?(): void;
+  [kOnAlive](): void;
 }
 
 /**
@@ -36,15 +51,14 @@ export interface Transport {
   readonly remoteHost: string | undefined;
   readonly remotePort: number | undefined;
   readonly handshake: HandshakeInfo;
-  /** Starts delivering events; called once, by the peer. */
-  bind(handlers: TransportHandlers): void;
+  /** Starts delivering events; called once, by the peer. `watchAlive`: call `[kOnAlive]` too. */
+  bind(handlers: TransportHandlers, watchAlive: boolean): void;
   /**
    * Sends one message as a text (`asText`) or binary frame. Returns how many of its payload
    * bytes the OS has not taken yet: 0 when it took the whole frame at once, as it does while its
-   * socket buffer has room. `done` is called, never synchronously, once the OS has all of them
-   * (or never will: the connection is gone).
+   * socket buffer has room. `[kOnWritten]` follows once the OS has all of them.
    */
-  send(data: string | Uint8Array, asText: boolean, done: () => void): number;
+  send(data: string | Uint8Array, asText: boolean): number;
   /**
    * Whether the connection still takes messages, for a platform that does not report the start
    * of a closing handshake (the browser): `false` once the other side's close frame has come.

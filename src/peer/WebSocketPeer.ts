@@ -1,12 +1,22 @@
-import { filter, type Observable, type Observer, take } from 'rxjs';
+import { Observable, type Observer } from 'rxjs';
 import { CloseCode, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_QUEUED_PACKETS, WriteMode } from './constants.js';
 import type { Variant } from '../codec/godotTypes.js';
 import { decodeVariant, encodeVariant, type VariantOptions } from '../codec/variant.js';
 import { VariantError } from '../codec/VariantError.js';
-import { Inbox } from './Inbox.js';
-import { kWatchInbox, kWrite } from './internal.js';
+import { Inbox, type InboxOwner, kOnTaken } from './Inbox.js';
+import { kWatchInbox, kWhenClosed, kWrite } from './internal.js';
 import { LiveValue } from './LiveValue.js';
-import type { Transport } from './Transport.js';
+import {
+  kOnAlive,
+  kOnClose,
+  kOnClosing,
+  kOnError,
+  kOnMessage,
+  kOnWritten,
+  type Transport,
+  type TransportHandlers,
+} from './Transport.js';
+import { WeightedQueue } from './WeightedQueue.js';
 import type { CloseInfo, HandshakeInfo, OutboundData, Packet, PeerState } from './types.js';
 import { asBytes, checkOutbound, validateClose, validateWriteMode } from './validation.js';
 import { WebSocketCloseError } from './WebSocketCloseError.js';
@@ -54,6 +64,15 @@ export const DEFAULT_PEER_OPTIONS: ResolvedPeerOptions = {
   heartbeatInterval: undefined,
 };
 
+function notSupported(what: string): WebSocketPeerError {
+  return new WebSocketPeerError(
+    'ERR_NOT_SUPPORTED',
+    `${what} is not available in the browser: its WebSocket does not expose it`,
+  );
+}
+
+type CloseWatcher = (info: CloseInfo, peer: WebSocketPeer) => void;
+
 /**
  * One WebSocket connection, as the Godot/Redot `WebSocketPeer` sees it, with its events as
  * observables. You get peers from `connect()` and `listen()`; they are already open.
@@ -66,50 +85,31 @@ export const DEFAULT_PEER_OPTIONS: ResolvedPeerOptions = {
  * });
  * ```
  */
-function notSupported(what: string): WebSocketPeerError {
-  return new WebSocketPeerError(
-    'ERR_NOT_SUPPORTED',
-    `${what} is not available in the browser: its WebSocket does not expose it`,
-  );
-}
-
-export class WebSocketPeer {
-  /**
-   * Inbound messages in arrival order. Multicast: each packet goes once to all current
-   * subscribers; while there are none, packets wait in the peer (see `maxQueuedPackets`) for the
-   * next subscriber or `getPacket()`. Completes after a clean close; errors with
-   * `WebSocketCloseError` after an abnormal one. Packets that arrived before the close are
-   * delivered first, even to a subscriber that comes after it.
-   */
-  readonly packets$: Observable<Packet>;
-  /** The current state synchronously on subscribe, then each change; completes after `'closed'`. */
-  readonly state$: Observable<PeerState>;
-  /**
-   * Outbound payload bytes handed to `sink`/`putPacket` that the OS has not taken yet: the current
-   * value synchronously on subscribe, then each change; completes when the peer closes. It stays
-   * 0 while the kernel's socket buffer takes each message at once, rises when messages have to
-   * wait in the process, and falls as Node writes them out.
-   */
-  readonly bufferedAmount$: Observable<number>;
-  /** One `CloseInfo` once the connection has closed, replayed to late subscribers; then completes. */
-  readonly closed$: Observable<CloseInfo>;
-  /**
-   * Sends what it is given: `next(data)` as `putPacket(data)`, `complete()` closes with 1000 and
-   * `error()` with 1011. So `peer.packets$.pipe(tap(peer.sink))` echoes.
-   */
-  readonly sink: Observer<OutboundData>;
+export class WebSocketPeer implements TransportHandlers, InboxOwner<Packet> {
   /** The opening handshake: URL and the other side's headers. */
   readonly handshake: HandshakeInfo;
 
-  private readonly state = new LiveValue<PeerState>('open');
-  private readonly buffered = new LiveValue(0);
-  private readonly closeInfo = new LiveValue<CloseInfo | undefined>(undefined);
-  private readonly inbox = new Inbox<Packet>((packet) => this.onTaken(packet));
+  // Whatever an idle peer need not have is made when first asked for: the streams, `sink`, the
+  // subscriber lists. A server with many quiet connections pays for what it uses.
+  private state: PeerState = 'open';
+  private stateLive: LiveValue<PeerState> | undefined;
+  /** What `bufferedAmount$` shows: the payload bytes in `writes` that the OS has not taken. */
+  private buffered = 0;
+  private bufferedLive: LiveValue<number> | undefined;
+  private readonly inbox = new Inbox<Packet>(this);
+  /**
+   * One entry per message handed to the transport and not yet reported written: its callback,
+   * weighted by its unwritten bytes. Made on the first send.
+   */
+  private writes: WeightedQueue<(() => void) | undefined> | undefined;
+  private closeInfo: CloseInfo | undefined;
+  /** Who waits for `closeInfo`: `closed$` subscribers and the library's own watchers. */
+  private closeWatchers: CloseWatcher | CloseWatcher[] | undefined;
+  private closedStream: Observable<CloseInfo> | undefined;
+  private sinkObserver: Observer<OutboundData> | undefined;
   private writeMode: WriteMode;
   private lastWasString = false;
   private paused = false;
-  /** Payload bytes of the messages whose write has not been reported complete. */
-  private unwritten = 0;
   private closeStart: { code: number; reason: string } | undefined;
   private lastError: Error | undefined;
   private readonly maxQueuedPackets: number;
@@ -130,20 +130,6 @@ export class WebSocketPeer {
     this.maxQueuedPackets = options.maxQueuedPackets;
     this.maxQueuedBytes = options.maxQueuedBytes;
     this.handshake = transport.handshake;
-    this.packets$ = this.inbox.observable;
-    this.state$ = this.state.observable;
-    this.bufferedAmount$ = this.buffered.observable;
-    this.closed$ = this.closeInfo.observable.pipe(
-      filter((info): info is CloseInfo => info !== undefined),
-      take(1),
-    );
-    this.sink = {
-      next: (data) => this.putPacket(data),
-      // A browser sends no 1011: 4011 there (CloseCode.BrowserInternalError).
-      error: () =>
-        this.close(transport.platform === 'browser' ? CloseCode.BrowserInternalError : CloseCode.InternalError),
-      complete: () => this.close(),
-    };
     if (!options.noDelay) this.setNoDelay(false);
     const interval = options.heartbeatInterval;
     if (interval !== undefined && !transport.ping) {
@@ -153,21 +139,96 @@ export class WebSocketPeer {
         "option 'heartbeatInterval': this platform cannot send pings",
       );
     }
-    transport.bind({
-      message: (packet, bytes) => this.onMessage(packet, bytes),
-      closing: (code, reason) => this.startClosing(code, reason),
-      close: (code, reason, wasClean) => this.onClose(code, reason, wasClean),
-      error: (error) => {
-        this.lastError = error;
-      },
-      // Only a peer with a heartbeat listens: one flag set per socket read, no timer per packet.
-      ...(interval !== undefined && {
-        alive: () => {
-          this.heard = true;
-        },
-      }),
-    });
+    // Only a peer with a heartbeat listens for life: one flag set per socket read, no timer per packet.
+    transport.bind(this, interval !== undefined);
     if (interval !== undefined) this.startHeartbeat(interval);
+  }
+
+  /**
+   * Inbound messages in arrival order. Multicast: each packet goes once to all current
+   * subscribers; while there are none, packets wait in the peer (see `maxQueuedPackets`) for the
+   * next subscriber or `getPacket()`. Completes after a clean close; errors with
+   * `WebSocketCloseError` after an abnormal one. Packets that arrived before the close are
+   * delivered first, even to a subscriber that comes after it.
+   */
+  get packets$(): Observable<Packet> {
+    return this.inbox.observable;
+  }
+
+  /** The current state synchronously on subscribe, then each change; completes after `'closed'`. */
+  get state$(): Observable<PeerState> {
+    return (this.stateLive ??= this.live(this.state)).observable;
+  }
+
+  /**
+   * Outbound payload bytes handed to `sink`/`putPacket` that the OS has not taken yet: the current
+   * value synchronously on subscribe, then each change; completes when the peer closes. It stays
+   * 0 while the kernel's socket buffer takes each message at once, rises when messages have to
+   * wait in the process, and falls as Node writes them out.
+   */
+  get bufferedAmount$(): Observable<number> {
+    return (this.bufferedLive ??= this.live(this.buffered)).observable;
+  }
+
+  /** One `CloseInfo` once the connection has closed, replayed to late subscribers; then completes. */
+  get closed$(): Observable<CloseInfo> {
+    return (this.closedStream ??= new Observable<CloseInfo>((subscriber) => {
+      const watcher = (info: CloseInfo): void => {
+        subscriber.next(info);
+        subscriber.complete();
+      };
+      if (this.closeInfo) return watcher(this.closeInfo);
+      this[kWhenClosed](watcher);
+      return () => {
+        const watchers = this.closeWatchers;
+        if (watchers === watcher) this.closeWatchers = undefined;
+        else if (Array.isArray(watchers)) this.closeWatchers = watchers.filter((w) => w !== watcher);
+      };
+    }));
+  }
+
+  /**
+   * Sends what it is given: `next(data)` as `putPacket(data)`, `complete()` closes with 1000 and
+   * `error()` with 1011. So `peer.packets$.pipe(tap(peer.sink))` echoes. Its methods need no
+   * `this`: `source.subscribe(peer.sink.next)` works too.
+   */
+  get sink(): Observer<OutboundData> {
+    return (this.sinkObserver ??= {
+      next: (data) => this.putPacket(data),
+      // A browser sends no 1011: 4011 there (CloseCode.BrowserInternalError).
+      error: () =>
+        this.close(this.transport.platform === 'browser' ? CloseCode.BrowserInternalError : CloseCode.InternalError),
+      complete: () => this.close(),
+    });
+  }
+
+  /**
+   * @internal Calls `watcher(info, peer)` once the peer has closed (at once if it has): what the
+   * library uses instead of a `closed$` subscription per peer.
+   */
+  [kWhenClosed](watcher: (info: CloseInfo, peer: WebSocketPeer) => void): void {
+    const watchers = this.closeWatchers;
+    if (this.closeInfo) watcher(this.closeInfo, this);
+    else if (watchers === undefined) this.closeWatchers = watcher;
+    else if (Array.isArray(watchers)) watchers.push(watcher);
+    else this.closeWatchers = [watchers, watcher];
+  }
+
+  /** A stream of a value of this peer's, made when first asked for; it completes with the peer. */
+  private live<T>(value: T): LiveValue<T> {
+    const live = new LiveValue(value);
+    if (this.closeInfo) live.complete();
+    return live;
+  }
+
+  private setState(state: PeerState): void {
+    this.state = state;
+    this.stateLive?.set(state);
+  }
+
+  private setBuffered(amount: number): void {
+    this.buffered = amount;
+    this.bufferedLive?.set(amount);
   }
 
   /**
@@ -179,7 +240,7 @@ export class WebSocketPeer {
    */
   close(code: number = CloseCode.Normal, reason = ''): void {
     validateClose(code, reason, this.transport.platform === 'browser');
-    if (this.state.value !== 'open') return;
+    if (this.state !== 'open') return;
     this.startClosing(code, reason);
     // The other side's close frame may sit behind packets we stopped reading; read on to get it.
     if (this.paused) {
@@ -211,7 +272,7 @@ export class WebSocketPeer {
 
   /** The same number `bufferedAmount$` last emitted. */
   getCurrentOutboundBufferedAmount(): number {
-    return this.buffered.value;
+    return this.buffered;
   }
 
   getWriteMode(): WriteMode {
@@ -235,7 +296,7 @@ export class WebSocketPeer {
   /** `true` while the peer is open: not yet closing. */
   isConnectedToHost(): boolean {
     this.noticeClosing();
-    return this.state.value === 'open';
+    return this.state === 'open';
   }
 
   /**
@@ -243,9 +304,9 @@ export class WebSocketPeer {
    * stops sending, and would drop writes unseen. Whoever asks finds the peer closing from then on.
    */
   private noticeClosing(): void {
-    if (this.state.value === 'open' && this.transport.isOpen?.() === false) {
+    if (this.state === 'open' && this.transport.isOpen?.() === false) {
       this.stopHeartbeat();
-      this.state.set('closing');
+      this.setState('closing');
     }
   }
 
@@ -282,8 +343,8 @@ export class WebSocketPeer {
    */
   [kWrite](data: OutboundData, onWritten?: () => void, mode: WriteMode = this.writeMode): void {
     this.noticeClosing();
-    if (this.state.value !== 'open') {
-      throw new WebSocketPeerError('ERR_PEER_CLOSED', `Cannot send: the peer is ${this.state.value}`);
+    if (this.state !== 'open') {
+      throw new WebSocketPeerError('ERR_PEER_CLOSED', `Cannot send: the peer is ${this.state}`);
     }
     const asText = checkOutbound(data, mode);
     this.transmit(typeof data === 'string' ? data : (asBytes(data) ?? (data as Packet).data), asText, onWritten);
@@ -298,7 +359,7 @@ export class WebSocketPeer {
    */
   putVar(value: Variant, options?: VariantOptions): void {
     if (!this.isConnectedToHost()) {
-      throw new WebSocketPeerError('ERR_PEER_CLOSED', `Cannot send: the peer is ${this.state.value}`);
+      throw new WebSocketPeerError('ERR_PEER_CLOSED', `Cannot send: the peer is ${this.state}`);
     }
     this[kWrite]({ isString: false, data: encodeVariant(value, options) });
   }
@@ -337,29 +398,50 @@ export class WebSocketPeer {
   }
 
   private transmit(data: string | Uint8Array, asText: boolean, onWritten?: () => void): void {
-    // `done` is never called synchronously, so `unwritten` is set by the time it runs.
-    const unwritten: number = this.transport.send(data, asText, () => {
-      if (unwritten > 0) {
-        this.unwritten -= unwritten;
-        // Node calls the callbacks of one completed write one after the other; the socket knows
-        // already that they are all written, so none of them shows a stale amount.
-        this.buffered.set(Math.min(this.unwritten, this.transport.queuedBytes()));
-      }
-      onWritten?.();
-    });
-    if (unwritten > 0) {
-      this.unwritten += unwritten;
-      this.buffered.set(this.unwritten);
-    }
+    const unwritten = this.transport.send(data, asText);
+    const writes = (this.writes ??= new WeightedQueue());
+    writes.push(onWritten, unwritten);
+    if (unwritten > 0) this.setBuffered(writes.weight);
   }
 
-  private onMessage(packet: Packet, bytes: number): void {
+  /** @internal The transport: the oldest unreported message is written. */
+  [kOnWritten](): void {
+    const writes = this.writes;
+    // After the close, the rest were settled at once.
+    if (writes === undefined || writes.size === 0) return;
+    const before = writes.weight;
+    const onWritten = writes.shift();
+    if (writes.weight !== before) {
+      // Node calls the callbacks of one completed write one after the other; the socket knows
+      // already that they are all written, so none of them shows a stale amount.
+      this.setBuffered(Math.min(writes.weight, this.transport.queuedBytes()));
+    }
+    onWritten?.();
+  }
+
+  /** @internal */
+  [kOnClosing](code: number, reason: string): void {
+    this.startClosing(code, reason);
+  }
+
+  /** @internal */
+  [kOnError](error: Error): void {
+    this.lastError = error;
+  }
+
+  /** @internal */
+  [kOnAlive](): void {
+    this.heard = true;
+  }
+
+  /** @internal */
+  [kOnMessage](packet: Packet, bytes: number): void {
     this.inbox.put(packet, bytes);
     // A browser's WebSocket cannot stop reading (no pause): there the packets just wait.
     if (
       !this.paused &&
       this.transport.pause &&
-      this.state.value === 'open' &&
+      this.state === 'open' &&
       (this.inbox.size >= this.maxQueuedPackets || this.inbox.weight >= this.maxQueuedBytes)
     ) {
       this.paused = true;
@@ -405,7 +487,8 @@ export class WebSocketPeer {
     this.heartbeat = undefined;
   }
 
-  private onTaken(packet: Packet): void {
+  /** @internal The inbox: a packet left the queue. */
+  [kOnTaken](packet: Packet): void {
     this.lastWasString = packet.isString;
     // Resume at half the bounds, so a consumer that keeps up does not flip the socket per packet.
     if (this.paused && this.inbox.size <= this.maxQueuedPackets / 2 && this.inbox.weight <= this.maxQueuedBytes / 2) {
@@ -415,27 +498,33 @@ export class WebSocketPeer {
   }
 
   private startClosing(code: number, reason: string): void {
-    if (this.state.value !== 'open') return;
+    if (this.state !== 'open') return;
     // Once closing, ws's own close timeout bounds the wait for the other side's close frame.
     this.stopHeartbeat();
     this.closeStart = { code, reason };
-    this.state.set('closing');
+    this.setState('closing');
   }
 
-  private onClose(code: number, reason: string, wasClean: boolean): void {
+  /** @internal */
+  [kOnClose](code: number, reason: string, wasClean: boolean): void {
     this.stopHeartbeat();
     // An abrupt end (no closing handshake) still passes through 'closing'.
-    if (this.state.value === 'open') this.state.set('closing');
+    if (this.state === 'open') this.setState('closing');
     const info: CloseInfo = {
       code: this.closeStart?.code ?? code,
       reason: this.closeStart?.reason ?? reason,
       wasClean,
     };
-    this.state.set('closed');
-    this.closeInfo.set(info);
-    this.closeInfo.complete();
+    // What was not written never will be: those writes are over.
+    while (this.writes !== undefined && this.writes.size > 0) this[kOnWritten]();
+    this.setState('closed');
+    this.closeInfo = info;
+    const watchers = this.closeWatchers;
+    this.closeWatchers = undefined;
+    if (typeof watchers === 'function') watchers(info, this);
+    else if (watchers) for (const watcher of watchers) watcher(info, this);
     this.inbox.end(wasClean ? undefined : new WebSocketCloseError(info, { cause: this.lastError }));
-    this.buffered.complete();
-    this.state.complete();
+    this.bufferedLive?.complete();
+    this.stateLive?.complete();
   }
 }

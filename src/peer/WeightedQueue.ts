@@ -1,17 +1,23 @@
+/** Past this many slots, an emptied queue lets its arrays go rather than keep them for reuse. */
+const KEEP_SLOTS = 1024;
+
 /**
  * @internal A FIFO whose items have a weight (bytes, say), so its owner can bound it by size.
- * It neither shifts its array on each take nor grows forever, and lets go of each item as it
- * is taken: the inbound queue, `backpressure()` and `Connection` all hold values this way.
+ * It neither shifts its array on each take nor grows forever, lets go of each item as it is
+ * taken, and allocates nothing per item while it stays small: an emptied queue starts again at
+ * the front of the same arrays. The inbound queue, the peer's write log, `backpressure()` and
+ * `Connection` all hold values this way.
  */
 export class WeightedQueue<T> {
   private items: T[] = [];
   private weights: number[] = [];
   private head = 0;
+  private tail = 0;
   private total = 0;
 
   /** How many items wait. */
   get size(): number {
-    return this.items.length - this.head;
+    return this.tail - this.head;
   }
 
   /** The summed weight of the items that wait. */
@@ -20,32 +26,44 @@ export class WeightedQueue<T> {
   }
 
   push(item: T, weight: number): void {
-    this.items.push(item);
-    this.weights.push(weight);
+    this.items[this.tail] = item;
+    this.weights[this.tail] = weight;
+    this.tail++;
     this.total += weight;
   }
 
   /** Takes the oldest item; call only while `size > 0`. */
   shift(): T {
-    const item = this.items[this.head] as T;
-    // Let go of the item now: the slot stays in the array until the next compaction.
-    this.items[this.head] = undefined as T;
-    this.total -= this.weights[this.head] as number;
-    this.head++;
-    if (this.head === this.items.length) this.clear();
-    else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+    const head = this.head;
+    const item = this.items[head] as T;
+    // Let go of the item now: the slot is reused or dropped later.
+    this.items[head] = undefined as T;
+    this.total -= this.weights[head] as number;
+    this.head = head + 1;
+    if (this.head === this.tail) this.reset();
+    else if (this.head >= KEEP_SLOTS && this.head * 2 >= this.tail) {
       // Compact now and then, so that a long-lived queue does not grow forever.
-      this.items = this.items.slice(this.head);
-      this.weights = this.weights.slice(this.head);
+      this.items = this.items.slice(this.head, this.tail);
+      this.weights = this.weights.slice(this.head, this.tail);
+      this.tail -= this.head;
       this.head = 0;
     }
     return item;
   }
 
   clear(): void {
-    this.items = [];
-    this.weights = [];
+    this.items.fill(undefined as T, this.head, this.tail);
+    this.reset();
+  }
+
+  /** Empty: start again at the front, in the same arrays while they are small. */
+  private reset(): void {
+    if (this.items.length > KEEP_SLOTS) {
+      this.items = [];
+      this.weights = [];
+    }
     this.head = 0;
+    this.tail = 0;
     this.total = 0;
   }
 }

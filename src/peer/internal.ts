@@ -15,3 +15,10 @@ export const kWrite: unique symbol = Symbol('rx-websocket-peer.write');
  * function that stops the calls.
  */
 export const kWatchInbox: unique symbol = Symbol('rx-websocket-peer.watchInbox');
+
+/**
+ * `peer[kWhenClosed](watcher)`: calls `watcher(info, peer)` once the peer has closed, at once if
+ * it has. What `listen()` and `connect()` use to follow each peer, for less than a `closed$`
+ * subscription costs.
+ */
+export const kWhenClosed: unique symbol = Symbol('rx-websocket-peer.whenClosed');
