@@ -12,7 +12,7 @@ import type { Packet } from '../peer/types.js';
  * import { decodeVariants } from 'rx-websocket-peer';
  * peer.packets$.pipe(decodeVariants()).subscribe((value) => console.log(value));
  * ```
- * @param options `maxSize` (8 MiB), `maxDepth` (256).
+ * @param options `engine` (`3`, or `4` for Godot 4's encoding), `maxSize` (8 MiB), `maxDepth` (256).
  */
 export function decodeVariants(options?: VariantOptions): OperatorFunction<Packet, Variant> {
   return map((packet) => {
@@ -34,7 +34,7 @@ export function decodeVariants(options?: VariantOptions): OperatorFunction<Packe
  * import { encodeVariants } from 'rx-websocket-peer';
  * positions$.pipe(encodeVariants()).subscribe(peer.sink);
  * ```
- * @param options `maxSize` (8 MiB), `maxDepth` (256).
+ * @param options `engine` (`3`, or `4` for Godot 4's encoding), `maxSize` (8 MiB), `maxDepth` (256).
  */
 export function encodeVariants(options?: VariantOptions): OperatorFunction<Variant, Packet> {
   return map((value): Packet => ({ isString: false, data: encodeVariant(value, options) }));

@@ -353,7 +353,8 @@ export class WebSocketPeer implements TransportHandlers, InboxOwner<Packet> {
   /**
    * Sends a Godot value in the engine's binary Variant encoding, always as a binary frame
    * whatever the write mode: what Godot's `get_var()` reads (the seed's `put_var`).
-   * @param options `maxSize` (8 MiB, the engine's `encode_buffer_max_size`), `maxDepth` (256).
+   * @param options `engine` (`3`, or `4` for Godot 4's encoding), `maxSize` (8 MiB, the engine's
+   *   `encode_buffer_max_size`), `maxDepth` (256).
    * @throws VariantError for a value Godot has no encoding for, or past the limits;
    *   WebSocketPeerError `ERR_PEER_CLOSED` once closing. Nothing is sent then.
    */
@@ -368,6 +369,7 @@ export class WebSocketPeer implements TransportHandlers, InboxOwner<Packet> {
    * Takes the oldest waiting packet and decodes it as a Godot value (the seed's `get_var`), or
    * returns `undefined` when none waits. Objects are refused, as the engine's
    * `allow_objects = false`.
+   * @param options as for `putVar()`: `engine` (`3`, or `4`), `maxSize`, `maxDepth`.
    * @throws VariantError when the packet is text or holds no valid encoding; it is taken anyway.
    */
   getVar(options?: VariantOptions): Variant | undefined {
