@@ -666,6 +666,42 @@ describe('robustness: bad input from the network', function () {
       expect(report.close).to.deep.equal({ code: 1000, reason: 'done' });
     });
 
+    it('reads every frame our client writes: coalesced, large, text and binary, each masked and intact', async () => {
+      // A path of its own (the server sends nothing there), so that its report is this test's.
+      const client = await openClient(`ws://127.0.0.1:${port}/burst`);
+      const reused = new Uint8Array(300);
+      const sent: Array<[number, Buffer]> = [];
+      const send = (data: string | Uint8Array, asText: boolean): void => {
+        client.peer.sink.next(
+          asText ? { isString: true, data: data as string } : { isString: false, data: data as Uint8Array },
+        );
+        sent.push([asText ? Opcode.Text : Opcode.Binary, Buffer.from(data)]);
+      };
+      // One turn: small messages go out together, a large one between them on its own.
+      send('', true);
+      send('é€😀', true);
+      send('x'.repeat(126), true);
+      send(
+        Uint8Array.from({ length: 256 }, (_, i) => i),
+        false,
+      );
+      send(new Uint8Array(70_001).fill(7), false);
+      for (let i = 0; i < 20; i++) {
+        reused.fill(i); // the same buffer each time: each message was copied as it was sent
+        send(reused, false);
+      }
+      await delay(10);
+      send('y'.repeat(70_000), true); // another turn
+      client.peer.close(1000, 'done');
+      expect(await within(3000, 'connect() to end', client.ended)).to.equal('complete');
+      const report = await reportOf('/burst');
+      expect(report.error).to.equal(null);
+      expect(report.frames.map((f) => [f.opcode, f.data])).to.deep.equal([
+        ...sent.map(([opcode, data]) => [opcode, data.toString('hex')]),
+        [Opcode.Close, closePayload(1000, 'done').toString('hex')],
+      ]);
+    });
+
     const cases: Array<{ path: string; what: string; code: number; maxPayload?: number }> = [
       { path: '/text-invalid-utf8', what: 'invalid UTF-8 in a text frame', code: 1007 },
       { path: '/masked', what: 'a masked server frame', code: 1002 },

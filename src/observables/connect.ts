@@ -107,7 +107,7 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Observ
     // open: an idle connection keeps only what this teardown needs.
     let abort: (() => void) | undefined = awaitOpen(ws, href, handshakeTimeout, subscriber, (socket, response) => {
       abort = undefined;
-      peer = new WebSocketPeer(new NodeTransport(ws, socket, { url: href, headers: response }), peerOptions);
+      peer = new WebSocketPeer(new NodeTransport(ws, socket, { url: href, headers: response }, true), peerOptions);
       emitOpenPeer(peer, subscriber);
     });
     return () => {

@@ -287,7 +287,7 @@ export function listen(options: ListenOptions = {}): Observable<PeerServer> {
     };
     const accept = (ws: PeerSocket, socket: Socket, handshake: HandshakeInfo): void => {
       handshakeDone(socket);
-      const peer = new WebSocketPeer(new NodeTransport(ws, socket, handshake), peerOptions);
+      const peer = new WebSocketPeer(new NodeTransport(ws, socket, handshake, false), peerOptions);
       if (stopped) {
         peer.close(CloseCode.GoingAway);
         return;

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
+import { clientFrame } from './clientFrame.js';
 import { CloseCode } from './constants.js';
 import {
   kOnAlive,
@@ -70,10 +71,15 @@ export class NodeTransport implements Transport {
   /** ws's write callback, one for all frames of this connection. */
   private written: (() => void) | undefined;
 
+  /**
+   * @param masked whether this is the client's end, whose frames are masked (RFC 6455 §5.3): we
+   *   frame those ourselves (`clientFrame()`), and leave a server's to `ws`.
+   */
   constructor(
     private readonly ws: PeerSocket,
     private readonly socket: Socket,
     readonly handshake: HandshakeInfo,
+    private readonly masked: boolean,
   ) {
     this.protocol = ws.protocol;
     // Read now: they are still there to tell after the close.
@@ -98,29 +104,36 @@ export class NodeTransport implements Transport {
   }
 
   send(data: string | Uint8Array, asText: boolean): number {
-    let payload: string | Uint8Array = data;
     // A string's length bounds its UTF-8 size from below: long ones go out as large messages.
-    if ((typeof data === 'string' ? data.length : data.byteLength) <= COALESCE_MAX_BYTES) {
+    const small = (typeof data === 'string' ? data.length : data.byteLength) <= COALESCE_MAX_BYTES;
+    if (small) {
       // Write coalescing: small messages sent in one turn of the event loop leave in one writev
       // (ws corks only within one frame): the first one corks the socket, the end of the turn
-      // (process.nextTick, no timer) uncorks it. Corked frames wait by reference, so small bytes
-      // are copied: the caller may reuse its buffer at once, as when each went out by itself.
+      // (process.nextTick, no timer) uncorks it.
       if (!this.corked) {
         this.corked = true;
         this.socket.cork();
         process.nextTick(uncorkAtEndOfTurn, this);
       }
-      if (typeof data !== 'string') payload = Buffer.from(data);
       this.corkedSends++;
     } else if (this.corked) {
-      // A large message goes out now, after the small ones before it, and is not copied.
+      // A large message goes out now, after the small ones before it.
       this.uncork();
     }
     // What the kernel has not taken waits in `writableLength` (corked frames too), header bytes
     // first: its growth is this frame's unwritten part, exactly.
     const before = this.socket.writableLength;
-    // One callback for every frame, made with the first: ws and Node call them in the order of the writes.
-    this.ws.send(payload, asText ? TEXT : BINARY, (this.written ??= () => this.handlers?.[kOnWritten]()));
+    // One callback for every frame, made with the first: Node calls them in the order of the writes.
+    const written = (this.written ??= () => this.handlers?.[kOnWritten]());
+    if (this.masked && this.ws.readyState === WebSocket.OPEN) {
+      // Nothing of ws's sender waits to go out (no compression): the frame follows what ws wrote.
+      this.socket.write(clientFrame(data, asText), written);
+    } else {
+      // Corked frames wait by reference, so small bytes are copied: the caller may reuse its
+      // buffer at once, as when each went out by itself. A server's large messages are not.
+      const payload = small && typeof data !== 'string' ? Buffer.from(data) : data;
+      this.ws.send(payload, asText ? TEXT : BINARY, written);
+    }
     // A long burst goes out in batches, so that the kernel starts sending and memory stays small.
     if (this.corked && this.corkedSends >= COALESCE_MAX_SENDS) this.uncork();
     const unwritten = this.socket.writableLength - before;
