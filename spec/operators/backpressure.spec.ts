@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { expect } from 'chai';
-import { type Observable, range, map, Subject } from 'rxjs';
+import { defer, finalize, type Observable, range, map, Subject, tap } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { backpressure, type FlowControlled } from '../../src/operators/backpressure.js';
 import { WriteMode } from '../../src/peer/constants.js';
 import type { PeerState } from '../../src/peer/types.js';
 import { WebSocketPeerError } from '../../src/peer/WebSocketPeerError.js';
-import { openPair, stopAll, takeValues } from '../helpers.js';
+import { collect, openPair, stopAll, takeValues } from '../helpers.js';
 
 const KiB = 1024;
 
@@ -261,6 +261,53 @@ describe('backpressure()', () => {
       // The kernel's socket buffers on loopback take a few MiB at once; the rest waits in Node.
       expect(peak).to.be.above(8 * 1024 * KiB);
       expect(digestsMatch).to.equal(true);
+    });
+
+    it('reads the amount of a peer before each value, and watches bufferedAmount$ only while above the marks', async () => {
+      const { client, remote } = await openPair({}, { writeMode: WriteMode.Binary });
+      const peer = client.peer;
+      let watches = 0;
+      let watching = 0;
+      let notified = 0;
+      const counted: FlowControlled = {
+        state$: peer.state$,
+        getCurrentOutboundBufferedAmount: () => peer.getCurrentOutboundBufferedAmount(),
+        bufferedAmount$: defer(() => {
+          watches++;
+          watching++;
+          return peer.bufferedAmount$.pipe(
+            tap(() => notified++),
+            finalize(() => watching--),
+          );
+        }),
+      };
+      const source = new Subject<Uint8Array>();
+      let forwarded = 0;
+      const done = collect(
+        source.pipe(
+          backpressure(counted, { highWaterMark: 256 * KiB, lowWaterMark: 64 * KiB }),
+          tap((value) => {
+            forwarded++;
+            peer.sink.next(value);
+          }),
+        ),
+      );
+      const received = takeValues(remote.packets$, 1320);
+      // 1,000 small values in one turn stay far below the high mark: not one notification.
+      for (let i = 0; i < 1000; i++) source.next(new Uint8Array(16));
+      expect([forwarded, watches, notified]).to.deep.equal([1000, 0, 0]);
+      // 20 MiB in 64 KiB values pass the mark (the kernel takes a few MiB at once): watched
+      // until the buffer is back down, then not.
+      for (let i = 0; i < 320; i++) source.next(new Uint8Array(64 * KiB));
+      expect(forwarded).to.be.below(1320);
+      expect([watches, watching]).to.deep.equal([1, 1]);
+      source.complete();
+      expect(await done.done).to.deep.equal({});
+      expect(forwarded).to.equal(1320);
+      expect(watches).to.be.at.least(1);
+      expect(watching).to.equal(0);
+      expect(notified).to.be.above(0);
+      expect(await received).to.have.length(1320);
     });
 
     it('completes once the held values are sent, and then the sink closes the peer cleanly', async () => {

@@ -1,3 +1,4 @@
+import { utf8Length } from '../peer/validation.js';
 import { JsonCodecError } from './JsonCodecError.js';
 
 /** A value JSON carries: what `decodeJson()` returns and `encodeJson()` takes. */
@@ -36,21 +37,6 @@ function resolveOptions(options: JsonCodecOptions | undefined): Required<JsonCod
     );
   }
   return { maxSize, maxDepth };
-}
-
-/** The UTF-8 length of a string, without encoding it (a lone surrogate counts as U+FFFD's 3 bytes). */
-function utf8Length(text: string): number {
-  let length = 0;
-  for (let i = 0; i < text.length; i++) {
-    const unit = text.charCodeAt(i);
-    if (unit < 0x80) length += 1;
-    else if (unit < 0x800) length += 2;
-    else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      length += 4;
-      i++;
-    } else length += 3;
-  }
-  return length;
 }
 
 function checkSize(text: string, maxSize: number, doing: string): void {

@@ -10,6 +10,12 @@ import { resolveMarks, type WaterMarks } from './marks.js';
 export interface FlowControlled {
   readonly bufferedAmount$: Observable<number>;
   readonly state$: Observable<PeerState>;
+  /**
+   * The amount `bufferedAmount$` last emitted. Where there is one (a `WebSocketPeer` has it),
+   * the operator reads it before each value and watches `bufferedAmount$` only while above the
+   * marks: a value passes through without a notification per send.
+   */
+  getCurrentOutboundBufferedAmount?(): number;
 }
 
 /** What `backpressure()` does when holding the next value would pass `maxHeldBytes`. */
@@ -95,6 +101,32 @@ export function backpressure<T extends OutboundData>(
       let flushing = false;
       let sourceEnd: { error?: unknown; failed: boolean } | undefined;
       const subscriptions = new Subscription();
+      const canRead = typeof peer.getCurrentOutboundBufferedAmount === 'function';
+      /** `bufferedAmount$`: always where the amount cannot be read, else only while above the marks. */
+      let watch: Subscription | undefined;
+
+      const watchBuffer = (): void => {
+        watch = peer.bufferedAmount$.subscribe((amount) => {
+          if (amount >= high) aboveMarks = true;
+          else if (aboveMarks && amount <= low) {
+            aboveMarks = false;
+            if (canRead) stopWatching();
+            flush();
+          }
+        });
+      };
+      const stopWatching = (): void => {
+        watch?.unsubscribe();
+        watch = undefined;
+      };
+      /** Whether the peer's buffer is above the marks: read now where it can be, else as last told. */
+      const full = (): boolean => {
+        if (!aboveMarks && canRead && (peer.getCurrentOutboundBufferedAmount?.() ?? 0) >= high) {
+          aboveMarks = true;
+          watchBuffer();
+        }
+        return aboveMarks;
+      };
 
       const fail = (error: unknown): void => {
         held.clear();
@@ -110,7 +142,7 @@ export function backpressure<T extends OutboundData>(
         if (flushing) return;
         flushing = true;
         try {
-          while (open && !aboveMarks && held.size > 0 && !subscriber.closed) subscriber.next(held.shift());
+          while (open && held.size > 0 && !full() && !subscriber.closed) subscriber.next(held.shift());
         } finally {
           flushing = false;
         }
@@ -158,21 +190,14 @@ export function backpressure<T extends OutboundData>(
           }
         }),
       );
-      subscriptions.add(
-        peer.bufferedAmount$.subscribe((amount) => {
-          if (amount >= high) aboveMarks = true;
-          else if (aboveMarks && amount <= low) {
-            aboveMarks = false;
-            flush();
-          }
-        }),
-      );
+      subscriptions.add(stopWatching);
+      if (!canRead) watchBuffer();
       if (subscriber.closed) return subscriptions;
 
       subscriptions.add(
         source.subscribe({
           next: (value) => {
-            if (open && !aboveMarks && held.size === 0) subscriber.next(value);
+            if (open && held.size === 0 && !full()) subscriber.next(value);
             else {
               try {
                 hold(value);

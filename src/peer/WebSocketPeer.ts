@@ -403,7 +403,9 @@ export class WebSocketPeer implements TransportHandlers, InboxOwner<Packet> {
     const unwritten = this.transport.send(data, asText);
     const writes = (this.writes ??= new WeightedQueue());
     writes.push(onWritten, unwritten);
-    if (unwritten > 0) this.setBuffered(writes.weight);
+    // The log may still count messages the OS took whose callbacks have not run yet: the socket
+    // knows better, so the amount is never more than what it holds.
+    if (unwritten > 0) this.setBuffered(Math.min(writes.weight, this.transport.queuedBytes()));
   }
 
   /** @internal The transport: the oldest unreported message is written. */
