@@ -6,6 +6,8 @@
 //   client 'rxjs'     RxJS webSocket() from 'rxjs/webSocket' (WebSocketCtor: ws's WebSocket,
 //                     binaryType 'arraybuffer', serializer v => v, deserializer e => e.data): subject.next().
 //   client 'ours'     connect() and peer.sink.next() in a loop (writeMode Binary or Text).
+//   client 'ours-subject'  the same loop into a Subject that peer.sink subscribes to: the path
+//                     of 'ours-bp' without the operator, so that the two differ by backpressure() alone.
 //   client 'ours-bp'  the same values through backpressure(peer) (default marks) into peer.sink:
 //                     a Subject fed by the same loop, piped through backpressure().
 //
@@ -84,7 +86,7 @@ async function roundTrips(n) {
 function open() {
   if (client === 'ws') return openWs();
   if (client === 'rxjs') return openRxjs();
-  if (client === 'ours' || client === 'ours-bp') return openOurs(client === 'ours-bp');
+  if (client === 'ours' || client === 'ours-subject' || client === 'ours-bp') return openOurs(client);
   throw new Error(`unknown client ${client}`);
 }
 
@@ -139,7 +141,7 @@ function openRxjs() {
   });
 }
 
-function openOurs(withBackpressure) {
+function openOurs(how) {
   return new Promise((resolve, reject) => {
     connect(url, { writeMode: kind === 'text' ? WriteMode.Text : WriteMode.Binary }).subscribe({
       next: (peer) => {
@@ -148,21 +150,31 @@ function openOurs(withBackpressure) {
         const sink = peer.sink;
         resolve({
           send: (value) => sink.next(value),
-          sendMany: withBackpressure
-            ? (n) => {
-                // backpressure() holds what a synchronous loop pushes while the buffer is above
-                // the high mark: allow all of it (256 MiB for 64 KiB x 4k); the marks stay default.
-                const source = new Subject();
-                source.pipe(backpressure(peer, { maxHeldBytes: Math.max(64 * 1024 * 1024, 2 * n * size) })).subscribe({
-                  next: (value) => sink.next(value),
-                  error: fail,
-                });
-                for (let i = 0; i < n; i++) source.next(payload);
-                source.complete();
-              }
-            : (n) => {
-                for (let i = 0; i < n; i++) sink.next(payload);
-              },
+          sendMany:
+            how === 'ours-bp'
+              ? (n) => {
+                  // backpressure() holds what a synchronous loop pushes while the buffer is above
+                  // the high mark: allow all of it (256 MiB for 64 KiB x 4k); the marks stay default.
+                  const source = new Subject();
+                  source
+                    .pipe(backpressure(peer, { maxHeldBytes: Math.max(64 * 1024 * 1024, 2 * n * size) }))
+                    .subscribe({
+                      next: (value) => sink.next(value),
+                      error: fail,
+                    });
+                  for (let i = 0; i < n; i++) source.next(payload);
+                  source.complete();
+                }
+              : how === 'ours-subject'
+                ? (n) => {
+                    const source = new Subject();
+                    source.subscribe({ next: (value) => sink.next(value), error: fail });
+                    for (let i = 0; i < n; i++) source.next(payload);
+                    source.complete();
+                  }
+                : (n) => {
+                    for (let i = 0; i < n; i++) sink.next(payload);
+                  },
           onMessage: (fn) => (handler = fn),
           close: () => peer.close(1000),
         });
