@@ -584,6 +584,42 @@ describe('robustness: bad input from the network', function () {
       expect(info).to.deep.equal({ code: 1000, reason: 'bye', wasClean: true });
       expect(packetsError).to.equal(undefined);
     });
+
+    it('reads every frame a server peer writes: coalesced, large, text and binary, each intact', async () => {
+      const before = server.remotes.length;
+      const report = pythonAttack(server.server.port, 'listen');
+      await until('the python client to connect', () => server.remotes.length === before + 1);
+      const peer = server.remotes[before] as WebSocketPeer;
+      const reused = new Uint8Array(300);
+      const sent: Array<[number, string]> = [];
+      const send = (data: string | Uint8Array, asText: boolean): void => {
+        peer.sink.next(
+          asText ? { isString: true, data: data as string } : { isString: false, data: data as Uint8Array },
+        );
+        sent.push([asText ? Opcode.Text : Opcode.Binary, Buffer.from(data).toString('hex')]);
+      };
+      // One turn: small messages go out together, a large one between them on its own.
+      send('', true);
+      send('é€😀', true);
+      send(
+        Uint8Array.from({ length: 256 }, (_, i) => i),
+        false,
+      );
+      send(new Uint8Array(70_001).fill(7), false);
+      for (let i = 0; i < 20; i++) {
+        reused.fill(i); // the same buffer each time: a server peer copies messages up to 16 KiB
+        send(reused, false);
+      }
+      await delay(10);
+      send('y'.repeat(70_000), true);
+      peer.close(1000, 'done');
+      const result = await report;
+      expect(result.error).to.equal(null);
+      expect(result.frames.map((f) => [f.opcode, f.data])).to.deep.equal([
+        ...sent,
+        [Opcode.Close, closePayload(1000, 'done').toString('hex')],
+      ]);
+    });
   });
 
   describe('python3-websockets as a server that sends bad frames to our connect() client', () => {
