@@ -398,15 +398,18 @@ describe('WebSocketPeer', () => {
     /**
      * Sends 64 x 256 KiB from `sender` while the other side reads nothing, and checks at every
      * emission that the amount is what Node still holds for the kernel (the socket's
-     * writableLength) less the frame headers of at most 64 frames (14 bytes at most each).
+     * writableLength, and a client's messages it has not framed yet) less the frame headers of
+     * at most 64 frames (14 bytes at most each).
      */
     async function checkExact(sender: WebSocketPeer, receiver: WebSocketPeer): Promise<void> {
-      const socket = internalsOf(sender).socket;
+      const { socket } = internalsOf(sender);
+      const deferred = internalsOf(sender) as unknown as { deferred?: { weight: number } };
+      const held = (): number => socket.writableLength + (deferred.deferred?.weight ?? 0);
       internalsOf(receiver).socket.pause(); // the kernel buffers fill up, then Node's
       const seen: Array<{ amount: number; writable: number; current: number }> = [];
       const amounts = collect(sender.bufferedAmount$);
       sender.bufferedAmount$.subscribe((amount) =>
-        seen.push({ amount, writable: socket.writableLength, current: sender.getCurrentOutboundBufferedAmount() }),
+        seen.push({ amount, writable: held(), current: sender.getCurrentOutboundBufferedAmount() }),
       );
       sender.setWriteMode(WriteMode.Binary);
       for (let i = 0; i < 64; i++) sender.sink.next(new Uint8Array(256 * 1024));
@@ -426,6 +429,22 @@ describe('WebSocketPeer', () => {
     it('is what the OS has not taken yet, on a client peer', async () => {
       const { client, remote } = await openPair();
       await checkExact(client.peer, remote);
+    });
+
+    it("sends a client's messages that waited for a backed-up socket before its close frame", async () => {
+      const { client, remote } = await openPair();
+      internalsOf(remote).socket.pause();
+      client.peer.setWriteMode(WriteMode.Binary);
+      for (let i = 0; i < 64; i++) client.peer.sink.next(new Uint8Array(256 * 1024).fill(i));
+      const waiting = internalsOf(client.peer) as unknown as { deferred?: { size: number } };
+      expect(waiting.deferred?.size, 'messages not framed yet').to.be.above(0);
+      client.peer.close(1000, 'bye');
+      const received = takeValues(remote.packets$, 64);
+      internalsOf(remote).socket.resume();
+      expect((await received).map((p) => [(p.data as Uint8Array).length, (p.data as Uint8Array)[0]])).to.deep.equal(
+        [...Array(64).keys()].map((i) => [256 * 1024, i]),
+      );
+      expect((await takeValues(remote.closed$, 1))[0]).to.deep.equal({ code: 1000, reason: 'bye', wasClean: true });
     });
 
     it('is what the OS has not taken yet, on a server peer', async () => {

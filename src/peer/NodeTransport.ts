@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { clientFrame } from './clientFrame.js';
+import { WeightedQueue } from './WeightedQueue.js';
 import { CloseCode } from './constants.js';
 import {
   kOnAlive,
@@ -55,6 +56,8 @@ export class PeerSocket extends WebSocket {
 
 /** @internal Messages up to this size are copied and coalesced with the others of their turn. */
 const COALESCE_MAX_BYTES = 16 * 1024;
+/** @internal A client defers framing its large messages while the socket holds this much. */
+const DEFER_ABOVE_BYTES = 512 * 1024;
 /** @internal At most this many messages per write: a long burst leaves in batches. */
 const COALESCE_MAX_SENDS = 1024;
 
@@ -68,6 +71,8 @@ export class NodeTransport implements Transport {
   private corked = false;
   private corkedSends = 0;
   private onData: (() => void) | undefined;
+  /** A client's messages sent while the socket was backed up, framed once it has room again. */
+  private deferred: WeightedQueue<{ data: string | Uint8Array; asText: boolean }> | undefined;
   /** ws's write callback, one for all frames of this connection. */
   private written: (() => void) | undefined;
 
@@ -124,8 +129,23 @@ export class NodeTransport implements Transport {
     // first: its growth is this frame's unwritten part, exactly.
     const before = this.socket.writableLength;
     // One callback for every frame, made with the first: Node calls them in the order of the writes.
-    const written = (this.written ??= () => this.handlers?.[kOnWritten]());
+    const written = (this.written ??= () => {
+      this.handlers?.[kOnWritten]();
+      if (this.deferred !== undefined && this.deferred.size > 0) this.writeDeferred(DEFER_ABOVE_BYTES);
+    });
     if (this.masked && this.ws.readyState === WebSocket.OPEN) {
+      const deferred = this.deferred;
+      if ((deferred !== undefined && deferred.size > 0) || (!small && before >= DEFER_ABOVE_BYTES)) {
+        // The socket is backed up: frame and mask this message when the socket has room, so that
+        // its bytes are fresh in the cache when the kernel copies them. Strings cannot change
+        // meanwhile; bytes are copied now.
+        const bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+        (this.deferred ??= new WeightedQueue()).push(
+          { data: typeof data === 'string' ? data : data.slice(), asText },
+          bytes,
+        );
+        return bytes;
+      }
       // Nothing of ws's sender waits to go out (no compression): the frame follows what ws wrote.
       this.socket.write(clientFrame(data, asText), written);
     } else {
@@ -150,7 +170,16 @@ export class NodeTransport implements Transport {
   }
 
   queuedBytes(): number {
-    return this.socket.writableLength;
+    return this.socket.writableLength + (this.deferred?.weight ?? 0);
+  }
+
+  /** Frames and writes deferred messages, in order, while the socket holds less than `limit`. */
+  private writeDeferred(limit: number): void {
+    const deferred = this.deferred as WeightedQueue<{ data: string | Uint8Array; asText: boolean }>;
+    while (deferred.size > 0 && this.socket.writableLength < limit && this.ws.readyState === WebSocket.OPEN) {
+      const { data, asText } = deferred.shift();
+      this.socket.write(clientFrame(data, asText), this.written);
+    }
   }
 
   close(code: number, reason: string): void {
@@ -179,6 +208,8 @@ export class NodeTransport implements Transport {
 
   /** @internal PeerSocket: a closing handshake starts. Reported once. */
   closing(code: number, reason: string): void {
+    // What was sent before the close goes before the close frame.
+    if (this.deferred !== undefined && this.deferred.size > 0) this.writeDeferred(Infinity);
     if (this.closingReported) return;
     this.closingReported = true;
     this.handlers?.[kOnClosing](code, reason);
@@ -209,6 +240,7 @@ export class NodeTransport implements Transport {
     if (this.onData) this.socket.off('data', this.onData);
     this.onData = undefined;
     this.handlers = undefined;
+    this.deferred?.clear();
     // ws reports 1006 exactly when no close frame came back (RFC 6455 §7.1.5).
     handlers?.[kOnClose](code, reason.toString(), code !== CloseCode.Abnormal);
   }
