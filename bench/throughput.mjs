@@ -16,13 +16,13 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = dirname(here);
 
-// Knobs, for investigation (the default run uses none): BENCH_RUNS (7), BENCH_RTT_RUNS (3),
+// Knobs, for investigation (the default run uses none): BENCH_RUNS (7), BENCH_RTT_RUNS (5),
 // BENCH_IDLE_RUNS (5), BENCH_IDLE_CONNECTIONS (5000), BENCH_ONLY=oneway,rtt,idle,slow or one-way case
 // ids 64B-bin,64B-text,64K-bin,64K-text (a subset),
 // BENCH_SCALE=0.25 (fewer messages), BENCH_CHILD_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/p' (sender
 // children only), BENCH_CLIENTS=ours (one-way/rtt clients), BENCH_DIST=/some/dist (another build).
 const RUNS = Number(process.env.BENCH_RUNS || 7);
-const RTT_RUNS = Number(process.env.BENCH_RTT_RUNS || 3);
+const RTT_RUNS = Number(process.env.BENCH_RTT_RUNS || 5);
 const IDLE_RUNS = Number(process.env.BENCH_IDLE_RUNS || 5);
 const IDLE_CONNECTIONS = Number(process.env.BENCH_IDLE_CONNECTIONS || 5000);
 const SCALE = Number(process.env.BENCH_SCALE || 1);

@@ -452,17 +452,23 @@ describe('WebSocketPeer', () => {
       await checkExact(remote, client.peer);
     });
 
-    it('counts small messages held for the turn, and is 0 again once the kernel has them', async () => {
+    it('sends the first small message of a turn at once, counts the ones held for the turn, and is 0 again', async () => {
       const { client } = await openPair();
       const socket = internalsOf(client.peer).socket;
       const amounts = collect(client.peer.bufferedAmount$);
       client.peer.sink.next('ab€');
+      // Alone so far: the kernel has it already, nothing waits.
+      expect([client.peer.getCurrentOutboundBufferedAmount(), socket.writableLength]).to.deep.equal([0, 0]);
       client.peer.sink.next('cd');
+      client.peer.sink.next('efg');
       // Coalesced: held in the process until the end of the turn, so not yet the OS's.
-      expect(client.peer.getCurrentOutboundBufferedAmount()).to.equal(7);
-      expect(socket.writableLength).to.be.at.least(7);
+      expect(client.peer.getCurrentOutboundBufferedAmount()).to.equal(5);
+      expect(socket.writableLength).to.be.at.least(5);
       await delay(20);
-      expect(amounts.values).to.deep.equal([0, 5, 7, 0]);
+      expect(amounts.values).to.deep.equal([0, 2, 5, 0]);
+      expect(socket.writableLength).to.equal(0);
+      // A new turn: its first message goes out at once again.
+      client.peer.sink.next('h');
       expect(socket.writableLength).to.equal(0);
     });
 

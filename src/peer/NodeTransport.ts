@@ -68,6 +68,8 @@ export class NodeTransport implements Transport {
   readonly remotePort: number;
   private handlers: TransportHandlers | undefined;
   private closingReported = false;
+  /** Whether a small message was sent in this turn of the event loop. */
+  private inTurn = false;
   private corked = false;
   private corkedSends = 0;
   private onData: (() => void) | undefined;
@@ -113,14 +115,17 @@ export class NodeTransport implements Transport {
     const small = (typeof data === 'string' ? data.length : data.byteLength) <= COALESCE_MAX_BYTES;
     if (small) {
       // Write coalescing: small messages sent in one turn of the event loop leave in one writev
-      // (ws corks only within one frame): the first one corks the socket, the end of the turn
+      // (ws corks only within one frame). The first one goes out at once, so that a lone message
+      // waits for nothing; the second corks the socket, and the end of the turn
       // (process.nextTick, no timer) uncorks it.
-      if (!this.corked) {
+      if (!this.inTurn) {
+        this.inTurn = true;
+        process.nextTick(endOfTurn, this);
+      } else if (!this.corked) {
         this.corked = true;
         this.socket.cork();
-        process.nextTick(uncorkAtEndOfTurn, this);
       }
-      this.corkedSends++;
+      if (this.corked) this.corkedSends++;
     } else if (this.corked) {
       // A large message goes out now, after the small ones before it.
       this.uncork();
@@ -161,7 +166,13 @@ export class NodeTransport implements Transport {
     return Math.min(unwritten, typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength);
   }
 
-  /** Ends this turn's cork, if it is still on; the nextTick that comes after it does nothing. */
+  /** The turn is over: the next small message goes out at once again. */
+  endTurn(): void {
+    this.inTurn = false;
+    this.uncork();
+  }
+
+  /** Ends this turn's cork, if it is still on. */
   uncork(): void {
     if (!this.corked) return;
     this.corked = false;
@@ -249,6 +260,6 @@ export class NodeTransport implements Transport {
 const TEXT = { binary: false } as const;
 const BINARY = { binary: true } as const;
 
-function uncorkAtEndOfTurn(transport: NodeTransport): void {
-  transport.uncork();
+function endOfTurn(transport: NodeTransport): void {
+  transport.endTurn();
 }
