@@ -54,7 +54,7 @@ export class PeerSocket extends WebSocket {
   }
 }
 
-/** @internal Messages up to this size are copied and coalesced with the others of their turn. */
+/** @internal Messages up to this size are coalesced with the others of their turn (a server peer copies them). */
 const COALESCE_MAX_BYTES = 16 * 1024;
 /** @internal A client defers framing its large messages while the socket holds this much. */
 const DEFER_ABOVE_BYTES = 512 * 1024;
