@@ -1,5 +1,10 @@
-/** Past this many slots, an emptied queue lets its arrays go rather than keep them for reuse. */
-const KEEP_SLOTS = 1024;
+/**
+ * Past this many slots, an emptied queue lets its arrays go rather than keep them for reuse: a
+ * peer that once queued a burst does not keep its arrays (8 bytes a slot, each) while idle.
+ */
+const KEEP_SLOTS = 64;
+/** A queue that never empties is compacted once this many taken slots lead its arrays. */
+const COMPACT_AFTER_SLOTS = 1024;
 
 /**
  * @internal A FIFO whose items have a weight (bytes, say), so its owner can bound it by size.
@@ -41,7 +46,7 @@ export class WeightedQueue<T> {
     this.total -= this.weights[head] as number;
     this.head = head + 1;
     if (this.head === this.tail) this.reset();
-    else if (this.head >= KEEP_SLOTS && this.head * 2 >= this.tail) {
+    else if (this.head >= COMPACT_AFTER_SLOTS && this.head * 2 >= this.tail) {
       // Compact now and then, so that a long-lived queue does not grow forever.
       this.items = this.items.slice(this.head, this.tail);
       this.weights = this.weights.slice(this.head, this.tail);
