@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { Observable, type Subscriber } from 'rxjs';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_PAYLOAD } from '../peer/constants.js';
 import { NodeTransport, PeerSocket } from '../peer/NodeTransport.js';
-import { type PeerOptions, WebSocketPeer } from '../peer/WebSocketPeer.js';
+import { type PeerOptions, type ResolvedPeerOptions, WebSocketPeer } from '../peer/WebSocketPeer.js';
 import { WebSocketPeerError } from '../peer/WebSocketPeerError.js';
 import {
   checkCertificates,
@@ -93,7 +93,6 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Observ
     ...(servername !== undefined && { servername }),
   };
 
-  // A string, not the URL: each connection keeps what its closures hold.
   const href = target.href;
   return new Observable<WebSocketPeer>((subscriber) => {
     const ws = new PeerSocket(href, protocols ?? [], {
@@ -102,19 +101,46 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Observ
       perMessageDeflate: false,
       ...tlsOptions,
     });
-    let peer: WebSocketPeer | undefined;
-    // The handshake's listeners and timer live in a scope of their own, let go once the peer is
-    // open: an idle connection keeps only what this teardown needs.
-    let abort: (() => void) | undefined = awaitOpen(ws, href, handshakeTimeout, subscriber, (socket, response) => {
-      abort = undefined;
-      peer = new WebSocketPeer(new NodeTransport(ws, socket, { url: href, headers: response }, true), peerOptions);
-      emitOpenPeer(peer, subscriber);
-    });
-    return () => {
-      if (peer) peer.close();
-      else abort?.();
-    };
+    // Each closure that outlives the handshake is made by a function of its own, so that an open
+    // connection keeps neither this scope nor connect()'s (the options, the URL) alive: only
+    // `opening`. The handshake's listeners and timer are let go once the peer is open.
+    const opening: Opening = { peer: undefined, abort: undefined };
+    opening.abort = awaitOpen(
+      ws,
+      href,
+      handshakeTimeout,
+      subscriber,
+      openPeer(opening, ws, href, peerOptions, subscriber),
+    );
+    return teardownOf(opening);
   });
+}
+
+/** A `connect()` subscription: its peer once open, or how to abort the handshake until then. */
+interface Opening {
+  peer: WebSocketPeer | undefined;
+  abort: (() => void) | undefined;
+}
+
+function openPeer(
+  opening: Opening,
+  ws: PeerSocket,
+  href: string,
+  peerOptions: ResolvedPeerOptions,
+  subscriber: Subscriber<WebSocketPeer>,
+): (socket: Socket, headers: IncomingMessage['headers']) => void {
+  return (socket, headers) => {
+    opening.abort = undefined;
+    opening.peer = new WebSocketPeer(new NodeTransport(ws, socket, { url: href, headers }, true), peerOptions);
+    emitOpenPeer(opening.peer, subscriber);
+  };
+}
+
+function teardownOf(opening: Opening): () => void {
+  return () => {
+    if (opening.peer) opening.peer.close();
+    else opening.abort?.();
+  };
 }
 
 /**
