@@ -25,7 +25,22 @@ import {
   type Variant,
 } from '../../src/codec/godotTypes.js';
 import { DEFAULT_VARIANT_MAX_SIZE, decodeVariant, encodeVariant } from '../../src/codec/variant.js';
-import { VariantError, type VariantErrorCode } from '../../src/codec/VariantError.js';
+import type { VariantErrorCode } from '../../src/codec/VariantError.js';
+import {
+  color,
+  damaged,
+  decodesOrRefuses,
+  expectCode,
+  f32,
+  fromHex,
+  normalize,
+  text,
+  toHex,
+  variantError,
+  variantOf,
+  vector2,
+  vector3,
+} from './variantHelpers.js';
 
 interface Vector {
   name: string;
@@ -137,14 +152,6 @@ const expected: Record<string, { value: Variant; encode?: Variant }> = {
 
 const refused = ['object_full', 'object_as_id'];
 
-function fromHex(hex: string): Uint8Array {
-  return Uint8Array.from(hex.match(/../g) ?? [], (pair) => parseInt(pair, 16));
-}
-
-function toHex(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString('hex');
-}
-
 /**
  * Godot 3.2 leaves the padding after NodePath names uninitialised (strings elsewhere get zeros):
  * zero it in the engine's bytes so they compare with ours, which always pad with zeros.
@@ -163,32 +170,6 @@ function zeroNodePathPadding(bytes: Uint8Array): Uint8Array {
   }
   expect(offset).to.equal(copy.length);
   return copy;
-}
-
-/** Runs `fn` and returns the VariantError it throws, failing on anything else. */
-function variantError(fn: () => unknown): VariantError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).to.be.instanceOf(VariantError);
-    return error as VariantError;
-  }
-  expect.fail('expected a VariantError');
-}
-
-function expectCode(fn: () => unknown, code: VariantErrorCode): void {
-  expect(variantError(fn).code).to.equal(code);
-}
-
-/** Either a value or a VariantError: any other throw fails the property. */
-function decodesOrRefuses(bytes: Uint8Array): boolean {
-  try {
-    decodeVariant(bytes);
-    return true;
-  } catch (error) {
-    if (error instanceof VariantError) return true;
-    throw error;
-  }
 }
 
 describe('codec/variant', () => {
@@ -454,56 +435,34 @@ describe('codec/variant', () => {
     const goodEncodings = [...vectors.values()].map((vector) => fromHex(vector.hex));
 
     /** A valid encoding, damaged: bytes flipped, cut, extended, or a word set to an extreme. */
-    const mutated = fc
-      .tuple(
-        fc.constantFrom(...goodEncodings),
-        fc.array(
-          fc.oneof(
-            fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), bits: fc.integer({ min: 1, max: 255 }) }),
-            fc.record({ kind: fc.constant('cut' as const), at: fc.nat() }),
-            fc.record({ kind: fc.constant('extend' as const), bytes: fc.uint8Array({ minLength: 1, maxLength: 16 }) }),
-            fc.record({
-              kind: fc.constant('word' as const),
-              at: fc.nat(),
-              word: fc.constantFrom(0, 1, 2, 0x1b, 0x10011, 0x7fffffff, 0x80000000, 0x80000001, 0xfffffffe, 0xffffffff),
-            }),
-          ),
-          { minLength: 1, maxLength: 4 },
-        ),
-      )
-      .map(([original, mutations]) => {
-        let bytes = original.slice();
-        for (const m of mutations) {
-          if (m.kind === 'flip' && bytes.length > 0) bytes[m.at % bytes.length] ^= m.bits;
-          else if (m.kind === 'cut') bytes = bytes.slice(0, m.at % (bytes.length + 1));
-          else if (m.kind === 'extend') bytes = Uint8Array.from([...bytes, ...m.bytes]);
-          else if (m.kind === 'word' && bytes.length >= 4) {
-            const at = (m.at % Math.floor(bytes.length / 4)) * 4;
-            new DataView(bytes.buffer).setUint32(at, m.word, true);
-          }
-        }
-        return bytes;
-      });
+    const mutated = damaged(
+      goodEncodings,
+      [0, 1, 2, 0x1b, 0x10011, 0x7fffffff, 0x80000000, 0x80000001, 0xfffffffe, 0xffffffff],
+    );
 
     it('decodeVariant() on random bytes returns a value or throws a VariantError, nothing else', () => {
-      fc.assert(fc.property(fc.uint8Array({ maxLength: 4096 }), decodesOrRefuses), { numRuns: 1000 });
+      fc.assert(
+        fc.property(fc.uint8Array({ maxLength: 4096 }), (bytes) => decodesOrRefuses(bytes)),
+        { numRuns: 1000 },
+      );
       // Random bytes behind a valid-looking header reach deeper into each type's decoder.
       const headed = fc
         .tuple(fc.integer({ min: 0, max: 30 }), fc.boolean(), fc.uint8Array({ maxLength: 256 }))
         .map(([type, wide, rest]) => Uint8Array.from([type, 0, wide ? 1 : 0, 0, ...rest]));
-      fc.assert(fc.property(headed, decodesOrRefuses), { numRuns: 2000 });
+      fc.assert(
+        fc.property(headed, (bytes) => decodesOrRefuses(bytes)),
+        { numRuns: 2000 },
+      );
     });
 
     it('decodeVariant() on damaged Godot encodings returns a value or throws a VariantError, nothing else', () => {
-      fc.assert(fc.property(mutated, decodesOrRefuses), { numRuns: 3000 });
+      fc.assert(
+        fc.property(mutated, (bytes) => decodesOrRefuses(bytes)),
+        { numRuns: 3000 },
+      );
     });
 
-    const f32 = fc.float();
-    const vector2 = fc.tuple(f32, f32).map(([x, y]) => new Vector2(x, y));
-    const vector3 = fc.tuple(f32, f32, f32).map(([x, y, z]) => new Vector3(x, y, z));
-    const color = fc.tuple(f32, f32, f32, f32).map(([r, g, b, a]) => new Color(r, g, b, a));
     // Godot 3 strings hold no NUL (the encoder refuses one).
-    const text = fc.string({ unit: 'binary', maxLength: 12 }).map((s) => s.replaceAll('\0', ''));
     const scalar: fc.Arbitrary<Variant> = fc.oneof(
       fc.constant(null),
       fc.boolean(),
@@ -531,38 +490,7 @@ describe('codec/variant', () => {
       fc.array(vector3, { maxLength: 3 }).map((values) => new PoolVector3Array(values)),
       fc.array(color, { maxLength: 3 }).map((values) => new PoolColorArray(values)),
     );
-    const { variant } = fc.letrec<{ variant: Variant }>((tie) => ({
-      variant: fc.oneof(
-        { depthSize: 'small', withCrossShrink: true },
-        scalar,
-        fc.array(tie('variant'), { maxLength: 4 }),
-        fc.dictionary(text, tie('variant'), { maxKeys: 4 }),
-        fc
-          .uniqueArray(fc.tuple(fc.oneof(fc.integer(), text), tie('variant')), {
-            maxLength: 4,
-            selector: ([key]) => key,
-          })
-          .map((entries) => new Map<Variant, Variant>(entries)),
-      ),
-    }));
-
-    /** What decoding gives for a value: numbers and bigints as the codec returns them, objects as Maps. */
-    function normalize(value: Variant): Variant {
-      if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value;
-      if (typeof value === 'number' && Number.isInteger(value) && Math.abs(value) < 2 ** 63) {
-        return normalize(BigInt(value));
-      }
-      if (Array.isArray(value)) return value.map(normalize);
-      if (value instanceof Map) return new Map([...value].map(([k, v]) => [normalize(k), normalize(v)]));
-      if (
-        value !== null &&
-        typeof value === 'object' &&
-        [Object.prototype, null].includes(Object.getPrototypeOf(value) as object | null)
-      ) {
-        return new Map(Object.entries(value).map(([k, v]) => [k, normalize(v)]));
-      }
-      return value;
-    }
+    const variant = variantOf(scalar);
 
     it('encode → decode gives the value back, and re-encoding gives the same bytes', () => {
       fc.assert(

@@ -33,7 +33,22 @@ import {
   type Variant,
 } from '../../src/codec/godotTypes.js';
 import { decodeVariant, encodeVariant, type VariantOptions } from '../../src/codec/variant.js';
-import { VariantError, type VariantErrorCode } from '../../src/codec/VariantError.js';
+import type { VariantErrorCode } from '../../src/codec/VariantError.js';
+import {
+  color,
+  damaged,
+  decodesOrRefuses,
+  expectCode,
+  f32,
+  fromHex,
+  normalize,
+  text,
+  toHex,
+  variantError,
+  variantOf,
+  vector2,
+  vector3,
+} from './variantHelpers.js';
 import { decodeVariants, encodeVariants } from '../../src/operators/variants.js';
 
 interface Vector {
@@ -151,42 +166,8 @@ const refused: Record<string, VariantErrorCode> = {
   signal: 'ERR_VARIANT_TYPE',
 };
 
-function fromHex(hex: string): Uint8Array {
-  return Uint8Array.from(hex.match(/../g) ?? [], (pair) => parseInt(pair, 16));
-}
-
-function toHex(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString('hex');
-}
-
 function header(bytes: Uint8Array): number {
   return new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true);
-}
-
-/** Runs `fn` and returns the VariantError it throws, failing on anything else. */
-function variantError(fn: () => unknown): VariantError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).to.be.instanceOf(VariantError);
-    return error as VariantError;
-  }
-  expect.fail('expected a VariantError');
-}
-
-function expectCode(fn: () => unknown, code: VariantErrorCode): void {
-  expect(variantError(fn).code).to.equal(code);
-}
-
-/** Either a value or a VariantError: any other throw fails the property. */
-function decodesOrRefuses(bytes: Uint8Array, options: VariantOptions = e4): boolean {
-  try {
-    decodeVariant(bytes, options);
-    return true;
-  } catch (error) {
-    if (error instanceof VariantError) return true;
-    throw error;
-  }
 }
 
 describe('codec/variant with { engine: 4 }', () => {
@@ -511,54 +492,14 @@ describe('codec/variant with { engine: 4 }', () => {
     const goodEncodings = [...vectors.values()].map((vector) => fromHex(vector.hex));
 
     /** A valid encoding, damaged: bytes flipped, cut, extended, or a word set to an extreme. */
-    const mutated = fc
-      .tuple(
-        fc.constantFrom(...goodEncodings),
-        fc.array(
-          fc.oneof(
-            fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), bits: fc.integer({ min: 1, max: 255 }) }),
-            fc.record({ kind: fc.constant('cut' as const), at: fc.nat() }),
-            fc.record({ kind: fc.constant('extend' as const), bytes: fc.uint8Array({ minLength: 1, maxLength: 16 }) }),
-            fc.record({
-              kind: fc.constant('word' as const),
-              at: fc.nat(),
-              word: fc.constantFrom(
-                0,
-                1,
-                2,
-                0x26,
-                0x27,
-                0x10000,
-                0x30000,
-                0xf0000,
-                0x1c0001,
-                0x7fffffff,
-                0x80000000,
-                0xfffffffe,
-                0xffffffff,
-              ),
-            }),
-          ),
-          { minLength: 1, maxLength: 4 },
-        ),
-      )
-      .map(([original, mutations]) => {
-        let bytes = original.slice();
-        for (const m of mutations) {
-          if (m.kind === 'flip' && bytes.length > 0) bytes[m.at % bytes.length] ^= m.bits;
-          else if (m.kind === 'cut') bytes = bytes.slice(0, m.at % (bytes.length + 1));
-          else if (m.kind === 'extend') bytes = Uint8Array.from([...bytes, ...m.bytes]);
-          else if (m.kind === 'word' && bytes.length >= 4) {
-            const at = (m.at % Math.floor(bytes.length / 4)) * 4;
-            new DataView(bytes.buffer).setUint32(at, m.word, true);
-          }
-        }
-        return bytes;
-      });
+    const mutated = damaged(
+      goodEncodings,
+      [0, 1, 2, 0x26, 0x27, 0x10000, 0x30000, 0xf0000, 0x1c0001, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff],
+    );
 
     it('decodeVariant() on random bytes returns a value or throws a VariantError, nothing else', () => {
       fc.assert(
-        fc.property(fc.uint8Array({ maxLength: 4096 }), (bytes) => decodesOrRefuses(bytes)),
+        fc.property(fc.uint8Array({ maxLength: 4096 }), (bytes) => decodesOrRefuses(bytes, e4)),
         { numRuns: 1000 },
       );
       // Random bytes behind a valid-looking header, with any of the flag bits 16-19 set.
@@ -566,27 +507,22 @@ describe('codec/variant with { engine: 4 }', () => {
         .tuple(fc.integer({ min: 0, max: 45 }), fc.integer({ min: 0, max: 15 }), fc.uint8Array({ maxLength: 256 }))
         .map(([type, flags, rest]) => Uint8Array.from([type, 0, flags, 0, ...rest]));
       fc.assert(
-        fc.property(headed, (bytes) => decodesOrRefuses(bytes)),
+        fc.property(headed, (bytes) => decodesOrRefuses(bytes, e4)),
         { numRuns: 3000 },
       );
     });
 
     it('decodeVariant() on damaged Godot 4 encodings returns a value or throws a VariantError, nothing else', () => {
       fc.assert(
-        fc.property(mutated, (bytes) => decodesOrRefuses(bytes) && decodesOrRefuses(bytes, { engine: 3 })),
+        fc.property(mutated, (bytes) => decodesOrRefuses(bytes, e4) && decodesOrRefuses(bytes, { engine: 3 })),
         { numRuns: 3000 },
       );
     });
 
-    const f32 = fc.float();
     const i32 = fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 });
-    const vector2 = fc.tuple(f32, f32).map(([x, y]) => new Vector2(x, y));
     const vector2i = fc.tuple(i32, i32).map(([x, y]) => new Vector2i(x, y));
-    const vector3 = fc.tuple(f32, f32, f32).map(([x, y, z]) => new Vector3(x, y, z));
     const vector4 = fc.tuple(f32, f32, f32, f32).map(([x, y, z, w]) => new Vector4(x, y, z, w));
-    const color = fc.tuple(f32, f32, f32, f32).map(([r, g, b, a]) => new Color(r, g, b, a));
     // Godot strings hold no NUL (the encoder refuses one).
-    const text = fc.string({ unit: 'binary', maxLength: 12 }).map((s) => s.replaceAll('\0', ''));
     const scalar: fc.Arbitrary<Variant> = fc.oneof(
       fc.constant(null),
       fc.boolean(),
@@ -624,38 +560,7 @@ describe('codec/variant with { engine: 4 }', () => {
       fc.array(color, { maxLength: 3 }).map((values) => new PackedColorArray(values)),
       fc.array(vector4, { maxLength: 3 }).map((values) => new PackedVector4Array(values)),
     );
-    const { variant } = fc.letrec<{ variant: Variant }>((tie) => ({
-      variant: fc.oneof(
-        { depthSize: 'small', withCrossShrink: true },
-        scalar,
-        fc.array(tie('variant'), { maxLength: 4 }),
-        fc.dictionary(text, tie('variant'), { maxKeys: 4 }),
-        fc
-          .uniqueArray(fc.tuple(fc.oneof(fc.integer(), text), tie('variant')), {
-            maxLength: 4,
-            selector: ([key]) => key,
-          })
-          .map((entries) => new Map<Variant, Variant>(entries)),
-      ),
-    }));
-
-    /** What decoding gives for a value: numbers and bigints as the codec returns them, objects as Maps. */
-    function normalize(value: Variant): Variant {
-      if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value;
-      if (typeof value === 'number' && Number.isInteger(value) && Math.abs(value) < 2 ** 63) {
-        return normalize(BigInt(value));
-      }
-      if (Array.isArray(value)) return value.map(normalize);
-      if (value instanceof Map) return new Map([...value].map(([k, v]) => [normalize(k), normalize(v)]));
-      if (
-        value !== null &&
-        typeof value === 'object' &&
-        [Object.prototype, null].includes(Object.getPrototypeOf(value) as object | null)
-      ) {
-        return new Map(Object.entries(value).map(([k, v]) => [k, normalize(v)]));
-      }
-      return value;
-    }
+    const variant = variantOf(scalar);
 
     it('encode → decode gives the value back, and re-encoding gives the same bytes', () => {
       fc.assert(
