@@ -61,6 +61,13 @@ const DEFER_ABOVE_BYTES = 512 * 1024;
 /** @internal At most this many messages per write: a long burst leaves in batches. */
 const COALESCE_MAX_SENDS = 1024;
 
+/** A client's message that waits to be framed; `bytes`: its payload's size. */
+interface Deferred {
+  data: string | Uint8Array;
+  asText: boolean;
+  bytes: number;
+}
+
 /** @internal The Node transport: a `ws` WebSocket that is already open, and its TCP socket. */
 export class NodeTransport implements Transport {
   readonly protocol: string;
@@ -74,7 +81,7 @@ export class NodeTransport implements Transport {
   private corkedSends = 0;
   private onData: (() => void) | undefined;
   /** A client's messages sent while the socket was backed up, framed once it has room again. */
-  private deferred: WeightedQueue<{ data: string | Uint8Array; asText: boolean }> | undefined;
+  private deferred: WeightedQueue<Deferred> | undefined;
   /** ws's write callback, one for all frames of this connection. */
   private written: (() => void) | undefined;
 
@@ -138,21 +145,23 @@ export class NodeTransport implements Transport {
       this.handlers?.[kOnWritten]();
       if (this.deferred !== undefined && this.deferred.size > 0) this.writeDeferred(DEFER_ABOVE_BYTES);
     });
+    // The payload's size in bytes: counted once, where it is needed.
+    let bytes: number | undefined;
     if (this.masked && this.ws.readyState === WebSocket.OPEN) {
+      bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
       const deferred = this.deferred;
       if ((deferred !== undefined && deferred.size > 0) || (!small && before >= DEFER_ABOVE_BYTES)) {
         // The socket is backed up: frame and mask this message when the socket has room, so that
         // its bytes are fresh in the cache when the kernel copies them. Strings cannot change
         // meanwhile; bytes are copied now.
-        const bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
         (this.deferred ??= new WeightedQueue()).push(
-          { data: typeof data === 'string' ? data : data.slice(), asText },
+          { data: typeof data === 'string' ? data : data.slice(), asText, bytes },
           bytes,
         );
         return bytes;
       }
       // Nothing of ws's sender waits to go out (no compression): the frame follows what ws wrote.
-      this.socket.write(clientFrame(data, asText), written);
+      this.socket.write(clientFrame(data, asText, bytes), written);
     } else {
       // Corked frames wait by reference, so small bytes are copied: the caller may reuse its
       // buffer at once, as when each went out by itself. A server's large messages are not.
@@ -163,7 +172,7 @@ export class NodeTransport implements Transport {
     if (this.corked && this.corkedSends >= COALESCE_MAX_SENDS) this.uncork();
     const unwritten = this.socket.writableLength - before;
     if (unwritten <= 0) return 0;
-    return Math.min(unwritten, typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength);
+    return Math.min(unwritten, bytes ?? (typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength));
   }
 
   /** The turn is over: the next small message goes out at once again. */
@@ -186,10 +195,10 @@ export class NodeTransport implements Transport {
 
   /** Frames and writes deferred messages, in order, while the socket holds less than `limit`. */
   private writeDeferred(limit: number): void {
-    const deferred = this.deferred as WeightedQueue<{ data: string | Uint8Array; asText: boolean }>;
+    const deferred = this.deferred as WeightedQueue<Deferred>;
     while (deferred.size > 0 && this.socket.writableLength < limit && this.ws.readyState === WebSocket.OPEN) {
-      const { data, asText } = deferred.shift();
-      this.socket.write(clientFrame(data, asText), this.written);
+      const { data, asText, bytes } = deferred.shift();
+      this.socket.write(clientFrame(data, asText, bytes), this.written);
     }
   }
 

@@ -24,10 +24,13 @@ const MASKED = 0x80;
 
 /**
  * One masked frame with all of `data` (a string as UTF-8), as a `Buffer` of its own: the caller
- * may change `data` as soon as this returns.
+ * may change `data` as soon as this returns. `length` is the payload's size in bytes.
  */
-export function clientFrame(data: string | Uint8Array, asText: boolean): Buffer {
-  const length = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+export function clientFrame(
+  data: string | Uint8Array,
+  asText: boolean,
+  length = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength,
+): Buffer {
   const lengthBytes = length < 126 ? 0 : length < 0x10000 ? 2 : 8;
   const headerBytes = 2 + lengthBytes + 4;
   const byWords = length >= WORD_MASK_MIN_BYTES;
