@@ -9,12 +9,14 @@
 // harness itself failed.
 import { execFileSync, fork, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = dirname(here);
+const requireFromRepo = createRequire(join(repo, 'package.json'));
 
 // Knobs, for investigation (the default run uses none): BENCH_RUNS (7), BENCH_RTT_RUNS (5),
 // BENCH_IDLE_RUNS (5), BENCH_IDLE_CONNECTIONS (5000), BENCH_ONLY=oneway,rtt,idle,slow or one-way case
@@ -56,7 +58,8 @@ function snapshot(dist = join(repo, 'dist')) {
   const root = mkdtempSync(join(tmpdir(), 'rx-websocket-peer-bench-'));
   const pkg = join(root, 'node_modules', 'rx-websocket-peer');
   mkdirSync(join(root, 'node_modules'));
-  for (const dependency of ['rxjs', 'ws'])
+  // bufferutil, ws's optional native masking, which we use too where it is installed.
+  for (const dependency of ['rxjs', 'ws', 'bufferutil'].filter((name) => existsSync(join(repo, 'node_modules', name))))
     symlinkSync(join(repo, 'node_modules', dependency), join(root, 'node_modules', dependency), 'dir');
   const complete = (dir) => existsSync(join(dir, 'esm', 'index.js')) && existsSync(join(dir, 'cjs', 'package.json'));
   for (let attempt = 1; ; attempt++) {
@@ -500,7 +503,11 @@ console.log(
   `node ${process.version}; every side in its own process on 127.0.0.1; one-way: warm-up + ${RUNS} runs per client, interleaved; ` +
     `round trip: warm-up + ${RTT_RUNS} runs; idle memory: ${IDLE_RUNS} runs; median (min-max)`,
 );
+console.log(
+  `ws ${requireFromRepo('ws/package.json').version}; masking of client frames, ws's and ours: ${maskingInUse()}`,
+);
 const custom = [
+  'WS_NO_BUFFER_UTIL',
   'BENCH_RUNS',
   'BENCH_RTT_RUNS',
   'BENCH_IDLE_RUNS',
@@ -514,12 +521,33 @@ const custom = [
 if (custom.length) console.log(`NOT THE DEFAULT RUN: ${custom.map((k) => `${k}=${process.env[k]}`).join(' ')}`);
 console.log('');
 
+/** Which masking ws (and ours, which looks for the same addon) use in these processes. */
+function maskingInUse() {
+  if (process.env.WS_NO_BUFFER_UTIL) return 'JS (WS_NO_BUFFER_UTIL is set: bufferutil not used)';
+  try {
+    const addon = requireFromRepo('bufferutil');
+    const { version } = requireFromRepo('bufferutil/package.json');
+    if (addon === requireFromRepo('bufferutil/fallback.js'))
+      return `JS (bufferutil ${version} is installed, but its addon did not load)`;
+    return `native (bufferutil ${version}; WS_NO_BUFFER_UTIL=1 measures without it)`;
+  } catch {
+    return 'JS (bufferutil is not installed)';
+  }
+}
+
 const sections = [
   ...ONE_WAY.map((spec) => ({ key: 'oneway', id: spec.id, name: `one-way ${spec.name}`, run: () => oneWay(spec) })),
   { key: 'rtt', name: `round trip 64 B x ${num(RTT.n * SCALE)}`, run: roundTrip },
   { key: 'idle', name: `idle memory, ${num(IDLE_CONNECTIONS)} connections`, run: idle },
   { key: 'slow', name: 'slow reader (bench/memory.mjs cases 1, 4a, 4b)', run: slowReader },
 ];
+const unknown = ONLY?.filter((key) => !sections.some((s) => s.key === key || s.id === key));
+if (unknown?.length) {
+  console.error(
+    `BENCH_ONLY: no case ${unknown.join(', ')}; the cases are ${[...new Set(sections.flatMap((s) => [s.key, s.id]).filter(Boolean))].join(', ')}`,
+  );
+  process.exit(2);
+}
 let harnessFailed = false;
 for (const section of sections.filter((s) => !ONLY || ONLY.includes(s.key) || ONLY.includes(s.id))) {
   const started = performance.now();

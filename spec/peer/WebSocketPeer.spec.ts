@@ -431,19 +431,24 @@ describe('WebSocketPeer', () => {
       await checkExact(client.peer, remote);
     });
 
-    it("sends a client's messages that waited for a backed-up socket before its close frame", async () => {
+    it("sends a client's messages that waited for a backed-up socket, in order, before its close frame", async () => {
       const { client, remote } = await openPair();
       internalsOf(remote).socket.pause();
-      client.peer.setWriteMode(WriteMode.Binary);
-      for (let i = 0; i < 64; i++) client.peer.sink.next(new Uint8Array(256 * 1024).fill(i));
+      const size = 256 * 1024;
+      // Large texts wait to be framed while the socket is backed up; binary messages behind them wait in line.
+      const sent: Packet[] = [...Array(64).keys()].map((i) =>
+        i % 4 === 3
+          ? { isString: false, data: new Uint8Array(size).fill(i) }
+          : { isString: true, data: String.fromCharCode(65 + (i % 26)).repeat(size) },
+      );
+      for (const packet of sent) client.peer.putPacket(packet);
       const waiting = internalsOf(client.peer) as unknown as { deferred?: { size: number } };
       expect(waiting.deferred?.size, 'messages not framed yet').to.be.above(0);
       client.peer.close(1000, 'bye');
       const received = takeValues(remote.packets$, 64);
       internalsOf(remote).socket.resume();
-      expect((await received).map((p) => [(p.data as Uint8Array).length, (p.data as Uint8Array)[0]])).to.deep.equal(
-        [...Array(64).keys()].map((i) => [256 * 1024, i]),
-      );
+      const summary = (packet: Packet): unknown[] => [packet.isString, packet.data.length, packet.data[0]];
+      expect((await received).map(summary)).to.deep.equal(sent.map(summary));
       expect((await takeValues(remote.closed$, 1))[0]).to.deep.equal({ code: 1000, reason: 'bye', wasClean: true });
     });
 

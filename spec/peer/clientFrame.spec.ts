@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { clientFrame } from '../../src/peer/clientFrame.js';
+import { clientFrame, findNativeMasking, useNativeMasking } from '../../src/peer/clientFrame.js';
 
 /** Reads one frame back by RFC 6455 §5.2, by hand: what a server does with it. */
 function parse(frame: Buffer): { fin: boolean; rsv: number; opcode: number; key: Buffer; payload: Buffer } {
@@ -28,34 +28,51 @@ function parse(frame: Buffer): { fin: boolean; rsv: number; opcode: number; key:
 describe('clientFrame()', () => {
   const lengths = [0, 1, 3, 4, 5, 125, 126, 127, 128, 129, 1000, 65_535, 65_536, 70_001];
 
-  for (const length of lengths) {
-    it(`frames ${length} bytes, binary and as text, masked, with the shortest length`, () => {
-      const bytes = Uint8Array.from({ length }, (_, i) => (i * 7 + 3) & 0xff);
-      const binary = parse(clientFrame(bytes, false));
-      expect([binary.fin, binary.rsv, binary.opcode]).to.deep.equal([true, 0, 2]);
-      expect(binary.payload.equals(Buffer.from(bytes))).to.equal(true);
+  // bufferutil is a devDependency: the specs mask with it, and again in JS.
+  it('finds bufferutil, the native masking ws uses, unless WS_NO_BUFFER_UTIL is set', async function () {
+    if (process.env['WS_NO_BUFFER_UTIL']) this.skip();
+    expect(await findNativeMasking()).to.equal(true);
+  });
 
-      const text = 'a€😀'.repeat(Math.ceil(length / 3)).slice(0, length);
-      const frame = parse(clientFrame(text, true));
-      expect([frame.fin, frame.rsv, frame.opcode]).to.deep.equal([true, 0, 1]);
-      expect(frame.payload.equals(Buffer.from(text, 'utf8'))).to.equal(true);
+  for (const masking of ['bufferutil', 'JS'] as const) {
+    describe(`masked by ${masking}`, () => {
+      before(async () => {
+        await findNativeMasking();
+        useNativeMasking(masking === 'bufferutil');
+      });
+      after(() => useNativeMasking(true));
+
+      for (const length of lengths) {
+        it(`frames ${length} bytes, binary and as text, masked, with the shortest length`, () => {
+          const bytes = Uint8Array.from({ length }, (_, i) => (i * 7 + 3) & 0xff);
+          const binary = parse(clientFrame(bytes, false));
+          expect([binary.fin, binary.rsv, binary.opcode]).to.deep.equal([true, 0, 2]);
+          expect(binary.payload.equals(Buffer.from(bytes))).to.equal(true);
+
+          const text = 'a€😀'.repeat(Math.ceil(length / 3)).slice(0, length);
+          const frame = parse(clientFrame(text, true));
+          expect([frame.fin, frame.rsv, frame.opcode]).to.deep.equal([true, 0, 1]);
+          expect(frame.payload.equals(Buffer.from(text, 'utf8'))).to.equal(true);
+        });
+      }
+
+      it('reads a view at any offset in its buffer, and leaves the caller the bytes it gave', () => {
+        const backing = new Uint8Array(2000).map((_, i) => i & 0xff);
+        for (const [offset, length] of [
+          [1, 100],
+          [3, 1000],
+          [4, 1001],
+          [5, 129],
+          [7, 7],
+        ] as const) {
+          const view = backing.subarray(offset, offset + length);
+          const copy = Buffer.from(view);
+          expect(parse(clientFrame(view, false)).payload.equals(copy)).to.equal(true);
+          expect(Buffer.from(view).equals(copy), 'the source is not masked in place').to.equal(true);
+        }
+      });
     });
   }
-
-  it('reads a view at any offset in its buffer, and leaves the caller the bytes it gave', () => {
-    const backing = new Uint8Array(2000).map((_, i) => i & 0xff);
-    for (const [offset, length] of [
-      [1, 100],
-      [3, 1000],
-      [5, 129],
-      [7, 7],
-    ] as const) {
-      const view = backing.subarray(offset, offset + length);
-      const copy = Buffer.from(view);
-      expect(parse(clientFrame(view, false)).payload.equals(copy)).to.equal(true);
-      expect(Buffer.from(view).equals(copy), 'the source is not masked in place').to.equal(true);
-    }
-  });
 
   it('sends a lone surrogate as U+FFFD, as ws and every encoder do', () => {
     expect([...parse(clientFrame('a\ud800b', true)).payload]).to.deep.equal([0x61, 0xef, 0xbf, 0xbd, 0x62]);

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
-import { clientFrame } from './clientFrame.js';
+import { clientFrame, findNativeMasking } from './clientFrame.js';
 import { WeightedQueue } from './WeightedQueue.js';
 import { CloseCode } from './constants.js';
 import {
@@ -61,12 +61,11 @@ const DEFER_ABOVE_BYTES = 512 * 1024;
 /** @internal At most this many messages per write: a long burst leaves in batches. */
 const COALESCE_MAX_SENDS = 1024;
 
-/** A client's message that waits to be framed; `bytes`: its payload's size. */
-interface Deferred {
-  data: string | Uint8Array;
-  asText: boolean;
-  bytes: number;
-}
+/**
+ * A client's message that waits to be written: a text to frame (`bytes`: its UTF-8 size), or a
+ * binary message's frame, made when it was sent (its payload had to be copied then anyway).
+ */
+type Deferred = { text: string; bytes: number } | { frame: Buffer };
 
 /** @internal The Node transport: a `ws` WebSocket that is already open, and its TCP socket. */
 export class NodeTransport implements Transport {
@@ -100,6 +99,8 @@ export class NodeTransport implements Transport {
     // An IPv4 client of a dual-stack server shows up as an IPv4-mapped IPv6 address.
     this.remoteHost = (socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
     this.remotePort = socket.remotePort ?? 0;
+    // The first client looks for ws's native masking addon; its messages wait for nothing meanwhile.
+    if (masked) void findNativeMasking();
   }
 
   get platform(): 'node' {
@@ -150,12 +151,15 @@ export class NodeTransport implements Transport {
     if (this.masked && this.ws.readyState === WebSocket.OPEN) {
       bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
       const deferred = this.deferred;
-      if ((deferred !== undefined && deferred.size > 0) || (!small && before >= DEFER_ABOVE_BYTES)) {
-        // The socket is backed up: frame and mask this message when the socket has room, so that
-        // its bytes are fresh in the cache when the kernel copies them. Strings cannot change
-        // meanwhile; bytes are copied now.
+      const isText = typeof data === 'string' && asText;
+      if ((deferred !== undefined && deferred.size > 0) || (isText && !small && before >= DEFER_ABOVE_BYTES)) {
+        // The socket is backed up: a large text waits to be framed until the socket has room, so
+        // that its bytes are fresh in the cache when the kernel copies them (it cannot change
+        // meanwhile). What follows it waits too, in order; bytes can change, so they are framed
+        // (copied) now. Binary messages alone are framed and written at once, as ws does: the
+        // kernel starts on them while the sender is still sending.
         (this.deferred ??= new WeightedQueue()).push(
-          { data: typeof data === 'string' ? data : data.slice(), asText, bytes },
+          isText ? { text: data, bytes } : { frame: clientFrame(data, asText, bytes) },
           bytes,
         );
         return bytes;
@@ -197,8 +201,8 @@ export class NodeTransport implements Transport {
   private writeDeferred(limit: number): void {
     const deferred = this.deferred as WeightedQueue<Deferred>;
     while (deferred.size > 0 && this.socket.writableLength < limit && this.ws.readyState === WebSocket.OPEN) {
-      const { data, asText, bytes } = deferred.shift();
-      this.socket.write(clientFrame(data, asText, bytes), this.written);
+      const next = deferred.shift();
+      this.socket.write('frame' in next ? next.frame : clientFrame(next.text, true, next.bytes), this.written);
     }
   }
 
