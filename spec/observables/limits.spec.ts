@@ -158,6 +158,32 @@ describe('listen() limits', () => {
       await stillTalking(client.peer, remote);
     });
 
+    it('times every handshake from its own accept, with one timer for all of them', async () => {
+      const { server } = await startServer({ handshakeTimeout: 300 });
+      const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+      const before = timers();
+      const lifetimes = (count: number): Array<Promise<number>> =>
+        Array.from({ length: count }, () => {
+          const socket = rawClient(server.port);
+          return new Promise<number>((resolve) =>
+            socket.once('connect', () => {
+              const start = Date.now();
+              socket.once('close', () => resolve(Date.now() - start));
+            }),
+          );
+        });
+      const first = lifetimes(20);
+      await delay(150);
+      const second = lifetimes(20);
+      await delay(50);
+      expect(timers() - before, 'timers beyond those before, with 40 handshakes under way').to.equal(1);
+      const all = await within(3000, '40 silent sockets to be dropped', Promise.all([...first, ...second]));
+      // Each socket got its whole 300 ms, the later ones too: none was cut short by the first ones' due time.
+      for (const ms of all) expect(ms).to.be.within(250, 1500);
+      await delay(20);
+      expect(timers() - before, 'timers beyond those before, once no handshake is under way').to.equal(0);
+    });
+
     it('drops a plain HTTP keep-alive connection too, once answered 426', async () => {
       const { server } = await startServer({ handshakeTimeout: 200 });
       const socket = rawClient(server.port);
