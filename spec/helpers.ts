@@ -108,11 +108,11 @@ export const delay = (ms: number): Promise<void> => new Promise((resolve) => set
 
 /** The internals a few tests must see: the `ws` socket and TCP socket under a peer. */
 export function internalsOf(peer: WebSocketPeer): {
-  ws: EventEmitter & { isPaused: boolean; transport: unknown };
+  ws: EventEmitter & { isPaused: boolean; handler: unknown };
   socket: Socket;
 } {
   return (
-    peer as unknown as { transport: { ws: EventEmitter & { isPaused: boolean; transport: unknown }; socket: Socket } }
+    peer as unknown as { transport: { ws: EventEmitter & { isPaused: boolean; handler: unknown }; socket: Socket } }
   ).transport;
 }
 

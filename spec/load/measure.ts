@@ -134,7 +134,7 @@ export interface PeerSets {
 interface PeerInternals {
   stateLive: { subscribers: readonly unknown[] } | undefined;
   bufferedLive: { subscribers: readonly unknown[] } | undefined;
-  closeWatchers: readonly unknown[] | (() => void) | undefined;
+  closeWatchers: readonly unknown[] | object | undefined;
   inbox: { takers: ReadonlySet<unknown>; watchers: ReadonlySet<unknown> | undefined; size: number };
 }
 
@@ -144,7 +144,7 @@ export function peerSets(peer: WebSocketPeer): PeerSets {
   return {
     state: p.stateLive?.subscribers.length ?? 0,
     buffered: p.bufferedLive?.subscribers.length ?? 0,
-    closeInfo: typeof p.closeWatchers === 'function' ? 1 : (p.closeWatchers?.length ?? 0),
+    closeInfo: p.closeWatchers === undefined ? 0 : Array.isArray(p.closeWatchers) ? p.closeWatchers.length : 1,
     takers: p.inbox.takers.size,
     watchers: p.inbox.watchers?.size ?? 0,
     queued: p.inbox.size,

@@ -99,12 +99,12 @@ describe('WebSocketPeer', () => {
       const sockets = [internalsOf(client.peer), internalsOf(remote)];
       // The transport takes the socket's events without listeners, for as long as it is open.
       for (const transport of sockets) {
-        expect([transport.ws.eventNames(), transport.ws.transport === transport]).to.deep.equal([[], true]);
+        expect([transport.ws.eventNames(), transport.ws.handler === transport]).to.deep.equal([[], true]);
       }
       client.peer.packets$.subscribe();
       remote.close(CloseCode.GoingAway);
       await Promise.all([takeValues(client.peer.closed$, 1), takeValues(remote.closed$, 1)]);
-      for (const { ws } of sockets) expect([ws.eventNames(), ws.transport]).to.deep.equal([[], undefined]);
+      for (const { ws } of sockets) expect([ws.eventNames(), ws.handler]).to.deep.equal([[], undefined]);
     });
   });
 

@@ -1,7 +1,6 @@
 // What connect() and the options code share on every platform: nothing here may import a Node module.
 import type { Subscriber } from 'rxjs';
 import { kWhenClosed } from '../peer/internal.js';
-import { WebSocketCloseError } from '../peer/WebSocketCloseError.js';
 import type { WebSocketPeer } from '../peer/WebSocketPeer.js';
 import { MAX_TIMEOUT_MS } from '../peer/constants.js';
 import {
@@ -116,10 +115,6 @@ export function parseUrl(url: unknown): URL {
  */
 export function emitOpenPeer(peer: WebSocketPeer, subscriber: Subscriber<WebSocketPeer>): void {
   // The peer has just opened: it cannot close before next() returns.
-  peer[kWhenClosed]((info) => {
-    if (subscriber.closed) return;
-    if (info.wasClean) subscriber.complete();
-    else subscriber.error(new WebSocketCloseError(info));
-  });
+  peer[kWhenClosed](subscriber);
   subscriber.next(peer);
 }

@@ -1,8 +1,8 @@
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { Observable, type Subscriber } from 'rxjs';
+import { Observable, type Subscriber, type Unsubscribable } from 'rxjs';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_PAYLOAD } from '../peer/constants.js';
-import { NodeTransport, PeerSocket } from '../peer/NodeTransport.js';
+import { NodeTransport, PeerSocket, type SocketHandler } from '../peer/NodeTransport.js';
 import { type PeerOptions, type ResolvedPeerOptions, WebSocketPeer } from '../peer/WebSocketPeer.js';
 import { WebSocketPeerError } from '../peer/WebSocketPeerError.js';
 import {
@@ -101,130 +101,136 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Observ
       perMessageDeflate: false,
       ...tlsOptions,
     });
-    // Each closure that outlives the handshake is made by a function of its own, so that an open
-    // connection keeps neither this scope nor connect()'s (the options, the URL) alive: only
-    // `opening`. The handshake's listeners and timer are let go once the peer is open.
-    const opening: Opening = { peer: undefined, abort: undefined };
-    opening.abort = awaitOpen(
-      ws,
-      href,
-      handshakeTimeout,
-      subscriber,
-      openPeer(opening, ws, href, peerOptions, subscriber),
-    );
-    return teardownOf(opening);
+    // Nothing made here outlives the handshake but `opening`, which the subscriber keeps: an open
+    // connection keeps neither this scope nor connect()'s (the options, the URL) alive.
+    const opening = new Opening();
+    opening.handshake = new ClientHandshake(ws, href, handshakeTimeout, peerOptions, subscriber, opening);
+    return opening;
   });
 }
 
-/** A `connect()` subscription: its peer once open, or how to abort the handshake until then. */
-interface Opening {
-  peer: WebSocketPeer | undefined;
-  abort: (() => void) | undefined;
-}
+/**
+ * What a `connect()` subscription ends when unsubscribed: its peer once open, the handshake until
+ * then. An object rather than a closure: the one thing an open client keeps of `connect()`.
+ */
+class Opening implements Unsubscribable {
+  peer: WebSocketPeer | undefined = undefined;
+  handshake: ClientHandshake | undefined = undefined;
 
-function openPeer(
-  opening: Opening,
-  ws: PeerSocket,
-  href: string,
-  peerOptions: ResolvedPeerOptions,
-  subscriber: Subscriber<WebSocketPeer>,
-): (socket: Socket, headers: IncomingMessage['headers']) => void {
-  return (socket, headers) => {
-    opening.abort = undefined;
-    opening.peer = new WebSocketPeer(new NodeTransport(ws, socket, { url: href, headers }, true), peerOptions);
-    emitOpenPeer(opening.peer, subscriber);
-  };
-}
-
-function teardownOf(opening: Opening): () => void {
-  return () => {
-    if (opening.peer) opening.peer.close();
-    else opening.abort?.();
-  };
+  unsubscribe(): void {
+    if (this.peer) this.peer.close();
+    else this.handshake?.abort();
+  }
 }
 
 /**
- * Follows the opening handshake of `ws`: calls `onOpen` with the TCP socket and the response's
- * headers, or errors `subscriber` with what went wrong. Returns the function that aborts it.
+ * Follows the opening handshake of `ws` as its handler (no listeners, no closures): opens the
+ * peer with the TCP socket and the response's headers, or errors `subscriber` with what went wrong.
  */
-function awaitOpen(
-  ws: PeerSocket,
-  href: string,
-  handshakeTimeout: number,
-  subscriber: Subscriber<WebSocketPeer>,
-  onOpen: (socket: Socket, headers: IncomingMessage['headers']) => void,
-): () => void {
-  let socket: Socket | undefined;
-  let responseHeaders: IncomingMessage['headers'] = {};
-  let rejectedWith: number | undefined;
-  let timedOut = false;
-  let lastError: Error | undefined;
+class ClientHandshake implements SocketHandler {
+  private readonly timer: NodeJS.Timeout;
+  private socket: Socket | undefined;
+  private responseHeaders: IncomingMessage['headers'] = {};
+  private rejectedWith: number | undefined;
+  private timedOut = false;
+  private lastError: Error | undefined;
 
-  // Our own timer rather than ws's, so that fake clocks drive it and the error says what happened.
-  const timer = setTimeout(() => {
-    timedOut = true;
+  constructor(
+    private readonly ws: PeerSocket,
+    private readonly href: string,
+    private readonly handshakeTimeout: number,
+    private readonly peerOptions: ResolvedPeerOptions,
+    private readonly subscriber: Subscriber<WebSocketPeer>,
+    private readonly opening: Opening,
+  ) {
+    // Our own timer rather than ws's, so that fake clocks drive it and the error says what happened.
+    this.timer = setTimeout(timeOut, handshakeTimeout, this);
+    ws.handler = this;
+  }
+
+  /** The handshake took too long. */
+  timeOut(): void {
+    this.timedOut = true;
+    this.ws.terminate();
+  }
+
+  /** Unsubscribed before the peer opened. */
+  abort(): void {
+    const ws = this.ws;
+    if (ws.readyState !== PeerSocket.CONNECTING) return;
+    this.done();
+    // Aborting makes ws emit 'error' and 'close' on a socket nobody reads any more.
+    ws.on('error', ignore);
     ws.terminate();
-  }, handshakeTimeout);
+  }
 
-  const onUpgrade = (response: IncomingMessage): void => {
-    socket = response.socket as Socket;
-    responseHeaders = response.headers;
-  };
-  const onUnexpectedResponse = (_request: ClientRequest, response: IncomingMessage): void => {
-    rejectedWith = response.statusCode;
+  upgrade(response: IncomingMessage): void {
+    this.socket = response.socket as Socket;
+    this.responseHeaders = response.headers;
+  }
+
+  unexpectedResponse(_request: ClientRequest, response: IncomingMessage): void {
+    this.rejectedWith = response.statusCode;
     response.resume();
-    ws.terminate();
-  };
-  const onError = (error: Error): void => {
-    lastError = error;
-  };
-  const removeListeners = (): void => {
-    clearTimeout(timer);
-    ws.off('upgrade', onUpgrade);
-    ws.off('unexpected-response', onUnexpectedResponse);
-    ws.off('open', onOpened);
-    ws.off('error', onError);
-    ws.off('close', onCloseBeforeOpen);
-  };
-  const onOpened = (): void => {
-    removeListeners();
-    onOpen(socket as Socket, responseHeaders);
-  };
-  const onCloseBeforeOpen = (): void => {
-    removeListeners();
-    const where = href;
-    if (timedOut) {
-      subscriber.error(
+    this.ws.terminate();
+  }
+
+  message(): void {
+    // Not before 'open'.
+  }
+
+  error(error: Error): void {
+    this.lastError = error;
+  }
+
+  open(): void {
+    this.done();
+    const peer = new WebSocketPeer(
+      new NodeTransport(this.ws, this.socket as Socket, { url: this.href, headers: this.responseHeaders }, true),
+      this.peerOptions,
+    );
+    this.opening.peer = peer;
+    emitOpenPeer(peer, this.subscriber);
+  }
+
+  /** ws's 'close' before 'open'. */
+  closed(): void {
+    this.done();
+    const where = this.href;
+    if (this.timedOut) {
+      this.subscriber.error(
         new WebSocketPeerError(
           'ERR_HANDSHAKE_TIMEOUT',
-          `Opening handshake with ${where} took over ${handshakeTimeout} ms`,
+          `Opening handshake with ${where} took over ${this.handshakeTimeout} ms`,
         ),
       );
-    } else if (rejectedWith !== undefined) {
-      subscriber.error(
-        new WebSocketPeerError('ERR_HANDSHAKE_REJECTED', `${where} answered the handshake with HTTP ${rejectedWith}`, {
-          statusCode: rejectedWith,
-        }),
+    } else if (this.rejectedWith !== undefined) {
+      this.subscriber.error(
+        new WebSocketPeerError(
+          'ERR_HANDSHAKE_REJECTED',
+          `${where} answered the handshake with HTTP ${this.rejectedWith}`,
+          { statusCode: this.rejectedWith },
+        ),
       );
     } else {
+      const lastError = this.lastError;
       const detail = lastError ? `: ${lastError.message}` : '';
-      subscriber.error(
+      this.subscriber.error(
         new WebSocketPeerError('ERR_CONNECT_FAILED', `Could not connect to ${where}${detail}`, { cause: lastError }),
       );
     }
-  };
+  }
 
-  ws.on('upgrade', onUpgrade);
-  ws.on('unexpected-response', onUnexpectedResponse);
-  ws.on('open', onOpened);
-  ws.on('error', onError);
-  ws.on('close', onCloseBeforeOpen);
-
-  return () => {
-    if (ws.readyState !== PeerSocket.CONNECTING) return;
-    removeListeners();
-    // Aborting makes ws emit 'error' and 'close' on a socket nobody reads any more.
-    ws.on('error', () => {});
-    ws.terminate();
-  };
+  /** The handshake is over, one way or the other: let go of the timer, the socket and `opening`. */
+  private done(): void {
+    clearTimeout(this.timer);
+    if (this.ws.handler === this) this.ws.handler = undefined;
+    this.opening.handshake = undefined;
+  }
 }
+
+function timeOut(handshake: ClientHandshake): void {
+  handshake.timeOut();
+}
+
+function ignore(): void {}

@@ -1,4 +1,4 @@
-import { Observable, type Observer } from 'rxjs';
+import { Observable, type Observer, type Subscriber } from 'rxjs';
 import { CloseCode, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_QUEUED_PACKETS, WriteMode } from './constants.js';
 import type { Variant } from '../codec/godotTypes.js';
 import { decodeVariant, encodeVariant, type VariantOptions } from '../codec/variant.js';
@@ -71,7 +71,12 @@ function notSupported(what: string): WebSocketPeerError {
   );
 }
 
-type CloseWatcher = (info: CloseInfo, peer: WebSocketPeer) => void;
+/**
+ * Who waits for a peer's close: a function, or the subscriber of a `connect()` (which then
+ * completes, or errors with `WebSocketCloseError`, unless it has unsubscribed). A subscriber
+ * rather than a closure over it: an open client keeps one object less.
+ */
+type CloseWatcher = ((info: CloseInfo, peer: WebSocketPeer) => void) | Subscriber<WebSocketPeer>;
 
 /**
  * One WebSocket connection, as the Godot/Redot `WebSocketPeer` sees it, with its events as
@@ -203,15 +208,23 @@ export class WebSocketPeer implements TransportHandlers, InboxOwner<Packet> {
   }
 
   /**
-   * @internal Calls `watcher(info, peer)` once the peer has closed (at once if it has): what the
-   * library uses instead of a `closed$` subscription per peer.
+   * @internal Calls `watcher(info, peer)` (or ends a `connect()` subscriber) once the peer has
+   * closed, at once if it has: what the library uses instead of a `closed$` subscription per peer.
    */
-  [kWhenClosed](watcher: (info: CloseInfo, peer: WebSocketPeer) => void): void {
+  [kWhenClosed](watcher: CloseWatcher): void {
     const watchers = this.closeWatchers;
-    if (this.closeInfo) watcher(this.closeInfo, this);
+    if (this.closeInfo) this.notify(watcher, this.closeInfo);
     else if (watchers === undefined) this.closeWatchers = watcher;
     else if (Array.isArray(watchers)) watchers.push(watcher);
     else this.closeWatchers = [watchers, watcher];
+  }
+
+  private notify(watcher: CloseWatcher, info: CloseInfo): void {
+    if (typeof watcher === 'function') watcher(info, this);
+    else if (!watcher.closed) {
+      if (info.wasClean) watcher.complete();
+      else watcher.error(new WebSocketCloseError(info));
+    }
   }
 
   /** A stream of a value of this peer's, made when first asked for; it completes with the peer. */
@@ -525,8 +538,8 @@ export class WebSocketPeer implements TransportHandlers, InboxOwner<Packet> {
     this.closeInfo = info;
     const watchers = this.closeWatchers;
     this.closeWatchers = undefined;
-    if (typeof watchers === 'function') watchers(info, this);
-    else if (watchers) for (const watcher of watchers) watcher(info, this);
+    if (Array.isArray(watchers)) for (const watcher of watchers) this.notify(watcher, info);
+    else if (watchers !== undefined) this.notify(watchers, info);
     this.inbox.end(wasClean ? undefined : new WebSocketCloseError(info, { cause: this.lastError }));
     this.bufferedLive?.complete();
     this.stateLive?.complete();

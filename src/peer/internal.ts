@@ -17,7 +17,7 @@ export const kWrite: unique symbol = Symbol('rx-websocket-peer.write');
 export const kWatchInbox: unique symbol = Symbol('rx-websocket-peer.watchInbox');
 
 /**
- * `peer[kWhenClosed](watcher)`: calls `watcher(info, peer)` once the peer has closed, at once if
+ * `peer[kWhenClosed](watcher)`: calls `watcher(info, peer)` (or ends a `connect()` subscriber) once the peer has closed, at once if
  * it has. What `listen()` and `connect()` use to follow each peer, for less than a `closed$`
  * subscription costs.
  */
