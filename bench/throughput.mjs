@@ -38,8 +38,26 @@ const MB = 1e6;
 const ONE_WAY = [
   { id: '64B-bin', name: '64 B binary x 200k', size: 64, n: 200_000, kind: 'binary', unit: 'msgs/s', target: 3 },
   { id: '64B-text', name: '64 B text x 200k', size: 64, n: 200_000, kind: 'text', unit: 'msgs/s', target: 3 },
-  { id: '64K-bin', name: '64 KiB binary x 4k', size: 64 * KiB, n: 4_000, kind: 'binary', unit: 'MB/s', target: 1, runs: 3 },
-  { id: '64K-text', name: '64 KiB text x 4k', size: 64 * KiB, n: 4_000, kind: 'text', unit: 'MB/s', target: 1, runs: 3 },
+  {
+    id: '64K-bin',
+    name: '64 KiB binary x 4k',
+    size: 64 * KiB,
+    n: 4_000,
+    kind: 'binary',
+    unit: 'MB/s',
+    target: 1,
+    runs: 3,
+  },
+  {
+    id: '64K-text',
+    name: '64 KiB text x 4k',
+    size: 64 * KiB,
+    n: 4_000,
+    kind: 'text',
+    unit: 'MB/s',
+    target: 1,
+    runs: 3,
+  },
 ];
 // `runs`: how many times RUNS. A 64 KiB run takes 0.1-0.3 s with bufferutil, and single runs
 // range over 2-5x on these machines: three times the runs keep its median from one run to the next.
