@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { expect } from 'chai';
-import { defer, finalize, type Observable, range, map, Subject, tap } from 'rxjs';
+import { BehaviorSubject, defer, finalize, Observable, range, map, Subject, tap } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { backpressure, type FlowControlled } from '../../src/operators/backpressure.js';
 import { WriteMode } from '../../src/peer/constants.js';
@@ -168,6 +168,38 @@ describe('backpressure()', () => {
           '----(a#)',
         );
       });
+    });
+
+    it('takes an error thrown while subscribing to the source, and nothing a source sends after its end', () => {
+      const peer = fakePeer(new BehaviorSubject(0), new BehaviorSubject<PeerState>('open'));
+      const thrown = new Error('boom');
+      const failing = new Observable<string>(() => {
+        throw thrown;
+      });
+      const errors: unknown[] = [];
+      failing.pipe(backpressure(peer, MARKS)).subscribe({ error: (error: unknown) => errors.push(error) });
+      expect(errors).to.deep.equal([thrown]);
+
+      // Above the high mark, so that what the source sends is held: a value after its end would be too.
+      const amounts = new BehaviorSubject(100);
+      let finalized = 0;
+      const unruly = new Observable<string>((subscriber) => {
+        subscriber.next('a');
+        subscriber.complete();
+        subscriber.next('b');
+        subscriber.error(new Error('late'));
+        return () => finalized++;
+      });
+      const seen: string[] = [];
+      unruly.pipe(backpressure(fakePeer(amounts, new BehaviorSubject<PeerState>('open')), MARKS)).subscribe({
+        next: (value) => seen.push(value),
+        error: (error: unknown) => seen.push(`error ${String(error)}`),
+        complete: () => seen.push('complete'),
+      });
+      expect(seen, 'held').to.deep.equal([]);
+      amounts.next(0);
+      expect(seen).to.deep.equal(['a', 'complete']);
+      expect(finalized, "the source's teardown ran once").to.equal(1);
     });
 
     it('unsubscribes from the source and the peer when unsubscribed', () => {

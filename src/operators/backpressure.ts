@@ -1,4 +1,4 @@
-import { type MonoTypeOperatorFunction, Observable, Subscription } from 'rxjs';
+import { type MonoTypeOperatorFunction, Observable, type Observer, Subscription } from 'rxjs';
 import { DEFAULT_MAX_HELD_BYTES } from '../peer/constants.js';
 import type { OutboundData, PeerState } from '../peer/types.js';
 import { payloadLength } from '../peer/validation.js';
@@ -195,28 +195,72 @@ export function backpressure<T extends OutboundData>(
       if (subscriber.closed) return subscriptions;
 
       subscriptions.add(
-        source.subscribe({
-          next: (value) => {
-            if (open && held.size === 0 && !full()) subscriber.next(value);
-            else {
-              try {
-                hold(value);
-              } catch (error) {
-                fail(error); // from onDrop
+        source.subscribe(
+          new SourceSubscriber<T>(
+            (value) => {
+              if (open && held.size === 0 && !full()) subscriber.next(value);
+              else {
+                try {
+                  hold(value);
+                } catch (error) {
+                  fail(error); // from onDrop
+                }
               }
-            }
-          },
-          error: (error: unknown) => {
-            sourceEnd = { error, failed: true };
-            endIfDone();
-          },
-          complete: () => {
-            sourceEnd = { failed: false };
-            endIfDone();
-          },
-        }),
+            },
+            (failed, error) => {
+              sourceEnd = { error, failed };
+              endIfDone();
+            },
+          ),
+        ),
       );
       subscriptions.add(() => held.clear());
       return subscriptions;
     });
+}
+
+/**
+ * The operator's subscriber to its source: a `Subscription` with the `Observer` methods, which
+ * RxJS subscribes as it is, as it does its own operators' subscribers, rather than wrapping an
+ * observer in two more objects. Between a synchronous loop and `peer.sink`, those two calls per
+ * value cost more than everything else the operator does (64 B messages: 0.91x of the same path
+ * without the operator, against 0.99x for `map()`).
+ */
+class SourceSubscriber<T> extends Subscription implements Observer<T> {
+  private stopped = false;
+
+  constructor(
+    private readonly onNext: (value: T) => void,
+    private readonly onEnd: (failed: boolean, error?: unknown) => void,
+  ) {
+    super();
+  }
+
+  next(value: T): void {
+    if (!this.stopped) this.onNext(value);
+  }
+
+  error(error: unknown): void {
+    this.end(true, error);
+  }
+
+  complete(): void {
+    this.end(false);
+  }
+
+  override unsubscribe(): void {
+    this.stopped = true;
+    super.unsubscribe();
+  }
+
+  /** As an RxJS subscriber ends: once, then it lets go of the source. */
+  private end(failed: boolean, error?: unknown): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    try {
+      this.onEnd(failed, error);
+    } finally {
+      this.unsubscribe();
+    }
+  }
 }
