@@ -22,7 +22,8 @@ const requireFromRepo = createRequire(join(repo, 'package.json'));
 // BENCH_IDLE_RUNS (5), BENCH_IDLE_CONNECTIONS (5000), BENCH_ONLY=oneway,rtt,idle,slow or one-way case
 // ids 64B-bin,64B-text,64K-bin,64K-text (a subset),
 // BENCH_SCALE=0.25 (fewer messages), BENCH_CHILD_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/p' (sender
-// children only), BENCH_CLIENTS=ours (one-way/rtt clients), BENCH_DIST=/some/dist (another build).
+// children only), BENCH_RECEIVER_FLAGS (the same for the one-way/rtt receiver), BENCH_CLIENTS=ours
+// (one-way/rtt clients), BENCH_DIST=/some/dist (another build).
 const RUNS = Number(process.env.BENCH_RUNS || 7);
 const RTT_RUNS = Number(process.env.BENCH_RTT_RUNS || 5);
 const IDLE_RUNS = Number(process.env.BENCH_IDLE_RUNS || 5);
@@ -30,6 +31,7 @@ const IDLE_CONNECTIONS = Number(process.env.BENCH_IDLE_CONNECTIONS || 5000);
 const SCALE = Number(process.env.BENCH_SCALE || 1);
 const ONLY = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
 const CHILD_FLAGS = process.env.BENCH_CHILD_FLAGS?.split(' ').filter(Boolean) ?? [];
+const RECEIVER_FLAGS = process.env.BENCH_RECEIVER_FLAGS?.split(' ').filter(Boolean) ?? [];
 const CLIENTS = process.env.BENCH_CLIENTS?.split(',').map((s) => s.trim());
 const CASE_TIMEOUT_MS = 120_000;
 const KiB = 1024;
@@ -228,7 +230,7 @@ function verdict(pass, what) {
 async function oneWay(spec) {
   const n = Math.max(1, Math.round(spec.n * SCALE));
   const clients = CLIENTS ?? ['ws', 'rxjs', 'ours', 'ours-subject', 'ours-bp'];
-  const receiver = start('receiver.mjs', { mode: 'count' });
+  const receiver = start('receiver.mjs', { mode: 'count' }, RECEIVER_FLAGS);
   const senders = {};
   try {
     const { port } = await receiver.next('listening');
@@ -300,7 +302,7 @@ async function oneWay(spec) {
     }
   } finally {
     await Promise.all(Object.values(senders).map((s) => s.stop()));
-    receiver.kill();
+    await receiver.stop();
   }
 }
 
@@ -310,7 +312,7 @@ async function oneWay(spec) {
 async function roundTrip() {
   const clients = (CLIENTS ?? ['ws', 'rxjs', 'ours']).filter((c) => c !== 'ours-bp' && c !== 'ours-subject');
   const n = Math.max(100, Math.round(RTT.n * SCALE));
-  const receiver = start('receiver.mjs', { mode: 'echo' });
+  const receiver = start('receiver.mjs', { mode: 'echo' }, RECEIVER_FLAGS);
   const senders = {};
   try {
     const { port } = await receiver.next('listening');
@@ -358,7 +360,7 @@ async function roundTrip() {
     }
   } finally {
     await Promise.all(Object.values(senders).map((s) => s.stop()));
-    receiver.kill();
+    await receiver.stop();
   }
 }
 
@@ -535,6 +537,7 @@ const custom = [
   'BENCH_SCALE',
   'BENCH_ONLY',
   'BENCH_CHILD_FLAGS',
+  'BENCH_RECEIVER_FLAGS',
   'BENCH_CLIENTS',
   'BENCH_DIST',
 ].filter((k) => process.env[k]);
