@@ -435,11 +435,12 @@ describe('WebSocketPeer', () => {
       const { client, remote } = await openPair();
       internalsOf(remote).socket.pause();
       const size = 256 * 1024;
-      // Large texts wait to be framed while the socket is backed up; binary messages behind them wait in line.
+      // Large texts wait to be framed while the socket is backed up (each weighed by its UTF-8 size,
+      // which is not its length); binary messages behind them wait in line.
       const sent: Packet[] = [...Array(64).keys()].map((i) =>
         i % 4 === 3
           ? { isString: false, data: new Uint8Array(size).fill(i) }
-          : { isString: true, data: String.fromCharCode(65 + (i % 26)).repeat(size) },
+          : { isString: true, data: (String.fromCharCode(65 + (i % 26)) + '€').repeat(size / 2) },
       );
       for (const packet of sent) client.peer.putPacket(packet);
       const waiting = internalsOf(client.peer) as unknown as { deferred?: { size: number } };

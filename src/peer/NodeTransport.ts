@@ -94,10 +94,10 @@ const DEFER_ABOVE_BYTES = 512 * 1024;
 const COALESCE_MAX_SENDS = 1024;
 
 /**
- * A client's message that waits to be written: a text to frame (`bytes`: its UTF-8 size), or a
- * binary message's frame, made when it was sent (its payload had to be copied then anyway).
+ * A client's message that waits to be written, weighed by its payload's bytes: a text to frame,
+ * or a binary message's frame, made when it was sent (its payload had to be copied then anyway).
  */
-type Deferred = { text: string; bytes: number } | { frame: Buffer };
+type Deferred = string | Buffer;
 
 /** @internal The Node transport: a `ws` WebSocket that is already open, and its TCP socket. */
 export class NodeTransport implements Transport, SocketHandler {
@@ -190,10 +190,7 @@ export class NodeTransport implements Transport, SocketHandler {
         // meanwhile). What follows it waits too, in order; bytes can change, so they are framed
         // (copied) now. Binary messages alone are framed and written at once, as ws does: the
         // kernel starts on them while the sender is still sending.
-        (this.deferred ??= new WeightedQueue()).push(
-          isText ? { text: data, bytes } : { frame: clientFrame(data, asText, bytes) },
-          bytes,
-        );
+        (this.deferred ??= new WeightedQueue()).push(isText ? data : clientFrame(data, asText, bytes), bytes);
         return bytes;
       }
       // Nothing of ws's sender waits to go out (no compression): the frame follows what ws wrote.
@@ -233,8 +230,11 @@ export class NodeTransport implements Transport, SocketHandler {
   private writeDeferred(limit: number): void {
     const deferred = this.deferred as WeightedQueue<Deferred>;
     while (deferred.size > 0 && this.socket.writableLength < limit && this.ws.readyState === WebSocket.OPEN) {
+      const weight = deferred.weight;
       const next = deferred.shift();
-      this.socket.write('frame' in next ? next.frame : clientFrame(next.text, true, next.bytes), this.written);
+      // A text's weight is its UTF-8 size, counted when it was sent.
+      const frame = typeof next === 'string' ? clientFrame(next, true, weight - deferred.weight) : next;
+      this.socket.write(frame, this.written);
     }
   }
 
