@@ -55,6 +55,10 @@ describe('clientFrame()', () => {
           const frame = parse(clientFrame(text, true));
           expect([frame.fin, frame.rsv, frame.opcode]).to.deep.equal([true, 0, 1]);
           expect(frame.payload.equals(Buffer.from(text, 'utf8'))).to.equal(true);
+
+          // ASCII, which short strings encode in JS, from NUL to DEL.
+          const ascii = String.fromCharCode(...Array.from({ length }, (_, i) => (i * 37) & 0x7f));
+          expect(parse(clientFrame(ascii, true)).payload.equals(Buffer.from(ascii, 'latin1'))).to.equal(true);
         });
       }
 

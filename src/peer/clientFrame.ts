@@ -114,6 +114,11 @@ export function clientFrame(
   at += 4;
 
   if (typeof data === 'string') {
+    if (!byWords && length === data.length) {
+      // A short string as long in UTF-8 as in UTF-16 is ASCII: encode and mask in one pass.
+      for (let i = 0; i < length; i++) frame[at + i] = data.charCodeAt(i) ^ (keyBytes[i & 3] as number);
+      return frame;
+    }
     frame.write(data, at, length, 'utf8');
     if (byWords && native !== null) native.mask(frame.subarray(at), keyBytes, frame, at, length);
     else maskInPlace(frame, at, length, byWords);
@@ -129,7 +134,7 @@ export function clientFrame(
       new Int32Array(data.buffer, data.byteOffset, words),
       new Int32Array(frame.buffer, frame.byteOffset + at, words),
     );
-    maskTail(frame, at, length, words * 4, data);
+    maskTail(frame, at, length, words * 4, data, 0);
   } else {
     frame.set(data, at);
     maskInPlace(frame, at, length, byWords);
@@ -145,7 +150,7 @@ function maskInPlace(frame: Buffer, at: number, length: number, byWords: boolean
     xorWords(words, words);
     done = words.length * 4;
   }
-  maskTail(frame, at, length, done, frame.subarray(at));
+  maskTail(frame, at, length, done, frame, at);
 }
 
 /**
@@ -169,7 +174,10 @@ function xorWords(from: Int32Array, to: Int32Array): void {
   for (; i < n; i++) to[i] = (from[i] as number) ^ key;
 }
 
-/** Masks the payload's bytes from `done` on, one at a time, reading them from `source`. */
-function maskTail(frame: Buffer, at: number, length: number, done: number, source: Uint8Array): void {
-  for (let i = done; i < length; i++) frame[at + i] = (source[i] as number) ^ (keyBytes[i & 3] as number);
+/**
+ * Masks the payload's bytes from `done` on, one at a time, reading them from `source` at `from`
+ * (the frame itself at `at` to mask in place).
+ */
+function maskTail(frame: Buffer, at: number, length: number, done: number, source: Uint8Array, from: number): void {
+  for (let i = done; i < length; i++) frame[at + i] = (source[from + i] as number) ^ (keyBytes[i & 3] as number);
 }
