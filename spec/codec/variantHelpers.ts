@@ -1,7 +1,24 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { Color, Vector2, Vector3, type Variant } from '../../src/codec/godotTypes.js';
-import { decodeVariant, type VariantOptions } from '../../src/codec/variant.js';
+import {
+  AABB,
+  Basis,
+  Color,
+  NodePath,
+  Plane,
+  PoolColorArray,
+  PoolStringArray,
+  PoolVector2Array,
+  PoolVector3Array,
+  Quat,
+  Rect2,
+  Transform,
+  Transform2D,
+  Vector2,
+  Vector3,
+  type Variant,
+} from '../../src/codec/godotTypes.js';
+import { decodeVariant, encodeVariant, type VariantOptions } from '../../src/codec/variant.js';
 import { VariantError, type VariantErrorCode } from '../../src/codec/VariantError.js';
 
 // What the Godot 3 and Godot 4 codec specs share.
@@ -116,3 +133,60 @@ export function normalize(value: Variant): Variant {
   }
   return value;
 }
+
+/** The property: encode → decode gives the value back, and re-encoding gives the same bytes. */
+export function assertRoundTrips(variant: fc.Arbitrary<Variant>, options?: VariantOptions): void {
+  fc.assert(
+    fc.property(variant, (value) => {
+      const bytes = encodeVariant(value, options);
+      const decoded = decodeVariant(bytes, options);
+      expect(decoded).to.deep.equal(normalize(value));
+      expect(toHex(encodeVariant(decoded, options))).to.equal(toHex(bytes));
+    }),
+    { numRuns: 500 },
+  );
+}
+
+/** The property: every prefix of a valid encoding is refused with ERR_VARIANT_TRUNCATED. */
+export function assertPrefixesRefused(variant: fc.Arbitrary<Variant>, options?: VariantOptions): void {
+  fc.assert(
+    fc.property(variant, (value) => {
+      const bytes = encodeVariant(value, options);
+      for (let length = 0; length < bytes.length; length += Math.max(1, Math.floor(bytes.length / 16))) {
+        expect(variantError(() => decodeVariant(bytes.subarray(0, length), options)).code).to.equal(
+          'ERR_VARIANT_TRUNCATED',
+        );
+      }
+    }),
+    { numRuns: 200 },
+  );
+}
+
+/** Every Godot 3 type but Object and RID, for the property specs; Godot 4 adds its own to these. */
+export const godot3Scalars: Array<fc.Arbitrary<Variant>> = [
+  fc.constant(null),
+  fc.boolean(),
+  fc.integer(),
+  fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+  fc.double(),
+  text,
+  vector2,
+  vector3,
+  color,
+  fc.tuple(vector2, vector2).map(([p, s]) => new Rect2(p, s)),
+  fc.tuple(vector2, vector2, vector2).map(([x, y, o]) => new Transform2D(x, y, o)),
+  fc.tuple(vector3, f32).map(([n, d]) => new Plane(n, d)),
+  fc.tuple(f32, f32, f32, f32).map(([x, y, z, w]) => new Quat(x, y, z, w)),
+  fc.tuple(vector3, vector3).map(([p, s]) => new AABB(p, s)),
+  fc.tuple(vector3, vector3, vector3, vector3).map(([x, y, z, o]) => new Transform(new Basis(x, y, z), o)),
+  fc
+    .tuple(fc.array(text, { maxLength: 3 }), fc.array(text, { maxLength: 3 }), fc.boolean())
+    .map(([names, subnames, absolute]) => new NodePath(names, subnames, absolute)),
+  fc.uint8Array({ maxLength: 9 }),
+  fc.int32Array({ maxLength: 5 }),
+  fc.float32Array({ maxLength: 5 }),
+  fc.array(text, { maxLength: 4 }).map((values) => new PoolStringArray(values)),
+  fc.array(vector2, { maxLength: 3 }).map((values) => new PoolVector2Array(values)),
+  fc.array(vector3, { maxLength: 3 }).map((values) => new PoolVector3Array(values)),
+  fc.array(color, { maxLength: 3 }).map((values) => new PoolColorArray(values)),
+];
