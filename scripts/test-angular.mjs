@@ -4,10 +4,11 @@
 //   npm run test:angular
 //   npm run test:angular -- --grep Chromium
 import { spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { angularExample } from './test-setup.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const example = join(root, 'examples', 'angular');
@@ -32,11 +33,8 @@ function run(what, command, args, { cwd = root, show = false } = {}) {
 }
 
 // A fresh clone has no examples/angular/node_modules (the root `npm install` does not install
-// it); a changed lockfile needs a new install too.
-const installed = join(example, 'node_modules', '.package-lock.json');
-if (!existsSync(installed) || statSync(installed).mtimeMs < statSync(join(example, 'package-lock.json')).mtimeMs) {
-  run('npm ci', npm, ['ci', '--no-audit', '--no-fund'], { cwd: example, show: true });
-}
+// it); a changed lockfile needs a new install too. `npm test` has done this already.
+angularExample();
 // The example uses the library through its package exports: dist/, for Node and for the browser.
 if (!existsSync(join(root, 'dist/esm/index.js')) || !existsSync(join(root, 'dist/esm/index.browser.js'))) {
   run('npm run build (the library)', npm, ['run', 'build', '--silent']);

@@ -6,6 +6,7 @@ import { connect, type ConnectOptions } from '../src/observables/connect.js';
 import { listen, type ListenOptions } from '../src/observables/listen.js';
 import type { PeerServer } from '../src/observables/PeerServer.js';
 import type { WebSocketPeer } from '../src/peer/WebSocketPeer.js';
+import { checkTool } from '../scripts/testTools.mjs';
 
 /** A `listen()` server on 127.0.0.1 and an ephemeral port, and a way to stop it. */
 export interface TestServer {
@@ -141,4 +142,12 @@ export function readNoDelay(socket: Socket): number {
 /** The listeners on a peer's inbound queue (consumers that pull, like `consumePackets()`). */
 export function inboxWatcherCount(peer: WebSocketPeer): number {
   return (peer as unknown as { inbox: { watchers: Set<() => void> | undefined } }).inbox.watchers?.size ?? 0;
+}
+
+/**
+ * For a spec that runs a Debian package (scripts/testTools.mjs): fails with an error naming the
+ * package when it is missing, and skips only when RXWP_TEST_WITHOUT leaves it out on purpose.
+ */
+export function needsTool(context: Mocha.Context, name: string): void {
+  if (checkTool(name) === 'skip') context.skip();
 }

@@ -18,7 +18,7 @@ import { listen, type ListenOptions } from '../../src/observables/listen.js';
 import type { CloseInfo, Packet, PeerState } from '../../src/peer/types.js';
 import type { WebSocketPeer } from '../../src/peer/WebSocketPeer.js';
 import { closePayload, frame, Opcode } from '../fixtures/rawWebSocket.js';
-import { delay, internalsOf } from '../helpers.js';
+import { delay, internalsOf, needsTool } from '../helpers.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -431,9 +431,7 @@ describe('the browser build', function () {
   before(async function () {
     this.timeout(60_000);
     if (!existsSync(ENTRY)) throw new Error(`${relative(ROOT, ENTRY)} is missing`);
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`${CHROMIUM} is missing: apt-get install chromium (as .ci/run does)`);
-    }
+    needsTool(this, 'chromium');
     // rxjs is bundled in: an app's bundle carries it.
     libBundle = await bundle({ entryPoints: [ENTRY] });
     appBundle = await bundle({ stdin: { contents: APP_ENTRY, resolveDir: ROOT, sourcefile: 'app.js' } });

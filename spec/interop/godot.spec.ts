@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { firstValueFrom } from 'rxjs';
@@ -6,9 +6,9 @@ import { Color, NodePath, PoolStringArray, Vector2, Vector3, type Variant } from
 import { WriteMode } from '../../src/peer/constants.js';
 import type { CloseInfo, Packet } from '../../src/peer/types.js';
 import type { WebSocketPeer } from '../../src/peer/WebSocketPeer.js';
-import { delay, startServer, stopAll, takeValues } from '../helpers.js';
+import { delay, needsTool, startServer, stopAll, takeValues } from '../helpers.js';
 
-const GODOT = 'godot3-server';
+const GODOT = '/usr/bin/godot3-server';
 const fixtures = fileURLToPath(new URL('../fixtures/godot/', import.meta.url));
 
 /** What ws_client.gd sends with put_var() (Godot Dictionaries decode to Maps, in their order). */
@@ -40,12 +40,6 @@ const toGodot = new Map<Variant, Variant>([
   ['float', 0.1],
   ['list', [1, 'x', new Vector2(0.5, 0.25)]],
 ]);
-
-/** Whether godot3-server can be run at all (ENOENT when it is not installed). */
-function godotInstalled(): boolean {
-  const run = spawnSync(GODOT, ['--version'], { timeout: 10_000, stdio: 'ignore' });
-  return (run.error as NodeJS.ErrnoException | undefined)?.code !== 'ENOENT';
-}
 
 interface GodotRun {
   child: ChildProcess;
@@ -85,7 +79,7 @@ async function packetsWaiting(peer: WebSocketPeer, count: number, timeoutMs: num
   }
 }
 
-describe('interop: Godot 3 WebSocketClient (godot3-server, when installed)', function () {
+describe('interop: Godot 3 WebSocketClient (godot3-server)', function () {
   this.timeout(40_000);
   let godot: GodotRun | undefined;
 
@@ -99,7 +93,7 @@ describe('interop: Godot 3 WebSocketClient (godot3-server, when installed)', fun
   });
 
   it('exchanges text, binary and put_var packets both ways, and sees our close code and reason', async function () {
-    if (!godotInstalled()) this.skip();
+    needsTool(this, 'godot3-server');
     const server = await startServer();
     const peerOpened = server.nextPeer();
     const run = runGodot(server.url, 20_000);

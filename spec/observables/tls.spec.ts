@@ -16,6 +16,7 @@ import {
   collect,
   delay,
   internalsOf,
+  needsTool,
   openClient,
   startServer,
   stopAll,
@@ -122,6 +123,7 @@ describe('TLS (wss:)', () => {
 
   before(function () {
     this.timeout(20_000);
+    needsTool(this, 'openssl');
     pki = makePki();
   });
   after(() => {

@@ -10,6 +10,7 @@ import {
   internalsOf,
   openClient,
   openPair,
+  needsTool,
   readNoDelay,
   startServer,
   stopAll,
@@ -514,7 +515,8 @@ describe('WebSocketPeer', () => {
       expect(remote.getConnectedPort()).to.equal(internalsOf(client.peer).socket.localPort);
     });
 
-    it('setNoDelay(false) turns Nagle on in the kernel, and it is off by default', async () => {
+    it('setNoDelay(false) turns Nagle on in the kernel, and it is off by default', async function () {
+      needsTool(this, 'python3');
       const { client, remote } = await openPair();
       for (const peer of [client.peer, remote]) {
         const { socket } = internalsOf(peer);
@@ -529,7 +531,8 @@ describe('WebSocketPeer', () => {
         .with.property('code', 'ERR_INVALID_ARG_TYPE');
     });
 
-    it('honours noDelay: false from the options', async () => {
+    it('honours noDelay: false from the options', async function () {
+      needsTool(this, 'python3');
       const { client, remote } = await openPair({ noDelay: false }, { noDelay: false });
       expect(readNoDelay(internalsOf(client.peer).socket)).to.equal(0);
       expect(readNoDelay(internalsOf(remote).socket)).to.equal(0);

@@ -27,6 +27,7 @@ import { closePayload, type FrameSpec, frame, Opcode, parseFrames, RawClient } f
 import {
   collect,
   delay,
+  needsTool,
   openClient,
   startServer,
   stopAll,
@@ -507,6 +508,10 @@ describe('robustness: bad input from the network', function () {
     let server: EchoServer;
     let healthy: TestClient;
 
+    before(function () {
+      needsTool(this, 'python3-websockets');
+    });
+
     beforeEach(async () => {
       server = await startEchoServer();
       healthy = await openClient(server.url);
@@ -639,6 +644,7 @@ describe('robustness: bad input from the network', function () {
 
     before(async function () {
       this.timeout(5000);
+      needsTool(this, 'python3-websockets');
       python = spawn(PYTHON, [BAD_SERVER], { stdio: ['pipe', 'pipe', 'inherit'] });
       let buffered = '';
       const listening = new Promise<number>((resolve, reject) => {
@@ -662,7 +668,7 @@ describe('robustness: bad input from the network', function () {
     });
 
     after(async () => {
-      if (python.exitCode === null && python.signalCode === null) {
+      if (python && python.exitCode === null && python.signalCode === null) {
         const exited = new Promise((resolve) => python.once('exit', resolve));
         python.stdin?.end(); // it exits when its stdin closes
         const timer = setTimeout(() => python.kill('SIGKILL'), 2000);
