@@ -1256,6 +1256,7 @@ describe('the browser build', function () {
           const nodeOnly: Record<string, object> = {
             headers: { headers: { a: 'b' } },
             maxPayload: { maxPayload: 1024 },
+            maxFragments: { maxFragments: 65_536 },
             ca: { ca: '-----BEGIN CERTIFICATE-----' },
             servername: { servername: 'example.com' },
             noDelay: { noDelay: true },

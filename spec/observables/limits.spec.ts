@@ -1,5 +1,7 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { connect as tcpConnect, type Socket } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { firstValueFrom, Subscription } from 'rxjs';
 import { connect, type ConnectOptions } from '../../src/observables/connect.js';
@@ -7,8 +9,9 @@ import { listen, type ListenOptions } from '../../src/observables/listen.js';
 import type { PeerServer } from '../../src/observables/PeerServer.js';
 import { WriteMode } from '../../src/peer/constants.js';
 import type { WebSocketPeer } from '../../src/peer/WebSocketPeer.js';
+import { WebSocketCloseError } from '../../src/peer/WebSocketCloseError.js';
 import { WebSocketPeerError } from '../../src/peer/WebSocketPeerError.js';
-import { collect, delay, openClient, startServer, stopAll, takeValues } from '../helpers.js';
+import { collect, delay, needsTool, openClient, startServer, stopAll, takeValues } from '../helpers.js';
 
 /** What each test must undo, most recent first, even when it fails. */
 const cleanups: Array<() => void | Promise<void>> = [];
@@ -85,24 +88,36 @@ describe('listen() limits', () => {
   });
 
   describe('defaults', () => {
-    it('are safe and told in PeerServer.limits: 10,000 peers, 100 MiB messages, 10 s handshakes', async () => {
+    it('are safe and told in PeerServer.limits: 10,000 peers, 100 MiB and 16,384 frames a message, 10 s handshakes', async () => {
       const { server } = await startServer();
       expect(server.limits).to.deep.equal({
         maxConnections: 10_000,
         maxPayload: 100 * 1024 * 1024,
+        maxFragments: 16_384,
         handshakeTimeout: 10_000,
       });
       expect(server.secure).to.equal(false);
     });
 
     it('tell the values given, and no handshakeTimeout on a server of yours', async () => {
-      const { server } = await startServer({ maxConnections: 5, maxPayload: 1000, handshakeTimeout: 300 });
-      expect(server.limits).to.deep.equal({ maxConnections: 5, maxPayload: 1000, handshakeTimeout: 300 });
+      const { server } = await startServer({
+        maxConnections: 5,
+        maxPayload: 1000,
+        maxFragments: 10,
+        handshakeTimeout: 300,
+      });
+      expect(server.limits).to.deep.equal({
+        maxConnections: 5,
+        maxPayload: 1000,
+        maxFragments: 10,
+        handshakeTimeout: 300,
+      });
       const { http } = await ownHttpServer();
       const attached = await listening({ server: http });
       expect(attached.limits).to.deep.equal({
         maxConnections: 10_000,
         maxPayload: 100 * 1024 * 1024,
+        maxFragments: 16_384,
         handshakeTimeout: undefined,
       });
     });
@@ -408,5 +423,122 @@ describe('listen() limits', () => {
         .to.throw(TypeError)
         .with.property('code', 'ERR_INVALID_OPTION');
     }
+  });
+});
+
+describe('maxFragments: a message in many frames (Autobahn 9.3.1 and 9.4.1, from python3-websockets)', function () {
+  this.timeout(30_000);
+  const FIXTURE = fileURLToPath(new URL('../fixtures/ws_fragments.py', import.meta.url));
+  /** Autobahn's 9.3.1 (text) and 9.4.1 (binary): 4 MiB in 64-byte frames, 65,536 of them. */
+  const TOTAL = 4 * 1024 * 1024;
+  const FRAME = 64;
+  const children: ChildProcess[] = [];
+
+  interface FragmentsReport {
+    echoed: boolean;
+    length: number | null;
+    close: { code: number; reason: string } | null;
+    error: string | null;
+  }
+
+  before(function () {
+    needsTool(this, 'python3-websockets');
+  });
+  afterEach(async () => {
+    for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+    stopAll();
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  /** Runs the fixture; resolves with the port line's port (server) and its final report. */
+  function python(...args: string[]): { port: Promise<number>; report: Promise<FragmentsReport> } {
+    const child = spawn('/usr/bin/python3', [FIXTURE, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    const lines: unknown[] = [];
+    let out = '';
+    let err = '';
+    let onLine = (): void => {};
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      out += chunk;
+      let newline: number;
+      while ((newline = out.indexOf('\n')) !== -1) {
+        lines.push(JSON.parse(out.slice(0, newline)));
+        out = out.slice(newline + 1);
+        onLine();
+      }
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
+    const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+    const port = new Promise<number>((resolve, reject) => {
+      onLine = () => {
+        const first = lines[0] as { port?: number };
+        if (first.port !== undefined) resolve(first.port);
+      };
+      void exited.then(() => reject(new Error(`${FIXTURE} exited before listening\n${err}`)));
+    });
+    const report = exited.then(() => {
+      const last = lines.at(-1) as FragmentsReport | undefined;
+      if (!last || last.close === undefined) throw new Error(`${FIXTURE} ${args.join(' ')} gave no report\n${err}`);
+      return last;
+    });
+    return { port, report };
+  }
+
+  /** Echoes every packet of `peer` back as it came. */
+  function echo(peer: WebSocketPeer): void {
+    const subscription = peer.packets$.subscribe({ next: (packet) => peer.sink.next(packet), error: () => {} });
+    cleanups.push(() => subscription.unsubscribe());
+  }
+
+  it('listen({ maxFragments: 65_536 }) takes 4 MiB of text in 65,536 frames and echoes it whole', async () => {
+    const { url, nextPeer } = await startServer({ maxFragments: 65_536 });
+    const remote = nextPeer();
+    const { report } = python('client', url, 'text', String(TOTAL), String(FRAME));
+    echo(await remote);
+    expect(await report).to.deep.equal({
+      echoed: true,
+      length: TOTAL,
+      close: { code: 1000, reason: 'done' },
+      error: null,
+    });
+  });
+
+  it('listen() with the default 16,384 closes the same message with 1008, on both sides; 16,384 frames pass', async () => {
+    const { url, nextPeer } = await startServer();
+    const remote = nextPeer();
+    const refused = python('client', url, 'binary', String(TOTAL), String(FRAME)).report;
+    const peer = await remote;
+    echo(peer);
+    const closed = firstValueFrom(peer.closed$);
+    expect((await refused).close?.code).to.equal(1008);
+    expect((await closed).code).to.equal(1008);
+
+    // Autobahn 9.4.2's size: 4 MiB in 256-byte frames is exactly 16,384 of them.
+    const next = nextPeer();
+    const passed = python('client', url, 'binary', String(TOTAL), '256').report;
+    echo(await next);
+    expect(await passed).to.deep.include({ echoed: true, length: TOTAL, error: null });
+  });
+
+  it('connect(url, { maxFragments: 65_536 }) takes 4 MiB of binary in 65,536 frames; the default closes with 1008', async () => {
+    const wide = python('server', 'binary', String(TOTAL), String(FRAME));
+    const client = await openClient(`ws://127.0.0.1:${await wide.port}/`, { maxFragments: 65_536 });
+    echo(client.peer);
+    expect(await wide.report).to.deep.equal({
+      echoed: true,
+      length: TOTAL,
+      close: { code: 1000, reason: 'done' },
+      error: null,
+    });
+    expect(await within(5000, 'connect() to end', client.ended)).to.equal('complete');
+
+    const narrow = python('server', 'text', String(TOTAL), String(FRAME));
+    const defaults = await openClient(`ws://127.0.0.1:${await narrow.port}/`);
+    echo(defaults.peer);
+    expect((await narrow.report).close?.code).to.equal(1008);
+    expect((await firstValueFrom(defaults.peer.closed$)).code).to.equal(1008);
+    expect(await within(5000, 'connect() to end', defaults.ended))
+      .to.be.instanceOf(WebSocketCloseError)
+      .with.property('code', 1008);
   });
 });

@@ -345,7 +345,7 @@ describe('robustness: bad input from the user', function () {
           run: () => call({ headers }),
           throws: typeError('ERR_INVALID_OPTION'),
         })),
-        ...(['handshakeTimeout', 'maxPayload'] as const).flatMap((name) =>
+        ...(['handshakeTimeout', 'maxPayload', 'maxFragments'] as const).flatMap((name) =>
           BAD_INTEGERS.map(([label, value]): Row => ({
             label: `connect(url, { ${name}: ${label} })`,
             run: () => call({ [name]: value }),
@@ -453,11 +453,13 @@ describe('robustness: bad input from the user', function () {
         run: () => call({ headers }),
         throws: typeError('ERR_INVALID_OPTION'),
       })),
-      ...BAD_INTEGERS.map(([label, value]): Row => ({
-        label: `listen({ maxPayload: ${label} })`,
-        run: () => call({ maxPayload: value }),
-        throws: typeError('ERR_INVALID_OPTION'),
-      })),
+      ...(['maxPayload', 'maxFragments'] as const).flatMap((name) =>
+        BAD_INTEGERS.map(([label, value]): Row => ({
+          label: `listen({ ${name}: ${label} })`,
+          run: () => call({ [name]: value }),
+          throws: typeError('ERR_INVALID_OPTION'),
+        })),
+      ),
       ...PEER_OPTION_ROWS('listen(', call),
     ]);
 

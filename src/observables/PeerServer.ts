@@ -7,6 +7,8 @@ export interface ServerLimits {
   readonly maxConnections: number;
   /** The largest inbound message, in bytes; a larger one closes its connection with 1009. */
   readonly maxPayload: number;
+  /** The most frames one inbound message may come in; more close its connection with 1008. */
+  readonly maxFragments: number;
   /**
    * Milliseconds a connection has, from its TCP accept, to finish its TLS handshake and send its
    * upgrade request; `undefined` when attached to a `server` of yours, whose own timeouts apply.

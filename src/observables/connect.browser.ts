@@ -7,7 +7,15 @@ import { checkOption, emitOpenPeer, isProtocolList, isTimeout, parseUrl, resolve
 import type { ConnectOptions } from './connect.js';
 
 /** Options the browser's `WebSocket` has no way to honour. */
-const NODE_ONLY = ['headers', 'maxPayload', 'ca', 'servername', 'noDelay', 'heartbeatInterval'] as const;
+const NODE_ONLY = [
+  'headers',
+  'maxPayload',
+  'maxFragments',
+  'ca',
+  'servername',
+  'noDelay',
+  'heartbeatInterval',
+] as const;
 
 const CONNECTING = 0;
 

@@ -1,7 +1,7 @@
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { Observable, type Subscriber, type Unsubscribable } from 'rxjs';
-import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_PAYLOAD } from '../peer/constants.js';
+import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_PAYLOAD } from '../peer/constants.js';
 import { NodeTransport, PeerSocket, type SocketHandler } from '../peer/NodeTransport.js';
 import { type PeerOptions, type ResolvedPeerOptions, WebSocketPeer } from '../peer/WebSocketPeer.js';
 import { WebSocketPeerError } from '../peer/WebSocketPeerError.js';
@@ -31,6 +31,12 @@ export interface ConnectOptions extends PeerOptions {
   handshakeTimeout?: number;
   /** The largest message accepted, in bytes; a larger one closes the connection with 1009. Default 100 MiB. */
   maxPayload?: number;
+  /**
+   * The most frames an inbound message may come in (a message and its continuation frames);
+   * more close the connection with 1008. Each fragment costs about 110 bytes until the message
+   * is whole. Default 16,384, as in `ws`.
+   */
+  maxFragments?: number;
   /**
    * `wss:` only: the certificate authorities to trust, PEM (a self-signed certificate is its own
    * CA). They replace Node's bundled roots for this connection; pass
@@ -68,12 +74,13 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Observ
   const target = parseUrl(url);
   const peerOptions = resolvePeerOptions('connect', options);
   const { headers, handshakeTimeout = DEFAULT_HANDSHAKE_TIMEOUT_MS, maxPayload = DEFAULT_MAX_PAYLOAD } = options;
-  const { ca, servername } = options;
+  const { maxFragments = DEFAULT_MAX_FRAGMENTS, ca, servername } = options;
   const protocols = typeof options.protocols === 'string' ? [options.protocols] : options.protocols;
   checkOption('connect', 'protocols', protocols, isProtocolList, 'a token or an array of distinct tokens');
   checkOption('connect', 'headers', headers, isHeaderRecord, 'an object of header names to string values');
   checkOption('connect', 'handshakeTimeout', handshakeTimeout, isTimeout, 'a positive integer (ms) up to 2^31 - 1');
   checkOption('connect', 'maxPayload', maxPayload, isPositiveInteger, 'a positive integer (bytes)');
+  checkOption('connect', 'maxFragments', maxFragments, isPositiveInteger, 'a positive integer');
   checkOption('connect', 'ca', ca, isPemInput, 'PEM certificates: a string, a Buffer or a non-empty array of them');
   checkOption('connect', 'servername', servername, isServerName, 'a DNS host name (not an IP address)');
   const secure = target.protocol === 'wss:';
@@ -98,6 +105,7 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Observ
     const ws = new PeerSocket(href, protocols ?? [], {
       headers: headers ?? {},
       maxPayload,
+      maxFragments,
       perMessageDeflate: false,
       ...tlsOptions,
     });

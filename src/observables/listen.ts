@@ -8,6 +8,7 @@ import { WebSocketServer } from 'ws';
 import {
   CloseCode,
   DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_FRAGMENTS,
   DEFAULT_MAX_PAYLOAD,
   DEFAULT_SERVER_HANDSHAKE_TIMEOUT_MS,
   HttpStatus,
@@ -64,6 +65,12 @@ export interface ListenOptions extends PeerOptions {
   headers?: Record<string, string>;
   /** The largest message accepted, in bytes; a larger one closes the connection with 1009. Default 100 MiB. */
   maxPayload?: number;
+  /**
+   * The most frames an inbound message may come in (a message and its continuation frames);
+   * more close the connection with 1008. Each fragment costs about 110 bytes until the message
+   * is whole. Default 16,384, as in `ws`.
+   */
+  maxFragments?: number;
   /**
    * The most peers open at once (those of this `listen()`, until their `closed$`); further upgrade
    * requests are answered 503 until one has closed. Default 10,000.
@@ -151,6 +158,7 @@ function reject(socket: Duplex, status: number): void {
 export function listen(options: ListenOptions = {}): Observable<PeerServer> {
   const peerOptions = resolvePeerOptions('listen', options);
   const { port, host, path, server, protocols, headers, maxPayload = DEFAULT_MAX_PAYLOAD } = options;
+  const { maxFragments = DEFAULT_MAX_FRAGMENTS } = options;
   const { requireProtocol = false, maxConnections = DEFAULT_MAX_CONNECTIONS, origins, requireOrigin = false } = options;
   const { handshakeTimeout = DEFAULT_SERVER_HANDSHAKE_TIMEOUT_MS, key, cert, passphrase } = options;
   checkOption('listen', 'port', port, isPort, 'an integer from 0 to 65535');
@@ -160,6 +168,7 @@ export function listen(options: ListenOptions = {}): Observable<PeerServer> {
   checkOption('listen', 'protocols', protocols, isProtocolList, 'an array of distinct tokens');
   checkOption('listen', 'headers', headers, isHeaderRecord, 'an object of header names to string values');
   checkOption('listen', 'maxPayload', maxPayload, isPositiveInteger, 'a positive integer (bytes)');
+  checkOption('listen', 'maxFragments', maxFragments, isPositiveInteger, 'a positive integer');
   checkOption('listen', 'requireProtocol', requireProtocol, isBoolean, 'a boolean');
   checkOption('listen', 'maxConnections', maxConnections, isPositiveInteger, 'a positive integer');
   checkOption('listen', 'handshakeTimeout', handshakeTimeout, isTimeout, 'a positive integer (ms) up to 2^31 - 1');
@@ -190,7 +199,12 @@ export function listen(options: ListenOptions = {}): Observable<PeerServer> {
   const tls =
     key !== undefined && cert !== undefined ? serverTlsOptions('listen', { key, cert, passphrase }) : undefined;
   const allowedOrigins = origins && new Set(origins.map(normalizeOrigin));
-  const limits: ServerLimits = { maxConnections, maxPayload, handshakeTimeout: server ? undefined : handshakeTimeout };
+  const limits: ServerLimits = {
+    maxConnections,
+    maxPayload,
+    maxFragments,
+    handshakeTimeout: server ? undefined : handshakeTimeout,
+  };
   const extraHeaders = Object.entries(headers ?? {}).map(([name, value]) => `${name}: ${value}`);
 
   return new Observable<PeerServer>((subscriber) => {
@@ -210,6 +224,7 @@ export function listen(options: ListenOptions = {}): Observable<PeerServer> {
       noServer: true,
       clientTracking: false,
       maxPayload,
+      maxFragments,
       perMessageDeflate: false,
       WebSocket: PeerSocket,
       ...(protocols && {

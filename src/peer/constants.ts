@@ -56,6 +56,13 @@ export const DEFAULT_MAX_QUEUED_BYTES = 16 * 1024 * 1024;
 /** @internal ws's own default, which keeps 10,000 connections within reach of one process. */
 export const DEFAULT_MAX_PAYLOAD = 100 * 1024 * 1024;
 
+/**
+ * @internal ws's own default: the most frames one message may come in. Until the message is
+ * whole, each fragment costs about 110 bytes of heap besides its payload, so 1-byte fragments
+ * would make a message of `maxPayload` (100 MiB) cost over 10 GiB; this bounds it to about 2 MiB.
+ */
+export const DEFAULT_MAX_FRAGMENTS = 16 * 1024;
+
 /** @internal Time a client gives the opening handshake before it gives up. */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 
