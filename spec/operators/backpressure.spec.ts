@@ -142,6 +142,39 @@ describe('backpressure()', () => {
       });
     });
 
+    it('holds multi-byte strings up to maxHeldBytes exactly, in every episode of holding', () => {
+      // 8 + 4 + 4 + 3 = 19 UTF-8 bytes (a pair is 4, a lone surrogate 3 as U+FFFD, 'é' 2), though
+      // 33 at 3 bytes per UTF-16 unit and 9 at one: all four fit a 19-byte bound, and one byte
+      // more does not. The same again once the first four were sent and the operator was empty.
+      const values = { a: '😀😀', b: '\ud800x', c: 'éé', d: 'abc', e: 'z' };
+      scheduler().run(({ cold, hot, expectObservable }) => {
+        const amounts = cold('h-------l-h', AMOUNTS);
+        const source = hot('-a-b-c-d---a-b-c-d-e', values);
+        expectObservable(
+          source.pipe(backpressure(fakePeer(amounts, cold('o', STATES)), { ...MARKS, maxHeldBytes: 19 })),
+        ).toBe(
+          '--------(abcd)-----#',
+          values,
+          new WebSocketPeerError('ERR_BACKPRESSURE_OVERFLOW', 'overflow', { held: 4 }),
+        );
+      });
+    });
+
+    it("drops by the exact UTF-8 length with 'drop-oldest'", () => {
+      // 8 + 8 bytes fit 20 (though 24 at 3 bytes a unit); 6 more do not: only the oldest goes.
+      const values = { a: 'éééé', b: 'ÉÉÉÉ', c: '€€' };
+      const drops: string[] = [];
+      scheduler().run(({ cold, hot, expectObservable }) => {
+        const source = hot('-a-b-c', values);
+        const peer = fakePeer(cold('h-------l', AMOUNTS), cold('o', STATES));
+        const onDrop = (value: string): void => void drops.push(value);
+        expectObservable(
+          source.pipe(backpressure(peer, { ...MARKS, maxHeldBytes: 20, overflow: 'drop-oldest', onDrop })),
+        ).toBe('--------(bc)', values);
+      });
+      expect(drops).to.deep.equal(['éééé']);
+    });
+
     it("gives the new value to onDrop with 'drop-newest', the oldest with 'drop-oldest'", () => {
       for (const [overflow, forwarded, dropped] of [
         ['drop-newest', '------(ab)', ['c', 'd']],
@@ -340,6 +373,34 @@ describe('backpressure()', () => {
       expect(watching).to.equal(0);
       expect(notified).to.be.above(0);
       expect(await received).to.have.length(1320);
+    });
+
+    it('holds a burst of multi-byte text up to maxHeldBytes to the byte, and sends all of it in order', async () => {
+      const { client, remote } = await openPair();
+      const peer = client.peer;
+      // 32 KiB of UTF-8 each (U+00E9-U+00EF take 2 bytes), 48 KiB at 3 bytes per UTF-16 unit.
+      const texts = Array.from({ length: 7 }, (_, k) => String.fromCharCode(0xe9 + k).repeat(16 * KiB));
+      const count = 512;
+      const source = new Subject<string>();
+      let forwarded = 0;
+      const done = collect(
+        source.pipe(
+          // The whole burst, exactly: the operator may hold all of it that the socket does not take.
+          backpressure(peer, { highWaterMark: 64 * KiB, lowWaterMark: 16 * KiB, maxHeldBytes: count * 32 * KiB }),
+          tap((text) => {
+            forwarded++;
+            peer.sink.next(text);
+          }),
+        ),
+      );
+      const received = takeValues(remote.packets$, count);
+      for (let i = 0; i < count; i++) source.next(texts[i % texts.length] as string);
+      // More than two thirds held: weighed at 3 bytes a unit, they would pass the bound.
+      expect(count - forwarded).to.be.above((count * 2) / 3);
+      source.complete();
+      expect(await done.done).to.deep.equal({});
+      const packets = await received;
+      expect(packets.filter((p, i) => !p.isString || p.data !== texts[i % texts.length])).to.deep.equal([]);
     });
 
     it('completes once the held values are sent, and then the sink closes the peer cleanly', async () => {

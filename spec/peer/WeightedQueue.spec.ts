@@ -53,6 +53,18 @@ describe('WeightedQueue', () => {
     expect(arraysOf(queue).items.length).to.be.below(3000);
   });
 
+  it('reweigh() weighs the waiting items again, and they leave with their new weights', () => {
+    const queue = new WeightedQueue<string>();
+    for (const item of ['gone', 'ab', 'abcd', 'abcdefgh']) queue.push(item, 100);
+    queue.shift();
+    queue.reweigh((item) => item.length);
+    expect([queue.size, queue.weight]).to.deep.equal([3, 14]);
+    queue.shift();
+    expect(queue.weight).to.equal(12);
+    queue.push('x', 1);
+    expect([queue.shift(), queue.shift(), queue.weight]).to.deep.equal(['abcd', 'abcdefgh', 1]);
+  });
+
   it('clear() drops every item and starts again', () => {
     const queue = new WeightedQueue<object>();
     const item = {};

@@ -5,6 +5,8 @@ import {
   asBytes,
   isSendableCloseCode,
   isValidUtf8,
+  payloadLength,
+  payloadLengthBound,
   utf8Length,
   validateClose,
   validateWriteMode,
@@ -190,6 +192,39 @@ describe('validation', () => {
         if (utf8Length(text) !== Buffer.byteLength(text, 'utf8')) mismatches.push(JSON.stringify(text));
       }
       expect(mismatches).to.deep.equal([]);
+    });
+  });
+
+  describe('payloadLength and payloadLengthBound', () => {
+    const bytes = new Uint8Array([1, 2, 3]);
+    const cases: Array<[string, unknown, number]> = [
+      ['a string, by its UTF-8 bytes', 'é😀\ud800', 9],
+      ['bytes', bytes, 3],
+      ['an ArrayBuffer', new ArrayBuffer(5), 5],
+      ['a DataView', new DataView(new ArrayBuffer(8), 2, 4), 4],
+      ['a text Packet', { isString: true, data: 'éé' }, 4],
+      ['a binary Packet', { isString: false, data: bytes }, 3],
+      ['something a peer refuses', 42, 0],
+    ];
+    for (const [name, data, length] of cases) {
+      it(`payloadLength of ${name} is ${length}; the bound is at least that, and the same but for text`, () => {
+        expect(payloadLength(data)).to.equal(length);
+        const text = typeof data === 'string' ? data : (data as { data?: unknown } | undefined)?.data;
+        expect(payloadLengthBound(data)).to.equal(typeof text === 'string' ? 3 * text.length : length);
+      });
+    }
+
+    it('bounds every string from above: 5,000 random strings of UTF-16 code units', () => {
+      const random = prng(0xb0b);
+      const under: string[] = [];
+      for (let n = 0; n < 5000; n++) {
+        const units = Array.from({ length: Math.floor(random() * 12) }, () => Math.floor(random() * 0x10000));
+        const text = String.fromCharCode(...units);
+        if (payloadLengthBound(text) < Buffer.byteLength(text, 'utf8')) under.push(JSON.stringify(text));
+      }
+      // Two lone surrogates in a row are the tightest case: 3 bytes each, as the bound says.
+      expect(payloadLengthBound('\udc00\udc00')).to.equal(Buffer.byteLength('\udc00\udc00', 'utf8'));
+      expect(under).to.deep.equal([]);
     });
   });
 

@@ -1,7 +1,7 @@
 import { type MonoTypeOperatorFunction, Observable, type Observer, Subscription } from 'rxjs';
 import { DEFAULT_MAX_HELD_BYTES } from '../peer/constants.js';
 import type { OutboundData, PeerState } from '../peer/types.js';
-import { payloadLength } from '../peer/validation.js';
+import { payloadLength, payloadLengthBound } from '../peer/validation.js';
 import { WeightedQueue } from '../peer/WeightedQueue.js';
 import { argumentError, WebSocketPeerError } from '../peer/WebSocketPeerError.js';
 import { resolveMarks, type WaterMarks } from './marks.js';
@@ -96,6 +96,15 @@ export function backpressure<T extends OutboundData>(
   return (source) =>
     new Observable<T>((subscriber) => {
       const held = new WeightedQueue<T>();
+      /**
+       * Whether `held` weighs each value by its exact payload length. While what it holds is far
+       * from `maxHeldBytes`, a string is weighed by what it can be at most (3 bytes per UTF-16
+       * unit), known for nothing: counting its UTF-8 bytes there would decide nothing, and the
+       * peer counts them anyway when it sends it. Once that estimate could pass the bound, what
+       * is held is weighed again, exactly, and so is every value after it until the operator
+       * holds nothing: the bound holds to the byte.
+       */
+      let exact = false;
       let open = false;
       let aboveMarks = false;
       let flushing = false;
@@ -149,7 +158,13 @@ export function backpressure<T extends OutboundData>(
         endIfDone();
       };
       const hold = (value: T): void => {
-        const size = payloadLength(value);
+        if (held.size === 0) exact = false;
+        let size = exact ? payloadLength(value) : payloadLengthBound(value);
+        if (!exact && held.weight + size > maxHeldBytes) {
+          held.reweigh(payloadLength);
+          exact = true;
+          size = payloadLength(value);
+        }
         if (held.weight + size > maxHeldBytes) {
           if (overflow === 'error') {
             const count = held.size;

@@ -56,6 +56,17 @@ export class WeightedQueue<T> {
     return item;
   }
 
+  /** Weighs every waiting item again with `weigh`, in order (an owner that first weighed them by an estimate). */
+  reweigh(weigh: (item: T) => number): void {
+    let total = 0;
+    for (let i = this.head; i < this.tail; i++) {
+      const weight = weigh(this.items[i] as T);
+      this.weights[i] = weight;
+      total += weight;
+    }
+    this.total = total;
+  }
+
   clear(): void {
     this.items.fill(undefined as T, this.head, this.tail);
     this.reset();

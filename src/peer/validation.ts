@@ -169,6 +169,19 @@ export function payloadLength(data: unknown): number {
   return 0;
 }
 
+/**
+ * @internal At least `payloadLength(data)`, for nothing: a string by 3 bytes per UTF-16 unit (no
+ * unit takes more in UTF-8, and a surrogate pair takes 4 for two), anything else exactly.
+ */
+export function payloadLengthBound(data: unknown): number {
+  if (typeof data === 'string') return 3 * data.length;
+  if (typeof data === 'object' && data !== null && 'data' in data) {
+    const inner = (data as { data: unknown }).data;
+    if (typeof inner === 'string') return 3 * inner.length;
+  }
+  return payloadLength(data);
+}
+
 /** @internal Whether `data` is a `Packet`: a string marked text, or a `Uint8Array` marked binary. */
 export function isPacket(data: unknown): data is Packet {
   if (typeof data !== 'object' || data === null || !('isString' in data) || !('data' in data)) return false;
