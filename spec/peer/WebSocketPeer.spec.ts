@@ -17,6 +17,9 @@ import {
   takeValues,
 } from '../helpers.js';
 
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
 /** A raw `ws` client: an independent end that reports frames exactly as they came. */
 function rawClient(url: string): Promise<{ ws: WebSocket; frames: Array<{ data: Buffer; isBinary: boolean }> }> {
   return new Promise((resolve, reject) => {
@@ -187,6 +190,51 @@ describe('WebSocketPeer', () => {
       const order = all.map((p) => new DataView((p.data as Uint8Array).slice().buffer).getUint32(0));
       expect(order).to.deep.equal([...Array(1000).keys()]);
       expect(internalsOf(client.peer).ws.isPaused).to.equal(false);
+    });
+
+    describe('with the default bounds (README: 1 MiB, 4,096 packets)', () => {
+      it('stop the peer reading at 1 MiB while nobody takes them; TCP holds the rest back in the sender', async () => {
+        const { client, remote } = await openPair();
+        remote.setWriteMode(WriteMode.Binary);
+        const size = 256 * KiB;
+        const count = 128; // 32 MiB: more than the kernel buffers of both ends take
+        for (let i = 0; i < count; i++) {
+          const payload = new Uint8Array(size);
+          new DataView(payload.buffer).setUint32(0, i);
+          remote.sink.next(payload);
+        }
+        await until(() => internalsOf(client.peer).ws.isPaused);
+        const waiting = client.peer.getAvailablePacketCount();
+        // Paused once 1 MiB waits (4 packets); the rest of the socket read that got there can
+        // complete one more 256 KiB message, no more.
+        expect(waiting * size)
+          .to.be.at.least(MiB)
+          .and.at.most(MiB + size);
+        await delay(200);
+        expect(client.peer.getAvailablePacketCount(), 'the queue stops growing').to.equal(waiting);
+        expect(remote.getCurrentOutboundBufferedAmount(), 'the sender holds what TCP did not take').to.be.above(0);
+        const all = await takeValues(client.peer.packets$, count);
+        const order = all.map((p) => new DataView((p.data as Uint8Array).slice(0, 4).buffer).getUint32(0));
+        expect(order).to.deep.equal([...Array(count).keys()]);
+        expect(all.every((p) => p.data.length === size)).to.equal(true);
+        await until(() => remote.getCurrentOutboundBufferedAmount() === 0);
+      });
+
+      it('stop the peer reading at 4,096 small packets while nobody takes them', async () => {
+        const { client, remote } = await openPair();
+        const count = 20_000;
+        for (let i = 0; i < count; i++) remote.sink.next(`m${i}`);
+        await until(() => internalsOf(client.peer).ws.isPaused);
+        const waiting = client.peer.getAvailablePacketCount();
+        // Paused at 4,096; the rest of that socket read (at most 64 KiB, frames of 8 bytes or more) overshoots.
+        expect(waiting)
+          .to.be.at.least(4096)
+          .and.at.most(4096 + (64 * KiB) / 8);
+        await delay(100);
+        expect(client.peer.getAvailablePacketCount(), 'the queue stops growing').to.equal(waiting);
+        const all = await takeValues(client.peer.packets$, count);
+        expect(all.map((p) => p.data)).to.deep.equal(Array.from({ length: count }, (_, i) => `m${i}`));
+      });
     });
   });
 
@@ -397,10 +445,10 @@ describe('WebSocketPeer', () => {
 
   describe('bufferedAmount$', () => {
     /**
-     * Sends 64 x 256 KiB from `sender` while the other side reads nothing, and checks at every
-     * emission that the amount is what Node still holds for the kernel (the socket's
-     * writableLength, and a client's messages it has not framed yet) less the frame headers of
-     * at most 64 frames (14 bytes at most each).
+     * Sends 64 x 256 KiB from `sender` while the other side reads nothing, then lets it read and
+     * take them, and checks at every emission that the amount is what Node still holds for the
+     * kernel (the socket's writableLength, and a client's messages it has not framed yet) less
+     * the frame headers of at most 64 frames (14 bytes at most each).
      */
     async function checkExact(sender: WebSocketPeer, receiver: WebSocketPeer): Promise<void> {
       const { socket } = internalsOf(sender);
@@ -416,8 +464,11 @@ describe('WebSocketPeer', () => {
       for (let i = 0; i < 64; i++) sender.sink.next(new Uint8Array(256 * 1024));
       const peak = Math.max(...amounts.values);
       expect(peak, 'some of the 16 MiB waits in the process').to.be.above(4 * 1024 * 1024);
+      // The receiver takes them as they come: its inbound queue would stop it reading at 1 MiB.
+      const taken = takeValues(receiver.packets$, 64);
       internalsOf(receiver).socket.resume();
       await until(() => sender.getCurrentOutboundBufferedAmount() === 0, 5000);
+      expect(await taken).to.have.length(64);
       for (const { amount, writable, current } of seen) {
         expect(current).to.equal(amount);
         expect(amount).to.be.at.most(writable);

@@ -30,10 +30,16 @@ export interface PeerOptions {
   noDelay?: boolean;
   /**
    * Packets that may wait for a consumer before the peer stops reading from the socket (TCP then
-   * pushes back on the sender; nothing is dropped). Default 4096.
+   * pushes back on the sender; nothing is dropped). It reads again once the queue is down to half
+   * of this and of `maxQueuedBytes`. Default 4,096.
    */
   maxQueuedPackets?: number;
-  /** The same bound in payload bytes. Default 16 MiB. */
+  /**
+   * The same bound in payload bytes. Default 1 MiB, which keeps a receiving process small
+   * however fast the other side sends: packets that wait longer live past V8's young generation
+   * and cost memory long after they are handled. Raise it for a consumer that takes packets in
+   * bursts larger than this (a poll per frame of a fast stream), at that cost.
+   */
   maxQueuedBytes?: number;
   /**
    * Milliseconds between heartbeats; default: no heartbeat. Each interval the peer sends a ping

@@ -48,10 +48,25 @@ export const CloseCode = {
 /** @internal RFC 6455 §5.5: a control frame payload is at most 125 bytes, 2 of them the code. */
 export const MAX_CLOSE_REASON_BYTES = 123;
 
-/** @internal Inbound queue bounds (DESIGN.md): past either one the peer stops reading. */
+/**
+ * @internal Inbound queue bounds (DESIGN.md): past either one the peer stops reading, and it reads
+ * again at half of both. 4,096 packets bound a flood of small messages (a few hundred bytes of
+ * objects each); the byte bound is the one that matters for memory.
+ */
 export const DEFAULT_MAX_QUEUED_PACKETS = 4096;
-/** @internal */
-export const DEFAULT_MAX_QUEUED_BYTES = 16 * 1024 * 1024;
+/**
+ * @internal 1 MiB, so that a receiver stays within 64 MiB over idle however fast the other side
+ * sends (DESIGN.md; `npm run bench:memory` case 3: +37 to +40 MiB). What a receiver's RSS holds
+ * is mostly the garbage of packets already handled: each 64 KiB packet brings about twice its
+ * size in ArrayBuffers (the socket reads and the message `ws` assembles from them), and V8
+ * frees young ones at its next scavenge, which it runs about every 32 MiB of new ArrayBuffers.
+ * A packet that waits in the queue across two scavenges is promoted to old space, and its
+ * buffers wait for a full GC, which V8 starts only after external memory has grown by about
+ * 64 MiB: with the former 16 MiB, a packet waited about that long, and case 3 measured +72 to
+ * +88 MiB (8 MiB: +50 to +55; 4 MiB: +43 to +49; 2 MiB: +37 to +44; 1 MiB down to 64 KiB:
+ * +37 to +40, the floor of young garbage). Godot keeps 64 KiB (`inbound_buffer_size`).
+ */
+export const DEFAULT_MAX_QUEUED_BYTES = 1024 * 1024;
 
 /** @internal ws's own default, which keeps 10,000 connections within reach of one process. */
 export const DEFAULT_MAX_PAYLOAD = 100 * 1024 * 1024;
