@@ -192,8 +192,8 @@ describe('WebSocketPeer', () => {
       expect(internalsOf(client.peer).ws.isPaused).to.equal(false);
     });
 
-    describe('with the default bounds (README: 1 MiB, 4,096 packets)', () => {
-      it('stop the peer reading at 1 MiB while nobody takes them; TCP holds the rest back in the sender', async () => {
+    describe('with the default bounds (README: 2 MiB, 4,096 packets)', () => {
+      it('stop the peer reading at 2 MiB while nobody takes them; TCP holds the rest back in the sender', async () => {
         const { client, remote } = await openPair();
         remote.setWriteMode(WriteMode.Binary);
         const size = 256 * KiB;
@@ -205,11 +205,11 @@ describe('WebSocketPeer', () => {
         }
         await until(() => internalsOf(client.peer).ws.isPaused);
         const waiting = client.peer.getAvailablePacketCount();
-        // Paused once 1 MiB waits (4 packets); the rest of the socket read that got there can
+        // Paused once 2 MiB waits (8 packets); the rest of the socket read that got there can
         // complete one more 256 KiB message, no more.
         expect(waiting * size)
-          .to.be.at.least(MiB)
-          .and.at.most(MiB + size);
+          .to.be.at.least(2 * MiB)
+          .and.at.most(2 * MiB + size);
         await delay(200);
         expect(client.peer.getAvailablePacketCount(), 'the queue stops growing').to.equal(waiting);
         expect(remote.getCurrentOutboundBufferedAmount(), 'the sender holds what TCP did not take').to.be.above(0);
@@ -464,7 +464,7 @@ describe('WebSocketPeer', () => {
       for (let i = 0; i < 64; i++) sender.sink.next(new Uint8Array(256 * 1024));
       const peak = Math.max(...amounts.values);
       expect(peak, 'some of the 16 MiB waits in the process').to.be.above(4 * 1024 * 1024);
-      // The receiver takes them as they come: its inbound queue would stop it reading at 1 MiB.
+      // The receiver takes them as they come: its inbound queue would stop it reading at 2 MiB.
       const taken = takeValues(receiver.packets$, 64);
       internalsOf(receiver).socket.resume();
       await until(() => sender.getCurrentOutboundBufferedAmount() === 0, 5000);

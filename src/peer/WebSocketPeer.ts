@@ -35,10 +35,11 @@ export interface PeerOptions {
    */
   maxQueuedPackets?: number;
   /**
-   * The same bound in payload bytes. Default 1 MiB, which keeps a receiving process small
-   * however fast the other side sends: packets that wait longer live past V8's young generation
-   * and cost memory long after they are handled. Raise it for a consumer that takes packets in
-   * bursts larger than this (a poll per frame of a fast stream), at that cost.
+   * The same bound in payload bytes. Default 2 MiB (what Node reads from a socket in one turn of
+   * the event loop), which keeps a receiving process small however fast the other side sends:
+   * packets that wait longer live past V8's young generation and cost memory long after they
+   * are handled. Raise it for a consumer that takes packets in bursts larger than this (a poll
+   * per frame of a fast stream), at that cost.
    */
   maxQueuedBytes?: number;
   /**

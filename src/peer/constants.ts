@@ -55,18 +55,22 @@ export const MAX_CLOSE_REASON_BYTES = 123;
  */
 export const DEFAULT_MAX_QUEUED_PACKETS = 4096;
 /**
- * @internal 1 MiB, so that a receiver stays within 64 MiB over idle however fast the other side
- * sends (DESIGN.md; `npm run bench:memory` case 3: +37 to +40 MiB). What a receiver's RSS holds
- * is mostly the garbage of packets already handled: each 64 KiB packet brings about twice its
- * size in ArrayBuffers (the socket reads and the message `ws` assembles from them), and V8
- * frees young ones at its next scavenge, which it runs about every 32 MiB of new ArrayBuffers.
- * A packet that waits in the queue across two scavenges is promoted to old space, and its
- * buffers wait for a full GC, which V8 starts only after external memory has grown by about
- * 64 MiB: with the former 16 MiB, a packet waited about that long, and case 3 measured +72 to
- * +88 MiB (8 MiB: +50 to +55; 4 MiB: +43 to +49; 2 MiB: +37 to +44; 1 MiB down to 64 KiB:
- * +37 to +40, the floor of young garbage). Godot keeps 64 KiB (`inbound_buffer_size`).
+ * @internal 2 MiB, so that a receiver stays within 64 MiB over idle however fast the other side
+ * sends (DESIGN.md; `npm run bench:memory` case 3: +37 to +45 MiB), and loses no speed. What a
+ * receiver's RSS holds is mostly the garbage of packets already handled: each 64 KiB packet
+ * brings about twice its size in ArrayBuffers (the socket reads and the message `ws` assembles
+ * from them), and V8 frees young ones at its next scavenge, which it runs about every 32 MiB of
+ * new ArrayBuffers. A packet that waits in the queue across two scavenges is promoted to old
+ * space, and its buffers wait for a full GC, which V8 starts only after external memory has
+ * grown by about 64 MiB: with the former 16 MiB, a packet waited about that long, and case 3
+ * measured +72 to +88 MiB (8 MiB: +50 to +55; 4 MiB: +43 to +49; 2 MiB: +37 to +45; 1 MiB
+ * down to 64 KiB: +34 to +40, the floor of young garbage). Not less than 2 MiB: that is what
+ * Node reads from a socket in one turn of the event loop (libuv: up to 32 reads of 64 KiB), so a
+ * consumer that takes what waits once a turn gets as much per turn as with no bound; with 1 MiB
+ * it got half, and a `getPacket()` loop measured 4-9% fewer large messages per CPU-second.
+ * Godot keeps 64 KiB (`inbound_buffer_size`), in C++ and without a garbage collector.
  */
-export const DEFAULT_MAX_QUEUED_BYTES = 1024 * 1024;
+export const DEFAULT_MAX_QUEUED_BYTES = 2 * 1024 * 1024;
 
 /** @internal ws's own default, which keeps 10,000 connections within reach of one process. */
 export const DEFAULT_MAX_PAYLOAD = 100 * 1024 * 1024;
