@@ -8,7 +8,17 @@
 // the targets say: they are informative (the optimisation work is separate); it is 1 only if the
 // harness itself failed.
 import { execFileSync, fork, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import {
+  appendFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -19,11 +29,14 @@ const repo = dirname(here);
 const requireFromRepo = createRequire(join(repo, 'package.json'));
 
 // Knobs, for investigation (the default run uses none): BENCH_RUNS (7), BENCH_RTT_RUNS (5),
-// BENCH_IDLE_RUNS (5), BENCH_IDLE_CONNECTIONS (5000), BENCH_ONLY=oneway,rtt,idle,slow or one-way case
-// ids 64B-bin,64B-text,64K-bin,64K-text (a subset),
+// BENCH_IDLE_RUNS (5), BENCH_IDLE_CONNECTIONS (5000), BENCH_ONLY=oneway,inbound,rtt,idle,slow or case
+// ids 64B-bin,64B-text,64K-bin,64K-text,in-64B,in-64K (a subset),
 // BENCH_SCALE=0.25 (fewer messages), BENCH_CHILD_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/p' (sender
-// children only), BENCH_RECEIVER_FLAGS (the same for the one-way/rtt receiver), BENCH_CLIENTS=ours
-// (one-way/rtt clients), BENCH_DIST=/some/dist (another build).
+// children only), BENCH_RECEIVER_FLAGS (the same for the one-way/rtt receiver and the inbound
+// receivers), BENCH_CLIENTS=ours (one-way/rtt clients), BENCH_RECEIVERS=ws,packets$ (inbound
+// receivers), BENCH_INBOUND_CONNECTIONS (1), BENCH_INBOUND_QUEUE='{"maxQueuedBytes":2097152}' (peer
+// options of the inbound rows that otherwise use the defaults), BENCH_INBOUND_DUMP=/tmp/inbound.jsonl
+// (every run's times, appended), BENCH_DIST=/some/dist (another build).
 const RUNS = Number(process.env.BENCH_RUNS || 7);
 const RTT_RUNS = Number(process.env.BENCH_RTT_RUNS || 5);
 const IDLE_RUNS = Number(process.env.BENCH_IDLE_RUNS || 5);
@@ -33,6 +46,12 @@ const ONLY = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
 const CHILD_FLAGS = process.env.BENCH_CHILD_FLAGS?.split(' ').filter(Boolean) ?? [];
 const RECEIVER_FLAGS = process.env.BENCH_RECEIVER_FLAGS?.split(' ').filter(Boolean) ?? [];
 const CLIENTS = process.env.BENCH_CLIENTS?.split(',').map((s) => s.trim());
+const RECEIVERS = process.env.BENCH_RECEIVERS?.split(',').map((s) => s.trim());
+const INBOUND_CONNECTIONS = Number(process.env.BENCH_INBOUND_CONNECTIONS || 1);
+// Peer options of the inbound rows that otherwise have the build's defaults (a candidate queue, say).
+const INBOUND_QUEUE = process.env.BENCH_INBOUND_QUEUE ? JSON.parse(process.env.BENCH_INBOUND_QUEUE) : undefined;
+// A file to append each inbound case's times to, one JSON line per case (to pool several runs).
+const INBOUND_DUMP = process.env.BENCH_INBOUND_DUMP;
 const CASE_TIMEOUT_MS = 120_000;
 const KiB = 1024;
 const MB = 1e6;
@@ -61,6 +80,23 @@ const ONE_WAY = [
     runs: 3,
   },
 ];
+// The inbound case: the same sizes, binary, from our fastest sender to each kind of receiver; both
+// three times RUNS, since a row's runs spread by 2x on a busy machine.
+const INBOUND = [
+  { id: 'in-64B', name: '64 B binary x 200k', size: 64, n: 200_000, unit: 'msgs/s', runs: 3 },
+  { id: 'in-64K', name: '64 KiB binary x 4k', size: 64 * KiB, n: 4_000, unit: 'MB/s', runs: 3 },
+];
+// The inbound queue bounds that were the defaults before issue #13, measured beside the new ones.
+const OLD_QUEUE = { maxQueuedBytes: 16 * 1024 * 1024, maxQueuedPackets: 4096 };
+const RECEIVER_ROWS = {
+  ws: { consumer: 'ws', label: 'raw ws WebSocketServer' },
+  packets$: { consumer: 'packets$', label: 'ours packets$', queue: INBOUND_QUEUE },
+  getPacket: { consumer: 'getPacket', label: 'ours getPacket() poll', queue: INBOUND_QUEUE },
+  consume: { consumer: 'consume', label: 'ours consumePackets()', queue: INBOUND_QUEUE },
+  'packets$-old': { consumer: 'packets$', label: 'ours packets$, old bounds', queue: OLD_QUEUE },
+  'getPacket-old': { consumer: 'getPacket', label: 'ours getPacket() poll, old bounds', queue: OLD_QUEUE },
+  'consume-old': { consumer: 'consume', label: 'ours consumePackets(), old bounds', queue: OLD_QUEUE },
+};
 // `runs`: how many times RUNS. A 64 KiB run takes 0.1-0.3 s with bufferutil, and single runs
 // range over 2-5x on these machines: three times the runs keep its median from one run to the next.
 const RTT = { size: 64, n: 20_000, warmup: 2_000 };
@@ -307,6 +343,125 @@ async function oneWay(spec) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Inbound throughput: one receiver process with one server per row (a raw `ws` server, our listen()
+// with each way of taking packets, with the current default inbound queue and with the old
+// bounds), one sender process (our connect(), a sink.next() loop) with `connections` connections
+// to each (1 by default). The time is the receiver's: see bench/throughput/inbound.mjs.
+
+async function inbound(spec) {
+  const n = Math.max(1, Math.round(spec.n * SCALE));
+  const connections = INBOUND_CONNECTIONS;
+  const kinds = RECEIVERS ?? Object.keys(RECEIVER_ROWS);
+  const unknownKinds = kinds.filter((k) => !RECEIVER_ROWS[k]);
+  if (unknownKinds.length) throw new Error(`BENCH_RECEIVERS: no receiver ${unknownKinds.join(', ')}`);
+  const servers = kinds.map((id) => ({ id, consumer: RECEIVER_ROWS[id].consumer, queue: RECEIVER_ROWS[id].queue }));
+  const receiver = start('inbound.mjs', { role: 'receiver', servers, connections }, ['--expose-gc', ...RECEIVER_FLAGS]);
+  let sender;
+  try {
+    const { ports } = await receiver.next('listening');
+    sender = start('inbound.mjs', { role: 'sender', ports, connections, size: spec.size }, [
+      '--expose-gc',
+      ...CHILD_FLAGS,
+    ]);
+    await sender.next('ready');
+    const maxWaiting = Object.fromEntries(kinds.map((k) => [k, 0]));
+    // The receiver is stopped while the sender sends, and the clock runs from its SIGCONT to its
+    // last message: the receiver's time alone, with everything there to read.
+    const once = async (kind) => {
+      sender.send({ type: 'open', id: kind });
+      await Promise.all([sender.next('opened'), receiver.next('connected')]);
+      receiver.send({ type: 'arm', id: kind, n });
+      await receiver.next('armed');
+      process.kill(receiver.child.pid, 'SIGSTOP');
+      let t0;
+      try {
+        sender.send({ type: 'send', n });
+        await sender.next('sent');
+        await new Promise((resolve) => setTimeout(resolve, 20)); // the sender's first writes settle
+      } finally {
+        t0 = performance.now();
+        process.kill(receiver.child.pid, 'SIGCONT');
+      }
+      const reached = await receiver.next('reached');
+      const ms = performance.now() - t0;
+      if (reached.bytes !== n * spec.size || reached.text !== 0) {
+        problems.push(
+          `inbound ${spec.name} ${kind}: receiver counted ${reached.bytes} bytes (${reached.text} text), expected ${n * spec.size} (binary)`,
+        );
+      }
+      maxWaiting[kind] = Math.max(maxWaiting[kind], reached.maxWaiting);
+      return { ms, cpuMs: reached.cpuMs };
+    };
+    for (const kind of kinds) await once(kind); // warm-up
+    // A consumer's rows (default queue, old bounds) run one right after the other, so that each
+    // round compares the two under the same load. The groups rotate, and which row goes first
+    // flips every few rounds: each order comes at each place in a round, after each other group
+    // (flipping it every round tied the order to the place, and so to the group run before).
+    const groups = [...new Set(kinds.map((k) => RECEIVER_ROWS[k].consumer))].map((c) =>
+      kinds.filter((k) => RECEIVER_ROWS[k].consumer === c),
+    );
+    const ms = Object.fromEntries(kinds.map((k) => [k, []]));
+    const cpuMs = Object.fromEntries(kinds.map((k) => [k, []]));
+    for (let run = 0; run < RUNS * (spec.runs ?? 1); run++) {
+      for (let g = 0; g < groups.length; g++) {
+        const group = groups[(g + run) % groups.length];
+        for (const kind of Math.floor(run / groups.length) % 2 ? [...group].reverse() : group) {
+          const result = await once(kind);
+          ms[kind].push(result.ms);
+          cpuMs[kind].push(result.cpuMs);
+        }
+      }
+    }
+    if (INBOUND_DUMP)
+      appendFileSync(INBOUND_DUMP, `${JSON.stringify({ case: spec.id, n, queue: INBOUND_QUEUE, ms, cpuMs })}\n`);
+    const rate = (t) => (spec.unit === 'msgs/s' ? n / (t / 1000) : (n * spec.size) / MB / (t / 1000));
+    const rates = Object.fromEntries(kinds.map((k) => [k, stats(ms[k].map(rate))]));
+    const cpuRates = Object.fromEntries(kinds.map((k) => [k, stats(cpuMs[k].map(rate))]));
+    for (const kind of kinds) {
+      const r = rates[kind];
+      const { consumer, label, queue } = RECEIVER_ROWS[kind];
+      const old = queue === OLD_QUEUE ? undefined : `${consumer}-old`;
+      // Against the old bounds: the median of the ratios of each round, run back to back.
+      const paired = (times) => old && times[old] && stats(times[kind].map((t, i) => times[old][i] / t));
+      const vsOld = paired(ms);
+      const cpuVsOld = paired(cpuMs);
+      const notes = [];
+      if (vsOld) {
+        notes.push(
+          `vs old bounds ${ratio(cpuVsOld.median)} per CPU-second (rounds ${ratio(cpuVsOld.min)}-${ratio(cpuVsOld.max)}), ${ratio(vsOld.median)} wall clock`,
+        );
+      }
+      notes.push(
+        `per CPU-second ${num(cpuRates[kind].median)} ${spec.unit}${cpuRates.ws ? ` (${ratio(cpuRates[kind].median / cpuRates.ws.median)} ws)` : ''}`,
+      );
+      if (consumer === 'getPacket') notes.push(`at most ${num(maxWaiting[kind])} waiting`);
+      const row = {
+        section: 'inbound',
+        case: `${spec.name}, ${connections} connection${connections === 1 ? '' : 's'}`,
+        client: label,
+        value: `${num(r.median)} ${spec.unit}`,
+        range: `${num(r.min)}-${num(r.max)}`,
+        vsWs: rates.ws ? ratio(r.median / rates.ws.median) : '-',
+        vsRxjs: '-',
+        note: notes.join('; '),
+      };
+      // Issue #13: the smaller default queue costs at most 5% against the old bounds. Judged per
+      // CPU-second: on a busy machine the wall clock of identical rows differs by up to 10%.
+      if (vsOld) {
+        row.target = '>= 0.95x old bounds';
+        row.result = verdict(
+          cpuVsOld.median >= 0.95,
+          `inbound ${spec.name}: ${label} with the default queue at most 5% slower than with the old bounds (${ratio(cpuVsOld.median)} per CPU-second, ${ratio(vsOld.median)} wall clock)`,
+        );
+      }
+      rows.push(row);
+    }
+  } finally {
+    await Promise.all([sender?.stop(), receiver.stop()]);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Round trip: a raw `ws` echo server; each client sends 64 B, awaits the echo, n times.
 
 async function roundTrip() {
@@ -522,7 +677,7 @@ try {
 } catch {}
 console.log(`measuring ${snap.dist} as built at ${snap.builtAt.toISOString()}${revision}`);
 console.log(
-  `node ${process.version}; every side in its own process on 127.0.0.1; one-way: warm-up + ${RUNS} runs per client (64 KiB: ${RUNS * 3}), interleaved; ` +
+  `node ${process.version}; every side in its own process on 127.0.0.1; one-way and inbound: warm-up + ${RUNS} runs per client or receiver (64 KiB: ${RUNS * 3}), interleaved; ` +
     `round trip: warm-up + ${RTT_RUNS} runs; idle memory: ${IDLE_RUNS} runs; median (min-max)`,
 );
 console.log(
@@ -539,6 +694,10 @@ const custom = [
   'BENCH_CHILD_FLAGS',
   'BENCH_RECEIVER_FLAGS',
   'BENCH_CLIENTS',
+  'BENCH_RECEIVERS',
+  'BENCH_INBOUND_CONNECTIONS',
+  'BENCH_INBOUND_QUEUE',
+  'BENCH_INBOUND_DUMP',
   'BENCH_DIST',
 ].filter((k) => process.env[k]);
 if (custom.length) console.log(`NOT THE DEFAULT RUN: ${custom.map((k) => `${k}=${process.env[k]}`).join(' ')}`);
@@ -560,6 +719,7 @@ function maskingInUse() {
 
 const sections = [
   ...ONE_WAY.map((spec) => ({ key: 'oneway', id: spec.id, name: `one-way ${spec.name}`, run: () => oneWay(spec) })),
+  ...INBOUND.map((spec) => ({ key: 'inbound', id: spec.id, name: `inbound ${spec.name}`, run: () => inbound(spec) })),
   { key: 'rtt', name: `round trip 64 B x ${num(RTT.n * SCALE)}`, run: roundTrip },
   { key: 'idle', name: `idle memory, ${num(IDLE_CONNECTIONS)} connections`, run: idle },
   { key: 'slow', name: 'slow reader (bench/memory.mjs cases 1, 4a, 4b)', run: slowReader },
