@@ -28,7 +28,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const repo = dirname(here);
 const requireFromRepo = createRequire(join(repo, 'package.json'));
 
-// Knobs, for investigation (the default run uses none): BENCH_RUNS (7), BENCH_PAIR_REPEATS (3),
+// Knobs, for investigation (the default run uses none): BENCH_RUNS (7), BENCH_PAIR_REPEATS (5 for 64 B, 1),
 // BENCH_RTT_RUNS (5),
 // BENCH_IDLE_RUNS (5), BENCH_IDLE_CONNECTIONS (5000), BENCH_ONLY=oneway,inbound,rtt,idle,slow or case
 // ids 64B-bin,64B-text,64K-bin,64K-text,in-64B,in-64K (a subset),
@@ -54,14 +54,32 @@ const INBOUND_QUEUE = process.env.BENCH_INBOUND_QUEUE ? JSON.parse(process.env.B
 // A file to append each inbound case's times to, one JSON line per case (to pool several runs).
 const INBOUND_DUMP = process.env.BENCH_INBOUND_DUMP;
 const CASE_TIMEOUT_MS = 120_000;
-/** How many times a run measures the Subject/backpressure() pair (see oneWay()). */
-const PAIR_REPEATS = Number(process.env.BENCH_PAIR_REPEATS || 3);
+/** Overrides each one-way case's `pairRepeats` (see ONE_WAY and oneWay()). */
+const PAIR_REPEATS = Number(process.env.BENCH_PAIR_REPEATS) || undefined;
 const KiB = 1024;
 const MB = 1e6;
 
 const ONE_WAY = [
-  { id: '64B-bin', name: '64 B binary x 200k', size: 64, n: 200_000, kind: 'binary', unit: 'msgs/s', target: 3 },
-  { id: '64B-text', name: '64 B text x 200k', size: 64, n: 200_000, kind: 'text', unit: 'msgs/s', target: 3 },
+  {
+    id: '64B-bin',
+    name: '64 B binary x 200k',
+    size: 64,
+    n: 200_000,
+    kind: 'binary',
+    unit: 'msgs/s',
+    target: 3,
+    pairRepeats: 5,
+  },
+  {
+    id: '64B-text',
+    name: '64 B text x 200k',
+    size: 64,
+    n: 200_000,
+    kind: 'text',
+    unit: 'msgs/s',
+    target: 3,
+    pairRepeats: 5,
+  },
   {
     id: '64K-bin',
     name: '64 KiB binary x 4k',
@@ -100,6 +118,10 @@ const RECEIVER_ROWS = {
   'getPacket-old': { consumer: 'getPacket', label: 'ours getPacket() poll, old bounds', queue: OLD_QUEUE },
   'consume-old': { consumer: 'consume', label: 'ours consumePackets(), old bounds', queue: OLD_QUEUE },
 };
+// `pairRepeats`: how many times a run measures the Subject/backpressure() pair, and whether
+// backpressure()'s 5% target applies: only where it holds nothing (64 B), so that the pair differs
+// by the operator alone. At 64 KiB it holds most of a loop and sends it as the socket drains, a
+// different way of sending: the ratio is shown, not judged.
 // `runs`: how many times RUNS. A 64 KiB run takes 0.1-0.3 s with bufferutil, and single runs
 // range over 2-5x on these machines: three times the runs keep its median from one run to the next.
 const RTT = { size: 64, n: 20_000, warmup: 2_000 };
@@ -269,16 +291,12 @@ function verdict(pass, what) {
 async function oneWay(spec) {
   const n = Math.max(1, Math.round(spec.n * SCALE));
   const clients = CLIENTS ?? ['ws', 'rxjs', 'ours', 'ours-subject', 'ours-bp'];
-  // --expose-gc: each run starts from a collected heap on both sides (see receiver.mjs).
-  const receiver = start('receiver.mjs', { mode: 'count' }, ['--expose-gc', ...RECEIVER_FLAGS]);
+  const receiver = start('receiver.mjs', { mode: 'count' }, RECEIVER_FLAGS);
   const senders = {};
   try {
     const { port } = await receiver.next('listening');
     for (const client of clients) {
-      senders[client] = start('sender.mjs', { client, port, kind: spec.kind, size: spec.size }, [
-        '--expose-gc',
-        ...CHILD_FLAGS,
-      ]);
+      senders[client] = start('sender.mjs', { client, port, kind: spec.kind, size: spec.size }, CHILD_FLAGS);
     }
     await Promise.all(clients.map((c) => senders[c].next('ready')));
     const once = async (client, count) => {
@@ -300,7 +318,7 @@ async function oneWay(spec) {
     const ms = Object.fromEntries(clients.map((c) => [c, []]));
     const loopMs = Object.fromEntries(clients.map((c) => [c, []]));
     // The Subject row and the backpressure() row differ by one subscriber (a few ns a value), far
-    // less than what other processes do to a run: they run back to back as one group, PAIR_REPEATS
+    // less than what other processes do to a run: they run back to back as one group, `pairRepeats`
     // times a run, and the target is judged on the median of the ratios of each pair. Which of the
     // two goes first alternates. The groups rotate from run to run.
     const pair = ['ours-subject', 'ours-bp'].filter((c) => clients.includes(c));
@@ -309,7 +327,7 @@ async function oneWay(spec) {
     for (let run = 0; run < RUNS * (spec.runs ?? 1); run++) {
       for (let g = 0; g < groups.length; g++) {
         const group = groups[(g + run) % groups.length];
-        const repeats = group === pair ? PAIR_REPEATS : 1;
+        const repeats = group === pair ? (PAIR_REPEATS ?? spec.pairRepeats ?? 1) : 1;
         for (let repeat = 0; repeat < repeats; repeat++) {
           for (const client of (run * repeats + repeat) % 2 ? [...group].reverse() : group) {
             const result = await once(client, n);
@@ -348,8 +366,10 @@ async function oneWay(spec) {
       }
       // backpressure()'s own cost: the same Subject path with and without the operator.
       if (client === 'ours-bp' && pairRatios) {
-        row.target = '>= 0.95x via Subject';
         row.note += `; vs via a Subject ${ratio(pairRatios.median)} (pairs ${ratio(pairRatios.min)}-${ratio(pairRatios.max)})`;
+      }
+      if (client === 'ours-bp' && pairRatios && spec.pairRepeats) {
+        row.target = '>= 0.95x via Subject';
         row.result = verdict(
           pairRatios.median >= 0.95,
           `${spec.name}: backpressure() at most 5% slower than the same path without it (${ratio(pairRatios.median)}, median of ${pairRatios.all.length} pairs run back to back)`,

@@ -46,9 +46,6 @@ process.on('message', (message) => {
     bytes = 0;
     text = 0;
     target = message.n;
-    // Each run starts from a collected heap (the parent passes --expose-gc in the one-way case):
-    // where the last run's garbage would otherwise be collected is the largest noise of a run.
-    globalThis.gc?.();
     void tell({ type: 'armed' });
   } else if (message.type === 'exit') process.exit(0);
 });

@@ -54,8 +54,6 @@ process.on('disconnect', () => process.exit(0));
 
 async function oneWay(n) {
   const reached = new Promise((resolve) => (waiting = resolve));
-  // From a collected heap (the parent passes --expose-gc in the one-way case), as the receiver.
-  globalThis.gc?.();
   const t0 = performance.now();
   transport.sendMany(n);
   const loopMs = performance.now() - t0;
