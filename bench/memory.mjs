@@ -63,8 +63,8 @@ const cases = [
     bounded: false,
   },
   {
-    // The default inbound queue (1 MiB, 4,096 packets). The reader holds what waits in the queue
-    // (16 packets here) and the garbage of the packets it has handled: each 64 KiB packet comes
+    // The default inbound queue (2 MiB, 4,096 packets). The reader holds what waits in the queue
+    // (32 packets here) and the garbage of the packets it has handled: each 64 KiB packet comes
     // with two 64 KiB ArrayBuffers (the socket read and the message ws assembles across two
     // reads). V8 frees young ones at its next scavenge, which it runs about every 32 MiB of new
     // ArrayBuffers ('external memory pressure' in --trace-gc; whatever --max-semi-space-size

@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { installCommand, TEST_TOOLS, toolsLeftOut } from './testTools.mjs';
+import { installCommand, present, TEST_TOOLS, toolsLeftOut } from './testTools.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
@@ -49,8 +49,7 @@ function rootModules() {
 
 function debianPackages() {
   const leftOut = toolsLeftOut();
-  const missing = () =>
-    TEST_TOOLS.filter((tool) => !leftOut.has(tool.name) && !tool.present()).map((tool) => tool.name);
+  const missing = () => TEST_TOOLS.filter((tool) => !leftOut.has(tool.name) && !present(tool)).map((tool) => tool.name);
   const needed = missing();
   if (needed.length === 0) return;
   const why = needed.map((name) => `${name} (${TEST_TOOLS.find((tool) => tool.name === name).usedBy})`);

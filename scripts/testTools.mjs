@@ -27,34 +27,37 @@ export const TEST_TOOLS = [
     name: 'python3',
     path: PYTHON,
     usedBy: 'spec/peer/WebSocketPeer.spec.ts reads TCP_NODELAY from the kernel (pidfd_getfd + getsockopt)',
-    present: () => executable(PYTHON),
   },
   {
     name: 'python3-websockets',
     path: PYTHON,
+    pythonModule: 'websockets',
     usedBy: 'spec/robustness/network.spec.ts: an independent WebSocket client and server (spec/fixtures/*.py)',
-    present: () =>
-      executable(PYTHON) && spawnSync(PYTHON, ['-c', 'import websockets'], { stdio: 'ignore' }).status === 0,
   },
   {
     name: 'openssl',
     path: '/usr/bin/openssl',
     usedBy: 'spec/observables/tls.spec.ts makes its CA and certificates at test time',
-    present: () => executable('/usr/bin/openssl'),
   },
   {
     name: 'chromium',
     path: '/usr/bin/chromium',
     usedBy: 'spec/browser/browser.spec.ts and examples/angular: the browser build in headless Chromium',
-    present: () => executable('/usr/bin/chromium'),
   },
   {
     name: 'godot3-server',
     path: '/usr/bin/godot3-server',
     usedBy: 'spec/interop/godot.spec.ts and spec/codec/variant.spec.ts: the reference engine, headless',
-    present: () => executable('/usr/bin/godot3-server'),
   },
 ];
+
+/** Whether `tool` can be used: its program is there, and imports its Python module if it has one. */
+export function present(tool) {
+  if (!executable(tool.path)) return false;
+  return (
+    !tool.pythonModule || spawnSync(tool.path, ['-c', `import ${tool.pythonModule}`], { stdio: 'ignore' }).status === 0
+  );
+}
 
 /** The packages RXWP_TEST_WITHOUT names; an unknown name is an error, never ignored. */
 export function toolsLeftOut(env = process.env) {
@@ -85,7 +88,7 @@ export function checkTool(name) {
   const tool = TEST_TOOLS.find((candidate) => candidate.name === name);
   if (!tool) throw new Error(`checkTool: ${name} is not in scripts/testTools.mjs`);
   if (toolsLeftOut().has(name)) return 'skip';
-  if (tool.present()) return undefined;
+  if (present(tool)) return undefined;
   throw new Error(
     `the Debian package ${name} is missing (${tool.usedBy}): \`npm test\` installs it when run as root; ` +
       `or run \`${installCommand([name])}\`, or set RXWP_TEST_WITHOUT=${name} to leave these specs out`,

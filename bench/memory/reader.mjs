@@ -3,7 +3,7 @@
 // when it is ready for it.
 //
 //   mode 'slow':     reads nothing for `delayMs` after the peer opens (the peer's inbound queue
-//                    fills to its bound, 1 MiB / 4,096 packets by default, then the peer stops
+//                    fills to its bound, 2 MiB / 4,096 packets by default, then the peer stops
 //                    reading and TCP pushes back on the sender), then hashes as fast as it can.
 //   mode 'throttled': reads from the start, but each packet's handler awaits a ~1 ms timer; the
 //                    queue stays at its bound and the peer reads whenever it is down to half.
