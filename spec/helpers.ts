@@ -107,6 +107,15 @@ export function collect<T>(source: Observable<T>): { values: T[]; done: Promise<
 
 export const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Waits until `check()` holds, polling every 5 ms; throws after `ms`. */
+export async function until(check: () => boolean, ms = 4000): Promise<void> {
+  const start = Date.now();
+  while (!check()) {
+    if (Date.now() - start > ms) throw new Error('timed out waiting');
+    await delay(5);
+  }
+}
+
 /** The internals a few tests must see: the `ws` socket and TCP socket under a peer. */
 export function internalsOf(peer: WebSocketPeer): {
   ws: EventEmitter & { isPaused: boolean; handler: unknown };

@@ -16,6 +16,7 @@ import * as esbuild from 'esbuild';
 import { catchError, EMPTY, firstValueFrom, map, type Subscription, take, tap, toArray } from 'rxjs';
 import { listen, type ListenOptions } from '../../src/observables/listen.js';
 import type { CloseInfo, Packet, PeerState } from '../../src/peer/types.js';
+import { WebSocketCloseError } from '../../src/peer/WebSocketCloseError.js';
 import type { WebSocketPeer } from '../../src/peer/WebSocketPeer.js';
 import { closePayload, frame, Opcode } from '../fixtures/rawWebSocket.js';
 import { delay, internalsOf, needsTool } from '../helpers.js';
@@ -725,7 +726,7 @@ describe('the browser build', function () {
       const remote = await remoteOpened;
       const remoteStates = stateLog(remote);
       const remoteClosed = firstValueFrom(remote.closed$);
-      const remotePackets = firstValueFrom(remote.packets$.pipe(toArray()));
+      const remotePackets = firstValueFrom(remote.packets$.pipe(toArray())).catch((error: unknown) => error);
       const seen = await inPage(async () => {
         const { t, h, rxjs } = globalThis as unknown as PageGlobals;
         const { peer, states, ended } = t.opened as Opened;
@@ -741,11 +742,15 @@ describe('the browser build', function () {
       expect(seen.right).to.deep.equal({ states: ['open', 'closing'], connected: false });
       expect(seen.states).to.deep.equal(['open', 'closing', 'closed']);
       expect(seen.closed).to.deep.equal({ code: 4000, reason: 'bye', wasClean: true });
-      expect(seen.ended).to.equal('complete');
-      expect(seen.packetsEnd).to.equal('complete');
+      // Only a clean 1000 completes: 4000 is a truthful error on both sides, clean as it was.
+      const closeError = { name: 'WebSocketCloseError', closeError: true, code: 4000, wasClean: true };
+      expect(seen.ended).to.deep.include(closeError);
+      expect(seen.packetsEnd).to.deep.include(closeError);
       expect(await remoteClosed).to.deep.equal({ code: 4000, reason: 'bye', wasClean: true } satisfies CloseInfo);
       expect(remoteStates).to.deep.equal(['open', 'closing', 'closed']);
-      expect(await remotePackets).to.deep.equal([]);
+      expect(await remotePackets)
+        .to.be.instanceOf(WebSocketCloseError)
+        .and.include({ code: 4000, wasClean: true });
     });
 
     it('goes open -> closing -> closed when Node closes; the code and reason reach the browser', async () => {
@@ -764,9 +769,28 @@ describe('the browser build', function () {
       const seen = await browserSide;
       expect(seen.states).to.deep.equal(['open', 'closing', 'closed']);
       expect(seen.closed).to.deep.equal({ code: 4001, reason: 'later', wasClean: true });
-      expect(seen.ended).to.equal('complete');
+      expect(seen.ended).to.deep.include({ name: 'WebSocketCloseError', code: 4001, wasClean: true });
       expect(seen.connected).to.equal(false);
       expect(await firstValueFrom(remote.closed$)).to.deep.equal({ code: 4001, reason: 'later', wasClean: true });
+    });
+
+    it('completes connect() and packets$ only after a clean close with 1000', async () => {
+      const remoteOpened = node.next();
+      const browserSide = inPage(
+        async ({ url }) => {
+          const { h, rxjs } = globalThis as unknown as PageGlobals;
+          const { peer, ended } = await h.open(`${url}/node-closes-1000`);
+          const packetsEnd = rxjs.firstValueFrom(peer.packets$.pipe(rxjs.toArray())).then(
+            () => 'complete',
+            (error: unknown) => h.info(error),
+          );
+          return { ended: await ended, packetsEnd: await packetsEnd };
+        },
+        { url: node.url },
+      );
+      const remote = await remoteOpened;
+      remote.close(1000, 'done');
+      expect(await browserSide).to.deep.equal({ ended: 'complete', packetsEnd: 'complete' });
     });
 
     it("refuses a write once the other side's close frame has come (ERR_PEER_CLOSED), which the browser would drop", async () => {
@@ -1220,7 +1244,7 @@ describe('the browser build', function () {
       expect(await firstValueFrom(remote.closed$)).to.deep.include({ code: 4011, wasClean: true });
       const seen = await browserSide;
       expect(seen.closed).to.deep.include({ code: 4011, wasClean: true });
-      expect(seen.ended).to.equal('complete');
+      expect(seen.ended).to.deep.include({ name: 'WebSocketCloseError', code: 4011, wasClean: true });
     });
 
     it('getConnectedHost(), getConnectedPort() and setNoDelay() throw ERR_NOT_SUPPORTED', async () => {

@@ -175,8 +175,13 @@ async function openPeer(lib: LibraryModule, args: ClientArgs, stats: ClientStats
   return {
     tally,
     run: () => {
-      peer.packets$.subscribe((packet) => {
-        if (tally.check(packet.isString, packet.data)) peer.close(1000);
+      peer.packets$.subscribe({
+        next: (packet) => {
+          if (tally.check(packet.isString, packet.data)) peer.close(1000);
+        },
+        error: (error: unknown) => {
+          if (stats.problems.length < 5) stats.problems.push(`connection ${i}: packets$ failed: ${String(error)}`);
+        },
       });
       lib.sendAll(peer, outgoing()).subscribe({
         error: (error: unknown) => {

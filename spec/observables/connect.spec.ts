@@ -1,12 +1,14 @@
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
 import { expect } from 'chai';
-import { Subject, takeUntil } from 'rxjs';
+import { retry, Subject, takeUntil, tap } from 'rxjs';
 import { WebSocketServer } from 'ws';
 import { connect } from '../../src/observables/connect.js';
+import { consumePackets } from '../../src/operators/consumePackets.js';
 import { WriteMode } from '../../src/peer/constants.js';
 import { WebSocketCloseError } from '../../src/peer/WebSocketCloseError.js';
+import type { WebSocketPeer } from '../../src/peer/WebSocketPeer.js';
 import { WebSocketPeerError } from '../../src/peer/WebSocketPeerError.js';
-import { collect, delay, openClient, openPair, startServer, stopAll, takeValues } from '../helpers.js';
+import { collect, delay, openClient, openPair, startServer, stopAll, takeValues, until } from '../helpers.js';
 
 /** How `connect(url, options)` ended before it opened. */
 function failure(url: string, options: Parameters<typeof connect>[1] = {}): Promise<WebSocketPeerError> {
@@ -45,15 +47,82 @@ describe('connect()', () => {
     expect(peers.values).to.have.length(2);
   });
 
-  it('completes when the connection closes cleanly, errors when it closes abnormally', async () => {
-    const clean = await openPair();
-    clean.remote.close(4000, 'done');
-    expect(await clean.client.ended).to.equal('complete');
+  it('completes only after a clean close with 1000: connect(), packets$ and consumePackets()', async () => {
+    const { client, remote } = await openPair();
+    const packets = collect(client.peer.packets$);
+    const consumed = collect(consumePackets(client.peer, () => undefined));
+    remote.close(1000, 'done');
+    expect(await client.ended).to.equal('complete');
+    expect(await packets.done).to.deep.equal({});
+    expect(await consumed.done).to.deep.equal({});
+  });
+
+  for (const code of [1001, 1008, 1011, 4000]) {
+    it(`errors with WebSocketCloseError after a clean close with ${code}: connect(), packets$ and consumePackets()`, async () => {
+      const { client, remote } = await openPair();
+      const packets = collect(client.peer.packets$);
+      const consumed = collect(consumePackets(client.peer, () => undefined));
+      remote.close(code, 'why');
+      const ended = await client.ended;
+      expect(ended).to.be.instanceOf(WebSocketCloseError);
+      expect(ended).to.include({ code, reason: 'why', wasClean: true });
+      expect((ended as Error).message).to.equal(`WebSocket closed with code ${code}: why`);
+      for (const { error } of [await packets.done, await consumed.done]) {
+        expect(error).to.be.instanceOf(WebSocketCloseError).and.include({ code, wasClean: true });
+      }
+    });
+  }
+
+  it('errors on the side that closes too, when it closes with a code other than 1000', async () => {
+    const { client, remote } = await openPair();
+    const remotePackets = collect(remote.packets$);
+    client.peer.close(4000, 'mine');
+    expect(await client.ended)
+      .to.be.instanceOf(WebSocketCloseError)
+      .and.include({ code: 4000, wasClean: true });
+    expect((await remotePackets.done).error).to.include({ code: 4000, reason: 'mine', wasClean: true });
+  });
+
+  it('errors with 1009 on the sender of a message over the receiver maxPayload, not a clean end', async () => {
+    const server = await startServer({ maxPayload: 1024 });
+    const remoteOpened = server.nextPeer();
+    const client = await openClient(server.url);
+    const remote = await remoteOpened;
+    const packets = collect(client.peer.packets$);
+    client.peer.sink.next('x'.repeat(2048));
+    const ended = await client.ended;
+    expect(ended).to.be.instanceOf(WebSocketCloseError).and.include({ code: 1009 });
+    expect((await packets.done).error)
+      .to.be.instanceOf(WebSocketCloseError)
+      .and.include({ code: 1009 });
+    expect((await collect(remote.packets$).done).error).to.include({ code: 1009 });
+  });
+
+  it('is retried by retry() after a server closes with 1001, and not after a clean 1000', async () => {
+    const server = await startServer();
+    const remotes = collect(server.server.peers$);
+    const opened: WebSocketPeer[] = [];
+    const ended = collect(
+      connect(server.url).pipe(
+        tap((peer) => opened.push(peer)),
+        retry({ count: 3 }),
+      ),
+    );
+    await until(() => remotes.values.length === 1);
+    remotes.values[0]?.close(1001);
+    await until(() => remotes.values.length === 2);
+    remotes.values[1]?.close(1000);
+    expect(await ended.done).to.deep.equal({});
+    expect(opened).to.have.length(2);
+  });
+
+  it('errors with WebSocketCloseError (wasClean false) when the closing handshake is cut', async () => {
     const abrupt = await openPair();
-    abrupt.remote.close(4000);
+    abrupt.remote.close(1000);
     // 'closing' on the server side: now cut the TCP connection before the client's answer lands.
     (abrupt.remote as unknown as { transport: { socket: Socket } }).transport.socket.resetAndDestroy();
     const ended = await abrupt.client.ended;
+    // The client may have read the close frame (and answered) before the reset arrived.
     if (ended instanceof WebSocketCloseError) expect(ended.wasClean).to.equal(false);
     else expect(ended).to.equal('complete');
   });

@@ -3,21 +3,14 @@ import { expect } from 'chai';
 import { firstValueFrom, retry, Subscription } from 'rxjs';
 import { connect } from '../../src/observables/connect.js';
 import { listen } from '../../src/observables/listen.js';
-import { backoff, type Connection, type ConnectionStatus } from '../../src/observables/Connection.js';
+import { backoff, type Connection, type ConnectionStatus, type DropReason } from '../../src/observables/Connection.js';
 import { reconnecting } from '../../src/observables/reconnecting.js';
 import type { Packet } from '../../src/peer/types.js';
 import type { WebSocketPeer } from '../../src/peer/WebSocketPeer.js';
+import { WebSocketCloseError } from '../../src/peer/WebSocketCloseError.js';
 import { WebSocketPeerError } from '../../src/peer/WebSocketPeerError.js';
 import { closeProxies, startProxy } from '../fixtures/stallingProxy.js';
-import { collect, delay, internalsOf, startServer, stopAll, takeValues } from '../helpers.js';
-
-async function until(check: () => boolean, ms = 4000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > ms) throw new Error('timed out waiting');
-    await delay(5);
-  }
-}
+import { collect, delay, internalsOf, startServer, stopAll, takeValues, until } from '../helpers.js';
 
 /** A port on 127.0.0.1 that nothing listens on (bound, then freed). */
 async function freePort(): Promise<number> {
@@ -93,6 +86,52 @@ describe('reconnecting()', () => {
     expect(reconnectingStatus.reason).to.have.property('code', 1006);
   });
 
+  it('gives a reason it can narrow: WebSocketCloseError for a close (a clean 1000 too), WebSocketPeerError for a failed open', async () => {
+    const server = await startServer();
+    const remotes = collect(server.server.peers$);
+    const reasons: DropReason[] = [];
+    const connection = open(server.url, {
+      maxAttempts: 10,
+      shouldReconnect: (reason) => {
+        reasons.push(reason);
+        if (reasons.length === 3) throw new Error('enough');
+        return true;
+      },
+    });
+    const statuses = collect(connection.status$);
+    const packets = collect(connection.packets$);
+    await until(() => remotes.values.length === 1);
+    remotes.values[0]?.close(1000, 'bye');
+    await until(() => remotes.values.length === 2);
+    remotes.values[1]?.close(4000, 'later');
+    await until(() => reasons.length === 2);
+    server.stop();
+    const { error } = await packets.done;
+    const [first, second, third] = reasons;
+    expect(first).to.be.instanceOf(WebSocketCloseError).and.include({ code: 1000, reason: 'bye', wasClean: true });
+    expect(second).to.be.instanceOf(WebSocketCloseError).and.include({ code: 4000, reason: 'later', wasClean: true });
+    expect(third).to.be.instanceOf(WebSocketPeerError).and.include({ code: 'ERR_CONNECT_FAILED' });
+    // shouldReconnect threw: closed for good; status$ keeps the drop's reason, packets$ errors with the throw.
+    expect(statuses.values.at(-1)).to.deep.include({ state: 'closed', reason: third });
+    expect(error).to.have.property('message', 'enough');
+  });
+
+  it('completes packets$ when it gives up after a clean 1000, and errors after any other close', async () => {
+    for (const [code, ends] of [
+      [1000, 'complete'],
+      [1001, 'error'],
+    ] as const) {
+      const server = await startServer();
+      const remoteOpened = server.nextPeer();
+      const connection = open(server.url, { shouldReconnect: () => false });
+      const packets = collect(connection.packets$);
+      (await remoteOpened).close(code);
+      const { error } = await packets.done;
+      expect(error === undefined ? 'complete' : 'error', String(code)).to.equal(ends);
+      if (error !== undefined) expect(error).to.be.instanceOf(WebSocketCloseError).and.include({ code });
+    }
+  });
+
   it('backs off exponentially up to maxDelay, then gives up after maxAttempts', async () => {
     const url = `ws://127.0.0.1:${await freePort()}`;
     const connection = open(url, { initialDelay: 10, maxDelay: 40, maxAttempts: 5 });
@@ -149,8 +188,10 @@ describe('reconnecting()', () => {
     const serve = (): Subscription =>
       listen({ host: '127.0.0.1', port }).subscribe((server) => {
         // The peers' packets are kept apart from the server's subscription: a peer that is
-        // closing still delivers what arrived before its close.
-        server.peers$.subscribe((peer) => keep.add(peer.packets$.subscribe((p) => received.push(p.data as string))));
+        // closing still delivers what arrived before its close, then errors with 1001.
+        server.peers$.subscribe((peer) =>
+          keep.add(peer.packets$.subscribe({ next: (p) => received.push(p.data as string), error: () => {} })),
+        );
       });
     let server = serve();
     const connection = open(`ws://127.0.0.1:${port}`, { initialDelay: 20, maxDelay: 20 });

@@ -11,6 +11,9 @@ import { connect, type ConnectOptions } from '../../src/observables/connect.js';
 import { listen, type ListenOptions } from '../../src/observables/listen.js';
 import type { PeerServer } from '../../src/observables/PeerServer.js';
 import { WriteMode } from '../../src/peer/constants.js';
+import type { ConnectionStatus } from '../../src/observables/Connection.js';
+import { reconnecting } from '../../src/observables/reconnecting.js';
+import { WebSocketCloseError } from '../../src/peer/WebSocketCloseError.js';
 import { WebSocketPeerError } from '../../src/peer/WebSocketPeerError.js';
 import {
   collect,
@@ -178,7 +181,9 @@ describe('TLS (wss:)', () => {
         reason: 'client done',
         wasClean: true,
       });
-      expect(await client.ended).to.equal('complete');
+      expect(await client.ended)
+        .to.be.instanceOf(WebSocketCloseError)
+        .and.include({ code: 4001, wasClean: true });
     });
 
     it('gives the close code of a server that closes', async () => {
@@ -191,7 +196,41 @@ describe('TLS (wss:)', () => {
         reason: 'server done',
         wasClean: true,
       });
-      expect(await client.ended).to.equal('complete');
+      expect(await client.ended)
+        .to.be.instanceOf(WebSocketCloseError)
+        .and.include({ code: 4002, wasClean: true });
+    });
+
+    it('reconnecting() gives up at once on a certificate that does not verify, and retries a refused TCP connection', async () => {
+      const leaf = await secureServer();
+      const self = await secureServer({ key: pki.selfKey, cert: pki.selfCert });
+      const other = await secureServer({ key: pki.otherKey, cert: pki.otherCert });
+      const cases = [
+        [leaf.url, {}, 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'],
+        [self.url, {}, 'DEPTH_ZERO_SELF_SIGNED_CERT'],
+        [other.url, { ca: pki.ca }, 'ERR_TLS_CERT_ALTNAME_INVALID'],
+      ] as const;
+      for (const [url, options, tlsCode] of cases) {
+        const connection = reconnecting(url, { ...options, initialDelay: 5, maxDelay: 5, maxAttempts: 5 });
+        const statuses = collect(connection.status$);
+        const { error } = await collect(connection.packets$).done;
+        expect(
+          statuses.values.map((s) => s.state),
+          tlsCode,
+        ).to.deep.equal(['idle', 'connecting', 'closed']);
+        const last = statuses.values.at(-1) as Extract<ConnectionStatus, { state: 'closed' }>;
+        expect(last.reason).to.equal(error);
+        expect(error).to.be.instanceOf(WebSocketPeerError).and.include({ code: 'ERR_CONNECT_FAILED' });
+        expect((error as Error).cause).to.have.property('code', tlsCode);
+      }
+      // A wss: URL to a port that refuses is not a certificate failure: it is retried.
+      const port = leaf.server.port;
+      leaf.stop();
+      await delay(20);
+      const refused = reconnecting(`wss://127.0.0.1:${port}`, { initialDelay: 5, maxDelay: 5, maxAttempts: 2 });
+      const statuses = collect(refused.status$);
+      await collect(refused.packets$).done;
+      expect(statuses.values.filter((s) => s.state === 'reconnecting')).to.have.length(2);
     });
 
     it('verifies by default: without the CA, ERR_CONNECT_FAILED with the TLS code as cause, and no peer', async () => {

@@ -5,15 +5,7 @@ import { sendAll } from '../../src/operators/sendAll.js';
 import type { Packet } from '../../src/peer/types.js';
 import { WebSocketCloseError } from '../../src/peer/WebSocketCloseError.js';
 import type { WebSocketPeer } from '../../src/peer/WebSocketPeer.js';
-import { collect, delay, inboxWatcherCount, internalsOf, openPair, stopAll, takeValues } from '../helpers.js';
-
-async function until(check: () => boolean, ms = 4000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > ms) throw new Error('timed out waiting');
-    await delay(5);
-  }
-}
+import { collect, delay, inboxWatcherCount, internalsOf, openPair, stopAll, takeValues, until } from '../helpers.js';
 
 /** Sends `m0` .. `m{count-1}` as text from `peer`, starting at `from`. */
 function sendTexts(peer: WebSocketPeer, count: number, from = 0): void {
@@ -202,7 +194,7 @@ describe('consumePackets()', () => {
         }),
       );
       sendTexts(client.peer, 10);
-      client.peer.close(4000, 'done');
+      client.peer.close(1000, 'done');
       expect(await results.done).to.deep.equal({});
       expect(waitingAtClose).to.be.at.least(1);
       expect(handledAtClose).to.be.below(10);

@@ -8,18 +8,10 @@ import { WriteMode } from '../../src/peer/constants.js';
 import type { Packet } from '../../src/peer/types.js';
 import type { WebSocketPeer } from '../../src/peer/WebSocketPeer.js';
 import { WebSocketPeerError } from '../../src/peer/WebSocketPeerError.js';
-import { collect, delay, internalsOf, openPair, stopAll, takeValues } from '../helpers.js';
+import { collect, delay, internalsOf, openPair, stopAll, takeValues, until } from '../helpers.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-
-async function until(check: () => boolean, ms = 4000): Promise<void> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > ms) throw new Error('timed out waiting');
-    await delay(5);
-  }
-}
 
 /** `size` random bytes with `index` in the first 4, as a plain Uint8Array of its own. */
 function chunk(index: number, size: number): Uint8Array {
@@ -396,7 +388,7 @@ describe('sendAll()', () => {
       subscription.unsubscribe();
       expect(finalized).to.equal(true);
       // The reader catches up: nothing more is pulled for it.
-      client.peer.packets$.subscribe();
+      client.peer.packets$.subscribe({ error: () => {} });
       await until(() => remote.getCurrentOutboundBufferedAmount() === 0);
       await delay(50);
       expect(pulled).to.equal(pulledThen);
@@ -525,8 +517,11 @@ describe('sendAll()', () => {
         }
       }
       let taken = 0;
-      client.peer.packets$.subscribe(() => {
-        if (++taken === 20) client.peer.close(4000, 'enough');
+      client.peer.packets$.subscribe({
+        next: () => {
+          if (++taken === 20) client.peer.close(4000, 'enough');
+        },
+        error: () => {},
       });
       const { values, done } = collect(sendAll(remote, items(), { highWaterMark: 64 * KiB }));
       const { error } = await done;

@@ -105,7 +105,7 @@ describe('WebSocketPeer', () => {
       for (const transport of sockets) {
         expect([transport.ws.eventNames(), transport.ws.handler === transport]).to.deep.equal([[], true]);
       }
-      client.peer.packets$.subscribe();
+      client.peer.packets$.subscribe({ error: () => {} });
       remote.close(CloseCode.GoingAway);
       await Promise.all([takeValues(client.peer.closed$, 1), takeValues(remote.closed$, 1)]);
       for (const { ws } of sockets) expect([ws.eventNames(), ws.handler]).to.deep.equal([[], undefined]);
@@ -117,9 +117,12 @@ describe('WebSocketPeer', () => {
       const { client, remote } = await openPair();
       const seen: Array<[Packet, boolean]> = [];
       const done = new Promise<void>((resolve) => {
-        remote.packets$.subscribe((p) => {
-          seen.push([p, remote.wasStringPacket()]);
-          if (seen.length === 3) resolve();
+        remote.packets$.subscribe({
+          next: (p) => {
+            seen.push([p, remote.wasStringPacket()]);
+            if (seen.length === 3) resolve();
+          },
+          error: () => {}, // 1001 when the server stops after the test
         });
       });
       client.peer.sink.next('héllo');
@@ -429,8 +432,11 @@ describe('WebSocketPeer', () => {
     it('first asked for after the close, give the final value and complete', async () => {
       const { client, remote } = await openPair();
       remote.close(CloseCode.GoingAway, 'bye');
-      // packets$ completes once the peer has closed; the others have not been asked for yet.
-      expect(await collect(client.peer.packets$).done).to.deep.equal({});
+      // packets$ ends once the peer has closed (1001: with an error); the others have not been asked for yet.
+      expect((await collect(client.peer.packets$).done).error).to.include({
+        code: CloseCode.GoingAway,
+        wasClean: true,
+      });
       const late = [client.peer.state$, client.peer.bufferedAmount$, client.peer.closed$].map((s) =>
         collect<unknown>(s),
       );

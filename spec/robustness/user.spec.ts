@@ -809,7 +809,7 @@ describe('robustness: bad input from the user', function () {
   describe('on a closing or closed peer', () => {
     async function closedPeer(): Promise<{ peer: WebSocketPeer; remote: WebSocketPeer }> {
       const { client, remote } = await openPair();
-      client.peer.close(4000, 'bye');
+      client.peer.close(1000, 'bye');
       await within(2000, 'closed$', takeValues(client.peer.closed$, 1));
       return { peer: client.peer, remote };
     }
@@ -822,7 +822,7 @@ describe('robustness: bad input from the user', function () {
       expect(() => peer.sink.error(new Error('late'))).to.not.throw();
       expectThrows(() => peer.close(999), rangeError('ERR_INVALID_CLOSE_CODE'));
       expectThrows(() => peer.close(1000, 'x'.repeat(124)), rangeError('ERR_INVALID_CLOSE_REASON'));
-      expect((await takeValues(peer.closed$, 1))[0]).to.deep.equal({ code: 4000, reason: 'bye', wasClean: true });
+      expect((await takeValues(peer.closed$, 1))[0]).to.deep.equal({ code: 1000, reason: 'bye', wasClean: true });
     });
 
     for (const [label, data] of [
@@ -865,7 +865,7 @@ describe('robustness: bad input from the user', function () {
       expect(peer.getSelectedProtocol()).to.equal('');
       expect(peer.wasStringPacket()).to.be.a('boolean');
       expect(await endOf(peer.state$)).to.deep.equal({ values: ['closed' as PeerState] });
-      expect(await endOf(peer.closed$)).to.deep.equal({ values: [{ code: 4000, reason: 'bye', wasClean: true }] });
+      expect(await endOf(peer.closed$)).to.deep.equal({ values: [{ code: 1000, reason: 'bye', wasClean: true }] });
       expect(await endOf(peer.bufferedAmount$)).to.deep.equal({ values: [0] });
       expect(await endOf(peer.packets$)).to.deep.equal({ values: [] });
     });
@@ -967,10 +967,12 @@ describe('robustness: bad input from the user', function () {
       const [mine] = await within(2000, "the client's closed$", takeValues(client.peer.closed$, 1));
       const [theirs] = await within(2000, "the server's closed$", takeValues(remote.closed$, 1));
       // The server failed the connection (it stops reading, so its side is not clean); the
-      // client got a close frame and answered it, which is a clean close on its side.
+      // client got a close frame and answered it, which is a clean close on its side: clean, and
+      // still an error for connect(), so that the sender knows its message was refused.
       expect(theirs).to.deep.equal({ code: 1009, reason: '', wasClean: false });
       expect(mine).to.deep.equal({ code: 1009, reason: '', wasClean: true });
-      expect(await within(1000, 'connect() to end', client.ended)).to.equal('complete');
+      const ended = await within(1000, 'connect() to end', client.ended);
+      expect(ended).to.be.instanceOf(WebSocketCloseError).and.include({ code: 1009, wasClean: true });
       expectThrows(() => client.peer.sink.next('more'), peerError('ERR_PEER_CLOSED'));
     });
   });

@@ -19,6 +19,7 @@ import { Inbox } from '../peer/Inbox.js';
 import { LiveValue } from '../peer/LiveValue.js';
 import type { CloseInfo, OutboundData, Packet } from '../peer/types.js';
 import { checkOutbound, payloadLength, validateClose } from '../peer/validation.js';
+import { endedNormally, WebSocketCloseError } from '../peer/WebSocketCloseError.js';
 import { WeightedQueue } from '../peer/WeightedQueue.js';
 import type { WebSocketPeer } from '../peer/WebSocketPeer.js';
 import { argumentError, WebSocketPeerError } from '../peer/WebSocketPeerError.js';
@@ -27,8 +28,16 @@ import type { ConnectOptions } from './connect.js';
 /** @internal The `connect()` of the platform: Node's or the browser's. */
 export type ConnectFunction = (url: string | URL, options?: ConnectOptions) => Observable<WebSocketPeer>;
 
-/** Why a connection ended: the error `connect()` ended with, or the `CloseInfo` of a clean close. */
-export type DropReason = unknown;
+/**
+ * Why a connection dropped or could not open, as `status$` and `shouldReconnect` get it. Narrow
+ * it with `instanceof`:
+ * - `WebSocketCloseError`: an open connection ended; `code`, `reason` and `wasClean` say how
+ *   (a clean 1000 too: a server that closes normally is a drop for a connection that reconnects);
+ * - `WebSocketPeerError`: it could not open: `ERR_CONNECT_FAILED` (`cause` has Node's code, a
+ *   TLS one for a certificate that did not verify), `ERR_HANDSHAKE_REJECTED` (`statusCode`),
+ *   `ERR_HANDSHAKE_TIMEOUT`.
+ */
+export type DropReason = WebSocketCloseError | WebSocketPeerError;
 
 /** Where a `Connection` is in its life, across reconnects. */
 export type ConnectionStatus =
@@ -63,8 +72,11 @@ export interface ReconnectOptions extends ConnectOptions {
   /** A connection that stayed open this long (ms) resets the retry count to 0. Default 5,000. */
   resetAfter?: number;
   /**
-   * Whether to reconnect after this drop. Default: always, except after an HTTP 4xx answer to the
-   * handshake other than 408 and 429 (a 401 or 404 does not fix itself).
+   * Whether to reconnect after this drop. Default: always, except when a retry cannot mend it: an
+   * HTTP 4xx answer to the handshake other than 408 and 429 (a 401 or 404 does not fix itself),
+   * and a server certificate that did not verify (`ERR_CONNECT_FAILED` with a TLS verification
+   * code in `cause.code`). An error it throws closes the connection for good, and `packets$`
+   * errors with it.
    */
   shouldReconnect?: (reason: DropReason) => boolean;
   /** Writes that may wait while the connection is not open. Default 1,024. */
@@ -127,8 +139,42 @@ export function jittered(delay: number, jitter: number): number {
   return Math.round(delay * (1 - jitter * Math.random()));
 }
 
+/**
+ * Node's codes for a server certificate that did not verify: OpenSSL's X.509 verification
+ * results, and Node's own host name check. Retrying meets the same certificate.
+ */
+const CERTIFICATE_FAILURES = new Set([
+  'CERT_CHAIN_TOO_LONG',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_REJECTED',
+  'CERT_REVOKED',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_UNTRUSTED',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'ERROR_IN_CERT_NOT_AFTER_FIELD',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'HOSTNAME_MISMATCH',
+  'INVALID_CA',
+  'INVALID_PURPOSE',
+  'PATH_LENGTH_EXCEEDED',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+]);
+
 function defaultShouldReconnect(reason: DropReason): boolean {
-  if (!(reason instanceof WebSocketPeerError) || reason.code !== 'ERR_HANDSHAKE_REJECTED') return true;
+  if (!(reason instanceof WebSocketPeerError)) return true;
+  if (reason.code === 'ERR_CONNECT_FAILED') {
+    const cause: unknown = reason.cause;
+    const code = typeof cause === 'object' && cause !== null ? (cause as { code?: unknown }).code : undefined;
+    return !(typeof code === 'string' && CERTIFICATE_FAILURES.has(code));
+  }
+  if (reason.code !== 'ERR_HANDSHAKE_REJECTED') return true;
   const status = reason.statusCode ?? 0;
   return !(status >= 400 && status < 500) || status === 408 || status === 429;
 }
@@ -166,7 +212,8 @@ export class Connection {
   private openedAt: number | undefined;
   private attemptSubscription: Subscription | undefined;
   private retryTimer: Subscription | undefined;
-  private finalReason: Error | undefined;
+  /** What `packets$` errors with once closed for good; `undefined`: it completes. */
+  private finalError: unknown;
   private readonly source: Observable<WebSocketPeer>;
   private readonly options: Required<Omit<ReconnectOptions, keyof ConnectOptions | 'onDrop'>> & {
     onDrop: ((data: OutboundData) => void) | undefined;
@@ -235,7 +282,7 @@ export class Connection {
       this.open();
       return concat(
         this.peers.observable.pipe(concatMap((peer) => peer.packets$.pipe(catchError(() => EMPTY)))),
-        defer(() => (this.finalReason === undefined ? EMPTY : throwError(() => this.finalReason))),
+        defer(() => (this.finalError === undefined ? EMPTY : throwError(() => this.finalError))),
       );
     });
     this.sink = {
@@ -305,11 +352,13 @@ export class Connection {
         this.status.set({ state: 'open', peer: opened, attempt: this.retries });
         this.flush(opened);
       },
-      error: (error: unknown) => this.dropped(error),
+      // connect() errors with nothing else: a WebSocketPeerError before it opens, else a WebSocketCloseError.
+      error: (error: unknown) => this.dropped(error as DropReason),
+      // A clean close with 1000 (by the server: our own close() has unsubscribed).
       complete: () => {
-        let info: CloseInfo | undefined;
+        let info: CloseInfo = { code: CloseCode.Normal, reason: '', wasClean: true };
         peer?.closed$.subscribe((closed) => (info = closed)).unsubscribe();
-        this.dropped(info);
+        this.dropped(new WebSocketCloseError(info));
       },
     });
   }
@@ -324,7 +373,7 @@ export class Connection {
     try {
       again = this.retries < maxAttempts && shouldReconnect(reason);
     } catch (error) {
-      this.finish(error);
+      this.finish(reason, error);
       return;
     }
     if (!again) {
@@ -340,13 +389,14 @@ export class Connection {
     }, delay);
   }
 
-  private finish(reason: DropReason): void {
+  /** Closed for good: by `close()` (no `reason`), or giving up after `reason`. */
+  private finish(reason: DropReason | undefined, error: unknown = reason): void {
     this.retryTimer?.unsubscribe();
     this.retryTimer = undefined;
     const attempt = this.attemptSubscription;
     this.attemptSubscription = undefined;
-    // packets$ errors only when it gave up on an error; a clean close it chose not to retry completes it.
-    this.finalReason = reason instanceof Error ? reason : undefined;
+    // packets$ completes after close(), and after a clean 1000 it chose not to retry; else it errors.
+    this.finalError = error instanceof WebSocketCloseError && endedNormally(error) ? undefined : error;
     const unsent = this.queue.size;
     this.queue.clear();
     this.status.set(reason === undefined ? { state: 'closed', unsent } : { state: 'closed', reason, unsent });

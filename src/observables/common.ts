@@ -110,7 +110,7 @@ export function parseUrl(url: unknown): URL {
 
 /**
  * @internal What `connect()` does once its peer is open, on every platform: emits it, then
- * completes when it closes cleanly or errors with `WebSocketCloseError`, unless the subscriber has
+ * completes when it closes cleanly with 1000 or errors with `WebSocketCloseError`, unless the subscriber has
  * unsubscribed by then.
  */
 export function emitOpenPeer(peer: WebSocketPeer, subscriber: Subscriber<WebSocketPeer>): void {

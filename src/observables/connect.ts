@@ -54,9 +54,10 @@ export interface ConnectOptions extends PeerOptions {
 
 /**
  * Opens a WebSocket connection. Cold: each subscription opens its own connection. Emits the
- * peer once it is open, then completes when the connection closes cleanly, or errors when it
- * cannot open (`WebSocketPeerError`) or closes abnormally (`WebSocketCloseError`), so `retry()`
- * reconnects. Unsubscribing closes the connection with 1000, or aborts the handshake.
+ * peer once it is open, then completes when the connection closes cleanly with 1000, or errors
+ * when it cannot open (`WebSocketPeerError`) or ends any other way (`WebSocketCloseError`: another
+ * code, clean or not, such as 1001 from a server that stops, or no closing handshake), so
+ * `retry()` reconnects. Unsubscribing closes the connection with 1000, or aborts the handshake.
  *
  * ```ts
  * import { connect } from 'rx-websocket-peer';

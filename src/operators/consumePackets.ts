@@ -1,7 +1,7 @@
 import { from, Observable, type ObservableInput, of, Subscription } from 'rxjs';
 import { kWatchInbox } from '../peer/internal.js';
 import type { CloseInfo, Packet } from '../peer/types.js';
-import { WebSocketCloseError } from '../peer/WebSocketCloseError.js';
+import { endedNormally, WebSocketCloseError } from '../peer/WebSocketCloseError.js';
 import type { WebSocketPeer } from '../peer/WebSocketPeer.js';
 import { argumentError } from '../peer/WebSocketPeerError.js';
 
@@ -33,8 +33,8 @@ export interface ConsumePacketsOptions {
  * consumer costs bounded memory, end to end, and loses nothing. (`packets$.pipe(concatMap(...))`
  * is not bounded: `packets$` hands out every waiting packet at once and `concatMap` buffers them.)
  *
- * Completes once the peer has closed cleanly and every packet has been handled; errors with
- * `WebSocketCloseError` after the last packet of an abnormal close, or with the handler's error
+ * Completes once the peer has closed cleanly with 1000 and every packet has been handled; errors
+ * with `WebSocketCloseError` after the last packet of any other end, or with the handler's error
  * (later packets then stay in the peer). Unsubscribing stops taking packets. While `packets$` has
  * subscribers, they take the packets instead.
  *
@@ -111,7 +111,7 @@ export function consumePackets<R>(
         );
       }
       if (active === 0 && closeInfo && peer.getAvailablePacketCount() === 0) {
-        if (closeInfo.wasClean) subscriber.complete();
+        if (endedNormally(closeInfo)) subscriber.complete();
         else subscriber.error(new WebSocketCloseError(closeInfo));
       }
     };

@@ -1,12 +1,15 @@
+import { CloseCode } from './constants.js';
 import type { CloseInfo } from './types.js';
 
 /**
- * The error of `packets$` and `connect()` when a connection ends without a clean closing
- * handshake (`wasClean: false`), for example when the other process dies (code 1006).
+ * The error of `connect()`, `packets$` and the streams that end with a connection, whenever it
+ * ends other than by a clean closing handshake with 1000: any other code, clean or not (1001 when
+ * a server stops, 1008, 1009, 1011, 3000-4999), or no closing handshake at all (1006, for example
+ * when the other process dies). So `retry()` reconnects, and a refusal never looks like success.
  *
  * ```ts
  * import { WebSocketCloseError } from 'rx-websocket-peer';
- * peer.packets$.subscribe({ error: (e) => e instanceof WebSocketCloseError && console.log(e.code) });
+ * peer.packets$.subscribe({ error: (e) => e instanceof WebSocketCloseError && console.log(e.code, e.wasClean) });
  * ```
  */
 export class WebSocketCloseError extends Error implements CloseInfo {
@@ -17,12 +20,23 @@ export class WebSocketCloseError extends Error implements CloseInfo {
   readonly wasClean: boolean;
 
   constructor(info: CloseInfo, options: { cause?: unknown } = {}) {
+    const how = info.wasClean ? 'closed with code' : 'closed abnormally with code';
     super(
-      `WebSocket closed abnormally with code ${info.code}${info.reason ? `: ${info.reason}` : ''}`,
+      `WebSocket ${how} ${info.code}${info.reason ? `: ${info.reason}` : ''}`,
       options.cause === undefined ? undefined : { cause: options.cause },
     );
     this.code = info.code;
     this.reason = info.reason;
     this.wasClean = info.wasClean;
   }
+}
+
+/**
+ * @internal Whether a connection that ended so ends its streams with `complete()`: only a clean
+ * closing handshake with 1000, or with no code at all (1005: an empty close frame, which is what
+ * a browser's `close()` without a code sends). Anything else ends them with a
+ * {@link WebSocketCloseError}.
+ */
+export function endedNormally(info: CloseInfo): boolean {
+  return info.wasClean && (info.code === CloseCode.Normal || info.code === CloseCode.NoStatus);
 }

@@ -19,7 +19,7 @@ import {
 import { WeightedQueue } from './WeightedQueue.js';
 import type { CloseInfo, HandshakeInfo, OutboundData, Packet, PeerState } from './types.js';
 import { asBytes, checkOutbound, validateClose, validateWriteMode } from './validation.js';
-import { WebSocketCloseError } from './WebSocketCloseError.js';
+import { endedNormally, WebSocketCloseError } from './WebSocketCloseError.js';
 import { argumentError, WebSocketPeerError } from './WebSocketPeerError.js';
 
 /** Options every peer takes, from `connect()` or `listen()`. */
@@ -159,9 +159,10 @@ export class WebSocketPeer implements TransportHandlers, InboxOwner<Packet> {
   /**
    * Inbound messages in arrival order. Multicast: each packet goes once to all current
    * subscribers; while there are none, packets wait in the peer (see `maxQueuedPackets`) for the
-   * next subscriber or `getPacket()`. Completes after a clean close; errors with
-   * `WebSocketCloseError` after an abnormal one. Packets that arrived before the close are
-   * delivered first, even to a subscriber that comes after it.
+   * next subscriber or `getPacket()`. Completes after a clean close with 1000; errors with
+   * `WebSocketCloseError` after any other end (another code, clean or not, or no closing
+   * handshake). Packets that arrived before the close are delivered first, even to a subscriber
+   * that comes after it.
    */
   get packets$(): Observable<Packet> {
     return this.inbox.observable;
@@ -229,7 +230,7 @@ export class WebSocketPeer implements TransportHandlers, InboxOwner<Packet> {
   private notify(watcher: CloseWatcher, info: CloseInfo): void {
     if (typeof watcher === 'function') watcher(info, this);
     else if (!watcher.closed) {
-      if (info.wasClean) watcher.complete();
+      if (endedNormally(info)) watcher.complete();
       else watcher.error(new WebSocketCloseError(info));
     }
   }
@@ -547,7 +548,7 @@ export class WebSocketPeer implements TransportHandlers, InboxOwner<Packet> {
     this.closeWatchers = undefined;
     if (Array.isArray(watchers)) for (const watcher of watchers) this.notify(watcher, info);
     else if (watchers !== undefined) this.notify(watchers, info);
-    this.inbox.end(wasClean ? undefined : new WebSocketCloseError(info, { cause: this.lastError }));
+    this.inbox.end(endedNormally(info) ? undefined : new WebSocketCloseError(info, { cause: this.lastError }));
     this.bufferedLive?.complete();
     this.stateLive?.complete();
   }
