@@ -11,13 +11,14 @@ const show = (packet) =>
     : `binary [${packet.data.length} bytes] ${[...packet.data.slice(0, 8)].join(' ')}${packet.data.length > 8 ? ' ...' : ''}`;
 
 // The server: prints every stream of every peer, and echoes each packet as it came.
-let stopServer;
+let serverStopped;
+const stopped = new Promise((resolve) => (serverStopped = resolve));
 const server = await new Promise((resolve, reject) => {
-  const subscription = listen({ host: '127.0.0.1', port: 0, protocols: ['demo.v1'] }).subscribe({
+  listen({ host: '127.0.0.1', port: 0, protocols: ['demo.v1'] }).subscribe({
     next: resolve,
     error: reject,
+    complete: () => serverStopped(),
   });
-  stopServer = () => subscription.unsubscribe();
 });
 log('server', `listening on ws://127.0.0.1:${server.port}`);
 server.peers$
@@ -50,7 +51,7 @@ const peer = await new Promise((resolve, reject) => {
   connect(`ws://127.0.0.1:${server.port}`, { protocols: ['demo.v1'] }).subscribe({
     next: resolve,
     error: reject,
-    complete: () => log('client', 'connect() completed: the connection closed cleanly'),
+    complete: () => log('client', 'connect() completed: the connection closed cleanly with 1000'),
   });
 });
 log('client', `connected, subprotocol '${peer.getSelectedProtocol()}', write mode ${WriteMode[peer.getWriteMode()]}`);
@@ -119,5 +120,8 @@ try {
 } catch (error) {
   log('client', `write after close refused: ${error.code}`);
 }
-stopServer();
-log('server', 'stopped');
+// The graceful stop: no new connections, every peer closed with 1001 after what it sent was
+// handled; listen() completes then. (Unsubscribing would be the abort.)
+server.stop();
+await stopped;
+log('server', 'stopped: listen() completed');

@@ -8,7 +8,7 @@ import {
 import { createRequire } from 'node:module';
 import { connect as tcpConnect, createServer as createTcpServer, type Server as TcpServer } from 'node:net';
 import { expect } from 'chai';
-import { catchError, EMPTY, firstValueFrom, mergeMap, Subscription, switchMap, tap } from 'rxjs';
+import { catchError, EMPTY, firstValueFrom, mergeMap, Subscription, switchMap, take, tap } from 'rxjs';
 import { connect } from '../../src/observables/connect.js';
 import { listen, type ListenOptions } from '../../src/observables/listen.js';
 import type { PeerServer } from '../../src/observables/PeerServer.js';
@@ -17,6 +17,8 @@ import type { Packet } from '../../src/peer/types.js';
 import { WebSocketCloseError } from '../../src/peer/WebSocketCloseError.js';
 import type { WebSocketPeer } from '../../src/peer/WebSocketPeer.js';
 import { WebSocketPeerError } from '../../src/peer/WebSocketPeerError.js';
+import { reconnecting } from '../../src/observables/reconnecting.js';
+import { closePayload, frame, Opcode, RawClient } from '../fixtures/rawWebSocket.js';
 import { collect, delay, internalsOf, openClient, startServer, stopAll, takeValues } from '../helpers.js';
 
 /** What each test must undo, most recent first, even when it fails. */
@@ -318,6 +320,197 @@ describe('listen()', () => {
     const [ours] = await takeValues(client.peer.closed$, 1);
     expect(theirs?.code).to.equal(1009);
     expect(ours?.code).to.equal(1009);
+  });
+
+  describe('stop()', () => {
+    /**
+     * A client that writes numbered messages as fast as it can while its peer is open (a burst
+     * per turn of the event loop, pausing while 1 MiB waits to be sent), and stops at 'closing'.
+     */
+    async function writer(url: string): Promise<{ port: number; written: () => number; ended: Promise<unknown> }> {
+      const client = await openClient(url);
+      let written = 0;
+      const burst = (): void => {
+        if (!client.peer.isConnectedToHost()) return;
+        if (client.peer.getCurrentOutboundBufferedAmount() < 1024 * 1024) {
+          for (let i = 0; i < 100 && client.peer.isConnectedToHost(); i++) client.peer.sink.next(String(written++));
+        }
+        setImmediate(burst);
+      };
+      burst();
+      const port = internalsOf(client.peer).socket.localPort ?? 0;
+      return { port, written: () => written, ended: client.ended };
+    }
+
+    /** The README's server: one pipeline, each peer's packets handled in a mergeMap. */
+    function oneLineServer(port = 0): {
+      started: Promise<PeerServer>;
+      received: Map<number, string[]>;
+      ended: Promise<unknown>;
+      subscription: Subscription;
+    } {
+      const received = new Map<number, string[]>();
+      let started!: (server: PeerServer) => void;
+      let settle!: (how: unknown) => void;
+      const ended = new Promise((resolve) => (settle = resolve));
+      const subscription = listen({ host: '127.0.0.1', port })
+        .pipe(
+          tap((server) => started(server)),
+          switchMap((server) => server.peers$),
+          mergeMap((peer) => {
+            const mine: string[] = [];
+            received.set(peer.getConnectedPort(), mine);
+            return peer.packets$.pipe(
+              tap((packet) => mine.push(packet.data as string)),
+              catchError(() => EMPTY),
+            );
+          }),
+        )
+        .subscribe({ complete: () => settle('complete'), error: settle });
+      cleanups.push(() => subscription.unsubscribe());
+      return { started: new Promise((resolve) => (started = resolve)), received, ended, subscription };
+    }
+
+    it("loses nothing with the README's one-pipeline server: every message written while open reaches the handler, in order", async function () {
+      this.timeout(20_000);
+      for (let run = 0; run < 3; run++) {
+        const { started, received, ended } = oneLineServer();
+        const server = await started;
+        const clients = await Promise.all(Array.from({ length: 8 }, () => writer(`ws://127.0.0.1:${server.port}`)));
+        await delay(100);
+        server.stop();
+        expect(await within(5000, 'listen() to complete', ended)).to.equal('complete');
+        let total = 0;
+        for (const [i, client] of clients.entries()) {
+          const error = await client.ended;
+          expect(error, 'the client saw 1001').to.be.instanceOf(WebSocketCloseError).and.include({ code: 1001 });
+          const got = received.get(client.port) ?? [];
+          const written = client.written();
+          expect(got.length, `run ${run}, client ${i}`).to.equal(written);
+          expect(
+            got.every((data, n) => data === String(n)),
+            'in order',
+          ).to.equal(true);
+          total += written;
+        }
+        expect(total).to.be.above(1000);
+      }
+    });
+
+    it('refuses new connections while stopping (its own port closed, 503 on an attached server), and ends once the last peer has closed', async () => {
+      const http = ownHttpServer();
+      const port = await listenOn(http);
+      const servers: PeerServer[] = [];
+      const attached = collect(listen({ server: http }).pipe(tap((server) => servers.push(server))));
+      await until('the PeerServer', () => servers.length === 1);
+      const peers = collect((servers[0] as PeerServer).peers$);
+      // A client that does not answer the close frame keeps its peer 'closing'.
+      const raw = await RawClient.open(port);
+      expect((await raw.handshake()).status).to.equal(101);
+      await until('the peer', () => peers.values.length === 1);
+      const peer = peers.values[0] as WebSocketPeer;
+      const packets = collect(peer.packets$);
+      servers[0]?.stop(4001, 'maintenance');
+      await raw.until('the close frame', () => raw.received.length >= 4);
+      expect(await takeValues(peer.state$, 1)).to.deep.equal(['closing']);
+      // Still delivered: it came before the closing handshake ended.
+      raw.write(frame({ opcode: Opcode.Text, payload: Buffer.from('late'), mask: true }));
+      const refused = await connectFailure(`ws://127.0.0.1:${port}`);
+      expect(refused).to.include({ code: 'ERR_HANDSHAKE_REJECTED', statusCode: 503 });
+      await delay(20);
+      expect(attached.values).to.have.length(1);
+      expect(await Promise.race([attached.done.then(() => 'ended'), delay(50).then(() => 'running')])).to.equal(
+        'running',
+      );
+      raw.write(frame({ opcode: Opcode.Close, payload: closePayload(4001), mask: true }));
+      expect(await within(2000, 'listen() to complete', attached.done)).to.deep.equal({});
+      expect(await peers.done).to.deep.equal({});
+      const { error } = await packets.done;
+      expect(packets.values.map(text)).to.deep.equal(['late']);
+      expect(error).to.be.instanceOf(WebSocketCloseError).and.include({ code: 4001, reason: 'maintenance' });
+      expect(http.listening, 'an attached server keeps running').to.equal(true);
+    });
+
+    it('stops its own server: the port refuses at once, and is free once listen() completes', async () => {
+      const { started, ended } = oneLineServer();
+      const server = await started;
+      const client = await openClient(`ws://127.0.0.1:${server.port}`);
+      server.stop();
+      const refused = await connectFailure(`ws://127.0.0.1:${server.port}`);
+      expect(refused.code).to.equal('ERR_CONNECT_FAILED');
+      expect(refused.cause).to.have.property('code', 'ECONNREFUSED');
+      expect(await within(2000, 'listen() to complete', ended)).to.equal('complete');
+      expect(await client.ended).to.include({ code: 1001, wasClean: true });
+      const again = await within(2000, 'listening again', listening({ host: '127.0.0.1', port: server.port }));
+      expect(again.server.port).to.equal(server.port);
+    });
+
+    it('completes at once with no peer; a second stop() does nothing; a bad code throws and the server goes on', async () => {
+      const { started, ended } = oneLineServer();
+      const server = await started;
+      expect(() => server.stop(1005))
+        .to.throw(RangeError)
+        .with.property('code', 'ERR_INVALID_CLOSE_CODE');
+      expect(() => server.stop(1000, 'x'.repeat(124)))
+        .to.throw(RangeError)
+        .with.property('code', 'ERR_INVALID_CLOSE_REASON');
+      const client = await openClient(`ws://127.0.0.1:${server.port}`);
+      client.peer.close();
+      await client.ended;
+      server.stop();
+      server.stop(4000);
+      expect(await within(1000, 'listen() to complete', ended)).to.equal('complete');
+      const late = collect(server.peers$);
+      expect(await late.done).to.deep.equal({});
+    });
+
+    it("the FAQ's take(1) pitfall: take(1) on the listen() pipeline closes the taken peer with 1001; on a kept server's peers$ it stays open", async () => {
+      const { server, url } = await startServer();
+      const taken = firstValueFrom(
+        listen({ host: '127.0.0.1', port: 0 }).pipe(
+          switchMap((s) => {
+            void openClient(`ws://127.0.0.1:${s.port}`);
+            return s.peers$;
+          }),
+          take(1),
+        ),
+      );
+      const peer = await taken;
+      expect((await takeValues(peer.closed$, 1))[0]).to.include({ code: 1001 });
+      const kept = firstValueFrom(server.peers$.pipe(take(1)));
+      await openClient(url);
+      const keptPeer = await kept;
+      await delay(20);
+      expect(keptPeer.isConnectedToHost()).to.equal(true);
+    });
+
+    it('reconnecting() clients lose nothing across a stop() and a restart on the same port', async function () {
+      this.timeout(20_000);
+      const first = oneLineServer();
+      const { port } = await first.started;
+      const connection = reconnecting(`ws://127.0.0.1:${port}`, { jitter: 0, initialDelay: 20, maxDelay: 20 });
+      cleanups.push(() => connection.close());
+      connection.open();
+      await firstValueFrom(connection.peer$);
+      let sent = 0;
+      const writer = setInterval(() => {
+        for (let i = 0; i < 20 && sent < 2000; i++) connection.send(String(sent++));
+      }, 1);
+      cleanups.push(() => clearInterval(writer));
+      await until('500 sent', () => sent >= 500);
+      (await first.started).stop();
+      await within(5000, 'the first server to stop', first.ended);
+      const second = oneLineServer(port);
+      await second.started;
+      await until('all sent', () => sent === 2000, 10_000);
+      const all = (): string[] => [...first.received.values(), ...second.received.values()].flat();
+      await until('all received', () => all().length >= 2000, 10_000);
+      await delay(50);
+      const got = all();
+      expect(got.length).to.equal(2000);
+      expect(got.every((data, n) => data === String(n))).to.equal(true);
+      expect([...first.received.values()].flat().length).to.be.within(500, 1999);
+    });
   });
 
   describe('unsubscribing', () => {

@@ -137,17 +137,20 @@ function reject(socket: Duplex, status: number): void {
 
 /**
  * Listens for WebSocket connections. Emits one `PeerServer` once listening; its `peers$` emits
- * each peer as it opens. Unsubscribing stops the server: its peers are closed with 1001 and the
- * port is freed. Errors with `WebSocketPeerError` (`ERR_LISTEN_FAILED`) when it cannot bind, and
- * completes if an attached `server` closes. Serves `wss:` with `key` and `cert`. Refuses upgrade
+ * each peer as it opens. `PeerServer.stop()` is the graceful stop: every packet that arrived is
+ * still delivered, then `listen()` completes. Unsubscribing is the abort: its peers are closed
+ * with 1001 and the port is freed at once, and the pipeline's handlers are torn down with it, so
+ * packets still on their way are not delivered. Errors with `WebSocketPeerError`
+ * (`ERR_LISTEN_FAILED`) when it cannot bind, and completes if an attached `server` closes. Serves `wss:` with `key` and `cert`. Refuses upgrade
  * requests before upgrading, with an HTTP status: 404 off `path`, 403 from an origin not in
  * `origins`, 400 without one of `protocols` when `requireProtocol`, 503 past `maxConnections`.
  *
  * ```ts
  * import { listen } from 'rx-websocket-peer';
  * import { EMPTY, catchError, mergeMap, switchMap, tap } from 'rxjs';
- * // an echo server
+ * // an echo server that stops gracefully on SIGTERM
  * listen({ port: 8080 }).pipe(
+ *   tap((server) => process.once('SIGTERM', () => server.stop())),
  *   switchMap((server) => server.peers$),
  *   mergeMap((peer) => peer.packets$.pipe(tap(peer.sink), catchError(() => EMPTY))),
  * ).subscribe();
@@ -233,7 +236,10 @@ export function listen(options: ListenOptions = {}): Observable<PeerServer> {
     });
     const inbox = new Inbox<WebSocketPeer>();
     const live = new Set<WebSocketPeer>();
+    /** Torn down: unsubscribed, or ended. */
     let stopped = false;
+    /** `stop()` was called: the code and reason every peer is closed with. */
+    let stopping: { code: number; reason: string } | undefined;
 
     // Connections of our own server that have not upgraded yet, each with the time it must have
     // upgraded by. One timer serves them all: with one timeout for all, they fall due in the order
@@ -301,7 +307,7 @@ export function listen(options: ListenOptions = {}): Observable<PeerServer> {
         return HttpStatus.BadRequest;
       }
       // Last: a client refused for good above must not be told to come back later.
-      if (live.size >= maxConnections) return HttpStatus.ServiceUnavailable;
+      if (live.size >= maxConnections || stopping !== undefined) return HttpStatus.ServiceUnavailable;
       return undefined;
     };
 
@@ -325,12 +331,14 @@ export function listen(options: ListenOptions = {}): Observable<PeerServer> {
     // Apart from onUpgrade: what a peer keeps alive must not include the request.
     const forgetPeer = (_info: CloseInfo, peer: WebSocketPeer): void => {
       live.delete(peer);
+      if (stopping !== undefined && live.size === 0) stopDone();
     };
     const accept = (ws: PeerSocket, socket: Socket, handshake: HandshakeInfo): void => {
       handshakeDone(socket);
       const peer = new WebSocketPeer(new NodeTransport(ws, socket, handshake, false), peerOptions);
-      if (stopped) {
-        peer.close(CloseCode.GoingAway);
+      // An upgrade that was under way when the server stopped.
+      if (stopped || stopping !== undefined) {
+        peer.close(stopping?.code ?? CloseCode.GoingAway, stopping?.reason);
         return;
       }
       live.add(peer);
@@ -346,7 +354,29 @@ export function listen(options: ListenOptions = {}): Observable<PeerServer> {
           ? { host: address ?? '', port: 0 }
           : { host: address.address, port: address.port };
       const secure = tls !== undefined || httpServer instanceof TlsServer;
-      subscriber.next(new PeerServer(where.host, where.port, inbox.observable, secure, limits));
+      subscriber.next(new PeerServer(where.host, where.port, inbox.observable, secure, limits, stop));
+    };
+    /** `PeerServer.stop()`: refuse new connections, close the peers, and end once they have closed. */
+    const stop = (code: number, reason: string): void => {
+      if (stopped || stopping !== undefined) return;
+      stopping = { code, reason };
+      // No new TCP connections; 'close' comes once every connection, upgraded or not, is gone.
+      if (!server) httpServer.close();
+      // Closing a peer may close another synchronously (a handler that closes): a copy to walk.
+      for (const peer of [...live]) peer.close(code, reason);
+      if (live.size === 0) stopDone();
+    };
+    /**
+     * The last peer of a `stop()` has closed: `peers$` completes, handshakes still under way go,
+     * and `listen()` completes (its own server stopped listening when `stop()` began).
+     */
+    const stopDone = (): void => {
+      inbox.end();
+      for (const socket of handshaking.keys()) {
+        forget(socket);
+        socket.destroy();
+      }
+      subscriber.complete();
     };
     const onListenError = (error: Error): void => {
       subscriber.error(
@@ -391,7 +421,7 @@ export function listen(options: ListenOptions = {}): Observable<PeerServer> {
       for (const peer of live) peer.close(CloseCode.GoingAway);
       inbox.end();
       wss.close();
-      if (!server) httpServer.close();
+      if (!server && httpServer.listening) httpServer.close();
     };
   });
 }
