@@ -36,6 +36,7 @@ const RUNTIME_EXPORTS = [
   'WebSocketPeerError',
   'WriteMode',
   'connect',
+  'enableVariants',
   'listen',
 ];
 

@@ -35,7 +35,7 @@ export {
 } from './codec/godotTypes.js';
 export { decodeJson, encodeJson, type JsonCodecOptions, type JsonValue } from './codec/json.js';
 export { JsonCodecError, type JsonCodecErrorCode } from './codec/JsonCodecError.js';
-export { decodeVariant, encodeVariant, type VariantOptions } from './codec/variant.js';
+export { decodeVariant, enableVariants, encodeVariant, type VariantOptions } from './codec/variant.js';
 export { VariantError, type VariantErrorCode } from './codec/VariantError.js';
 export { connect } from './observables/connect.browser.js';
 export type { ConnectOptions } from './observables/connect.js';

@@ -1,3 +1,8 @@
+import { enableVariants } from './codec/variant.js';
+
+// Node apps do not count bytes: putVar()/getVar() always work there, whatever the app imports.
+enableVariants();
+
 export {
   AABB,
   Basis,
@@ -33,7 +38,7 @@ export {
 } from './codec/godotTypes.js';
 export { decodeJson, encodeJson, type JsonCodecOptions, type JsonValue } from './codec/json.js';
 export { JsonCodecError, type JsonCodecErrorCode } from './codec/JsonCodecError.js';
-export { decodeVariant, encodeVariant, type VariantOptions } from './codec/variant.js';
+export { decodeVariant, enableVariants, encodeVariant, type VariantOptions } from './codec/variant.js';
 export { VariantError, type VariantErrorCode } from './codec/VariantError.js';
 export { connect, type ConnectOptions } from './observables/connect.js';
 export { listen, type ListenOptions } from './observables/listen.js';

@@ -26,6 +26,8 @@ import {
   type Variant,
 } from './godotTypes.js';
 import { VariantError } from './VariantError.js';
+import type { Packet } from '../peer/types.js';
+import { registerVariantCodec } from '../peer/variantCodec.js';
 
 /** Options of {@link encodeVariant} and {@link decodeVariant}. */
 export interface VariantOptions {
@@ -1081,3 +1083,32 @@ export function decodeVariant(bytes: Uint8Array | ArrayBuffer | ArrayBufferView,
     throw wrapUnexpected(error, 'ERR_VARIANT_INVALID');
   }
 }
+
+/**
+ * Makes `peer.putVar()` and `peer.getVar()` work in a browser app that imports no other part of
+ * the Godot codec. The peer does not carry the codec (about 17 KB minified), so a browser bundle
+ * holds it only when the app uses it: importing `encodeVariant`, `decodeVariant`,
+ * `encodeVariants` or `decodeVariants` brings it and enables `putVar()`/`getVar()` as well;
+ * an app that uses only `putVar()`/`getVar()` calls this once at start-up, before either (they
+ * throw `WebSocketPeerError` `ERR_NOT_SUPPORTED` until then). The Node entry calls it for you.
+ *
+ * ```ts
+ * import { enableVariants } from 'rx-websocket-peer';
+ * enableVariants(); // once, in the app's main module
+ * ```
+ */
+export function enableVariants(): void {
+  registerVariantCodec({ encode: encodeVariant, decode: decodePacket });
+}
+
+/** What `getVar()` does with the packet it took. */
+function decodePacket(packet: Packet, options?: VariantOptions): Variant {
+  if (packet.isString) {
+    throw new VariantError('ERR_VARIANT_INVALID', 'getVar(): the packet is text; Godot values come in binary packets');
+  }
+  return decodeVariant(packet.data, options);
+}
+
+// Whatever loads the codec enables putVar()/getVar(). A bundler keeps this statement whenever it
+// keeps the module: "sideEffects": false lets it drop only modules none of whose exports are used.
+enableVariants();

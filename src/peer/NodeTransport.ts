@@ -15,6 +15,11 @@ import {
   type TransportHandlers,
 } from './Transport.js';
 import type { HandshakeInfo } from './types.js';
+import { enableVariants } from '../codec/variant.js';
+
+// Every peer in Node sits on this transport, so every peer in Node has putVar()/getVar(), whichever
+// module made it: size does not count there (the browser transport leaves the codec to the app).
+enableVariants();
 
 /**
  * @internal What a `PeerSocket` hands its events to, in place of listeners: its transport once

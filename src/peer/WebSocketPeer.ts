@@ -1,8 +1,8 @@
 import { Observable, type Observer, type Subscriber } from 'rxjs';
 import { CloseCode, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_QUEUED_PACKETS, WriteMode } from './constants.js';
+// Types only: the codec itself reaches the peer through ./variantCodec.js (see there why).
 import type { Variant } from '../codec/godotTypes.js';
-import { decodeVariant, encodeVariant, type VariantOptions } from '../codec/variant.js';
-import { VariantError } from '../codec/VariantError.js';
+import type { VariantOptions } from '../codec/variant.js';
 import { Inbox, type InboxOwner, kOnTaken } from './Inbox.js';
 import { kWatchInbox, kWhenClosed, kWrite } from './internal.js';
 import { LiveValue } from './LiveValue.js';
@@ -16,6 +16,7 @@ import {
   type Transport,
   type TransportHandlers,
 } from './Transport.js';
+import { variantCodec } from './variantCodec.js';
 import { WeightedQueue } from './WeightedQueue.js';
 import type { CloseInfo, HandshakeInfo, OutboundData, Packet, PeerState } from './types.js';
 import { asBytes, checkOutbound, validateClose, validateWriteMode } from './validation.js';
@@ -378,12 +379,15 @@ export class WebSocketPeer implements TransportHandlers, InboxOwner<Packet> {
    *   `encode_buffer_max_size`), `maxDepth` (256).
    * @throws VariantError for a value Godot has no encoding for, or past the limits;
    *   WebSocketPeerError `ERR_PEER_CLOSED` once closing. Nothing is sent then.
+   * @throws WebSocketPeerError `ERR_NOT_SUPPORTED` in a browser bundle that left the codec out
+   *   (no other codec export imported): call `enableVariants()` once at start-up.
    */
   putVar(value: Variant, options?: VariantOptions): void {
+    const codec = variantCodec('putVar()');
     if (!this.isConnectedToHost()) {
       throw new WebSocketPeerError('ERR_PEER_CLOSED', `Cannot send: the peer is ${this.state}`);
     }
-    this[kWrite]({ isString: false, data: encodeVariant(value, options) });
+    this[kWrite]({ isString: false, data: codec.encode(value, options) });
   }
 
   /**
@@ -392,17 +396,12 @@ export class WebSocketPeer implements TransportHandlers, InboxOwner<Packet> {
    * `allow_objects = false`.
    * @param options as for `putVar()`: `engine` (`3`, or `4`), `maxSize`, `maxDepth`.
    * @throws VariantError when the packet is text or holds no valid encoding; it is taken anyway.
+   * @throws WebSocketPeerError `ERR_NOT_SUPPORTED`, as `putVar()` does; no packet is taken then.
    */
   getVar(options?: VariantOptions): Variant | undefined {
+    const codec = variantCodec('getVar()');
     const packet = this.getPacket();
-    if (packet === undefined) return undefined;
-    if (packet.isString) {
-      throw new VariantError(
-        'ERR_VARIANT_INVALID',
-        'getVar(): the packet is text; Godot values come in binary packets',
-      );
-    }
-    return decodeVariant(packet.data, options);
+    return packet === undefined ? undefined : codec.decode(packet, options);
   }
 
   /** Takes the oldest waiting packet, or `undefined` when none waits (or `packets$` takes them). */

@@ -42,7 +42,9 @@ export type ErrorCode =
   /**
    * What the platform cannot do: in the browser, `getConnectedHost()`, `getConnectedPort()`,
    * `setNoDelay()`, `listen()` and some options of `connect()`; `connect()` where there is no
-   * `WebSocket` at all (server-side rendering).
+   * `WebSocket` at all (server-side rendering). And what the app's bundle left out: `putVar()`
+   * and `getVar()` in a browser app that imports no part of the Godot codec, until it calls
+   * `enableVariants()` once.
    */
   | 'ERR_NOT_SUPPORTED';
 

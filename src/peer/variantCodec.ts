@@ -1,0 +1,39 @@
+import type { Variant } from '../codec/godotTypes.js';
+import type { VariantOptions } from '../codec/variant.js';
+import type { Packet } from './types.js';
+import { WebSocketPeerError } from './WebSocketPeerError.js';
+
+/**
+ * @internal What `putVar()` and `getVar()` need of the Godot codec. The peer does not import the
+ * codec: bundlers never drop a class's methods, so every browser app would carry its ~17 KB.
+ * The codec puts itself here when it is loaded (the top level of `src/codec/variant.ts`, which
+ * every codec export pulls in), or when `enableVariants()` is called.
+ */
+export interface VariantCodec {
+  /** `encodeVariant()`. */
+  encode(value: Variant, options?: VariantOptions): Uint8Array;
+  /** `decodeVariant()` of a binary packet; a text packet throws `VariantError` `ERR_VARIANT_INVALID`. */
+  decode(packet: Packet, options?: VariantOptions): Variant;
+}
+
+let registered: VariantCodec | undefined;
+
+/** @internal Makes `codec` the one `putVar()` and `getVar()` use. */
+export function registerVariantCodec(codec: VariantCodec): void {
+  registered = codec;
+}
+
+/**
+ * @internal The codec for `method`; throws `ERR_NOT_SUPPORTED`, saying what to do, when the app's
+ * bundle left it out.
+ */
+export function variantCodec(method: 'putVar()' | 'getVar()'): VariantCodec {
+  if (registered === undefined) {
+    throw new WebSocketPeerError(
+      'ERR_NOT_SUPPORTED',
+      `${method} needs the Godot Variant codec, which this bundle left out: call enableVariants() once ` +
+        "at start-up (import { enableVariants } from 'rx-websocket-peer'), before the first putVar() or getVar()",
+    );
+  }
+  return registered;
+}
