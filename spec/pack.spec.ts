@@ -1,0 +1,66 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
+
+// The package as `npm publish` would send it: `npm pack` into a temporary directory, the tarball
+// listed and unpacked, and what a user installs checked file by file. Packs the dist/ that
+// `npm run build` made (`npm test` does it first) with --ignore-scripts, so that the spec does not
+// rebuild it under the other specs: `prepack` runs the same build when publishing.
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+
+/** Runs a command; resolves with its stdout, rejects with its stderr. */
+function run(command: string, args: string[], cwd: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(command, args, { cwd, timeout: 60_000, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`${command} ${args.join(' ')} failed: ${stderr || error.message}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+interface Packed {
+  /** Paths in the tarball, relative to the package (`package/` taken off). */
+  files: string[];
+  /** Where the tarball was unpacked: the package's own directory. */
+  dir: string;
+}
+
+describe('the packed package (npm pack)', () => {
+  let temp: string;
+  let packed: Packed;
+
+  before(async function () {
+    this.timeout(60_000);
+    if (!existsSync(join(root, 'dist/esm/index.js'))) throw new Error('dist/ is missing: run `npm run build` first');
+    temp = mkdtempSync(join(tmpdir(), 'rxwp-pack-'));
+    const out = await run(npm, ['pack', '--ignore-scripts', '--json', '--pack-destination', temp], root);
+    const [report] = JSON.parse(out) as { filename: string; files: { path: string }[] }[];
+    if (report === undefined) throw new Error(`npm pack reported nothing: ${out}`);
+    await run('tar', ['-xzf', join(temp, report.filename), '-C', temp], root);
+    packed = { files: report.files.map((file) => file.path).sort(), dir: join(temp, 'package') };
+  });
+
+  after(() => {
+    if (temp) rmSync(temp, { recursive: true, force: true });
+  });
+
+  const manifest = (): { scripts?: Record<string, string>; files?: string[] } =>
+    JSON.parse(readFileSync(join(packed.dir, 'package.json'), 'utf8')) as {
+      scripts?: Record<string, string>;
+      files?: string[];
+    };
+
+  it('has no install script in its package.json, so installing it runs nothing', () => {
+    const scripts = manifest().scripts ?? {};
+    for (const name of ['preinstall', 'install', 'postinstall', 'prepare']) {
+      expect(scripts, `scripts.${name}`).not.to.have.property(name);
+    }
+    // What builds dist/ instead, on npm pack and npm publish (and for a git dependency).
+    expect(scripts).to.have.property('prepack', 'npm run build');
+  });
+});
