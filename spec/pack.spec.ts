@@ -63,4 +63,15 @@ describe('the packed package (npm pack)', () => {
     // What builds dist/ instead, on npm pack and npm publish (and for a git dependency).
     expect(scripts).to.have.property('prepack', 'npm run build');
   });
+
+  it('ships an MIT LICENSE, as its package.json says, and lists it in files', () => {
+    expect(packed.files).to.include('LICENSE');
+    expect(manifest().files).to.include('LICENSE');
+    const license = readFileSync(join(packed.dir, 'LICENSE'), 'utf8');
+    expect(license).to.match(/^MIT License\n/);
+    expect(license).to.include('Copyright (c) 2026 rx-websocket-peer contributors');
+    expect(
+      (JSON.parse(readFileSync(join(packed.dir, 'package.json'), 'utf8')) as { license: string }).license,
+    ).to.equal('MIT');
+  });
 });
