@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 
@@ -73,5 +73,25 @@ describe('the packed package (npm pack)', () => {
     expect(
       (JSON.parse(readFileSync(join(packed.dir, 'package.json'), 'utf8')) as { license: string }).license,
     ).to.equal('MIT');
+  });
+
+  it('has source maps that carry their sources, so that src/ is not needed', () => {
+    const maps = packed.files.filter((file) => file.endsWith('.map'));
+    expect(packed.files.filter((file) => file.startsWith('src/'))).to.deep.equal([]);
+    for (const file of maps) {
+      const map = JSON.parse(readFileSync(join(packed.dir, file), 'utf8')) as {
+        sources: string[];
+        sourcesContent?: (string | null)[];
+      };
+      expect(map.sourcesContent?.length, `${file}: sourcesContent`).to.equal(map.sources.length);
+      map.sources.forEach((source, i) => {
+        // The very text of the file the map points at, in the repository (not in the tarball).
+        const original = readFileSync(join(root, dirname(file), source), 'utf8');
+        expect(map.sourcesContent?.[i] === original, `${file}: the content of ${source}`).to.equal(true);
+      });
+    }
+    // Every .js has its map (or none has one); a map would be worthless to a user otherwise.
+    const scripts = packed.files.filter((file) => file.endsWith('.js') && file !== 'package.json');
+    if (maps.length > 0) expect(maps.filter((file) => file.endsWith('.js.map')).length).to.equal(scripts.length);
   });
 });
