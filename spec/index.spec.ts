@@ -78,6 +78,73 @@ describe('the built package', () => {
     expect(JSON.parse(fromRequire)).to.deep.equal([1, 1001, 'function', true]);
   });
 
+  it('has errors that instanceof recognises across its ESM and CommonJS copies, and plain errors it does not', async function () {
+    this.timeout(20_000);
+    // One process that both imports and requires the package: two copies of every class.
+    const out = await esm(`
+      import { createRequire } from 'node:module';
+      import { createServer } from 'node:net';
+      const esm = await import('rx-websocket-peer');
+      const cjs = createRequire(process.cwd() + '/')('rx-websocket-peer');
+      const port = await new Promise((resolve) => {
+        const server = createServer().listen(0, '127.0.0.1', () => {
+          const { port } = server.address();
+          server.close(() => resolve(port)); // closed: nothing listens there now
+        });
+      });
+      const failed = (m) => new Promise((resolve) =>
+        m.connect('ws://127.0.0.1:' + port).subscribe({ next: () => resolve(null), error: resolve }));
+      const [peerEsm, peerCjs] = await Promise.all([failed(esm), failed(cjs)]);
+      const info = { code: 1006, reason: '', wasClean: false };
+      const [closeEsm, closeCjs] = [new esm.WebSocketCloseError(info), new cjs.WebSocketCloseError(info)];
+      const thrown = (f) => { try { f(); } catch (e) { return e; } };
+      const [variantEsm, variantCjs] = [esm, cjs].map((m) => thrown(() => m.decodeVariant(new Uint8Array([4, 0, 0, 0, 9]))));
+      const [jsonEsm, jsonCjs] = [esm, cjs].map((m) => thrown(() => m.decodeJson('{"a":')));
+      class Mine extends esm.WebSocketPeerError {}
+      const mine = new Mine('ERR_CONNECT_FAILED', 'mine');
+      const plain = Object.assign(new Error('plain'), { code: 'ERR_CONNECT_FAILED' });
+      const classes = ['WebSocketPeerError', 'WebSocketCloseError', 'VariantError', 'JsonCodecError'];
+      const is = (value) => classes.flatMap((name) => [value instanceof esm[name], value instanceof cjs[name]]);
+      console.log(JSON.stringify({
+        twoCopies: classes.every((name) => esm[name] !== cjs[name]),
+        codes: [peerEsm.code, peerCjs.code, variantEsm.code, variantCjs.code, jsonEsm.code, jsonCjs.code],
+        peerEsm: is(peerEsm), peerCjs: is(peerCjs), closeEsm: is(closeEsm), closeCjs: is(closeCjs),
+        variantEsm: is(variantEsm), variantCjs: is(variantCjs), jsonEsm: is(jsonEsm), jsonCjs: is(jsonCjs),
+        plain: is(plain), notErrors: [null, undefined, {}, 'WebSocketPeerError'].flatMap(is),
+        errors: [peerEsm, peerCjs, closeEsm, closeCjs, variantEsm, jsonCjs, mine].map((e) => e instanceof Error),
+        mine: [mine instanceof Mine, ...is(mine).slice(0, 2), peerEsm instanceof Mine, peerCjs instanceof Mine],
+        keys: [peerEsm, closeCjs, variantEsm, jsonCjs].map((e) => Object.getOwnPropertySymbols(e).filter((s) => Object.keys(e).includes(s)).length),
+      }));
+    `);
+    const none = [false, false, false, false, false, false, false, false];
+    const only = (index: number): boolean[] => none.map((_, i) => i === 2 * index || i === 2 * index + 1);
+    expect(JSON.parse(out)).to.deep.equal({
+      twoCopies: true,
+      codes: [
+        'ERR_CONNECT_FAILED',
+        'ERR_CONNECT_FAILED',
+        'ERR_VARIANT_TRUNCATED',
+        'ERR_VARIANT_TRUNCATED',
+        'ERR_JSON_SYNTAX',
+        'ERR_JSON_SYNTAX',
+      ],
+      peerEsm: only(0),
+      peerCjs: only(0),
+      closeEsm: only(1),
+      closeCjs: only(1),
+      variantEsm: only(2),
+      variantCjs: only(2),
+      jsonEsm: only(3),
+      jsonCjs: only(3),
+      plain: none,
+      notErrors: [...none, ...none, ...none, ...none],
+      errors: [true, true, true, true, true, true, true],
+      // A subclass is its base in both copies, and only its own instances are it.
+      mine: [true, true, true, false, false],
+      keys: [0, 0, 0, 0],
+    });
+  });
+
   it('refuses deep imports with ERR_PACKAGE_PATH_NOT_EXPORTED', async function () {
     this.timeout(20_000);
     const requireCode = (path: string): string =>

@@ -1,3 +1,5 @@
+import { errorBrand } from '../peer/brand.js';
+
 /**
  * The stable `code` of every {@link JsonCodecError}. Match on these, never on message text.
  */
@@ -16,6 +18,8 @@ export type JsonCodecErrorCode =
   | 'ERR_JSON_UNENCODABLE'
   /** The text to decode is not a string, or an option is out of range. */
   | 'ERR_JSON_INVALID_ARG';
+
+const jsonErrorBrand = errorBrand('JsonCodecError');
 
 /**
  * The only error `encodeJson()` and `decodeJson()` throw, whatever their input; it carries a
@@ -39,5 +43,11 @@ export class JsonCodecError extends Error {
     options: { cause?: unknown } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    jsonErrorBrand.mark(this);
+  }
+
+  /** Whether `value` is a `JsonCodecError` of any copy of this package (ESM or CommonJS). */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return jsonErrorBrand.hasInstance(this, JsonCodecError, value);
   }
 }

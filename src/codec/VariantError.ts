@@ -1,3 +1,5 @@
+import { errorBrand } from '../peer/brand.js';
+
 /**
  * The stable `code` of every {@link VariantError}. Match on these, never on message text.
  */
@@ -33,6 +35,8 @@ export type VariantErrorCode =
   /** The argument to decode is not bytes, or an option is out of range. */
   | 'ERR_VARIANT_INVALID_ARG';
 
+const variantErrorBrand = errorBrand('VariantError');
+
 /**
  * The only error `encodeVariant()` and `decodeVariant()` throw, whatever their input; it
  * carries a stable {@link VariantErrorCode}.
@@ -55,5 +59,11 @@ export class VariantError extends Error {
     options: { cause?: unknown } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    variantErrorBrand.mark(this);
+  }
+
+  /** Whether `value` is a `VariantError` of any copy of this package (ESM or CommonJS). */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return variantErrorBrand.hasInstance(this, VariantError, value);
   }
 }

@@ -1,5 +1,8 @@
 import { CloseCode } from './constants.js';
 import type { CloseInfo } from './types.js';
+import { errorBrand } from './brand.js';
+
+const closeErrorBrand = errorBrand('WebSocketCloseError');
 
 /**
  * The error of `connect()`, `packets$` and the streams that end with a connection, whenever it
@@ -28,6 +31,12 @@ export class WebSocketCloseError extends Error implements CloseInfo {
     this.code = info.code;
     this.reason = info.reason;
     this.wasClean = info.wasClean;
+    closeErrorBrand.mark(this);
+  }
+
+  /** Whether `value` is a `WebSocketCloseError` of any copy of this package (ESM or CommonJS). */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return closeErrorBrand.hasInstance(this, WebSocketCloseError, value);
   }
 }
 

@@ -1,3 +1,5 @@
+import { errorBrand } from './brand.js';
+
 /**
  * The stable `code` of every error this library raises, apart from {@link WebSocketCloseError}
  * whose `code` is the numeric close code. Match on these, never on message text.
@@ -48,6 +50,8 @@ export type ErrorCode =
    */
   | 'ERR_NOT_SUPPORTED';
 
+const peerErrorBrand = errorBrand('WebSocketPeerError');
+
 /**
  * A failure of this library that is not a close: it carries a stable {@link ErrorCode}.
  * Argument errors are plain `TypeError`/`RangeError` instances with the same `code` field.
@@ -75,8 +79,17 @@ export class WebSocketPeerError extends Error {
     options: { cause?: unknown; statusCode?: number; held?: number } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    peerErrorBrand.mark(this);
     this.statusCode = options.statusCode;
     this.held = options.held;
+  }
+
+  /**
+   * Whether `value` is a `WebSocketPeerError` of any copy of this package: an app that both
+   * imports and requires it has two (ESM and CommonJS), and `instanceof` recognises both.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return peerErrorBrand.hasInstance(this, WebSocketPeerError, value);
   }
 }
 
