@@ -1086,7 +1086,7 @@ export function decodeVariant(bytes: Uint8Array | ArrayBuffer | ArrayBufferView,
 
 /**
  * Makes `peer.putVar()` and `peer.getVar()` work in a browser app that imports no other part of
- * the Godot codec. The peer does not carry the codec (about 17 KB minified), so a browser bundle
+ * the Godot codec. The peer does not carry the codec (about 18 KiB minified), so a browser bundle
  * holds it only when the app uses it: importing `encodeVariant`, `decodeVariant`,
  * `encodeVariants` or `decodeVariants` brings it and enables `putVar()`/`getVar()` as well;
  * an app that uses only `putVar()`/`getVar()` calls this once at start-up, before either (they

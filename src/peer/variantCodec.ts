@@ -5,7 +5,7 @@ import { WebSocketPeerError } from './WebSocketPeerError.js';
 
 /**
  * @internal What `putVar()` and `getVar()` need of the Godot codec. The peer does not import the
- * codec: bundlers never drop a class's methods, so every browser app would carry its ~17 KB.
+ * codec: bundlers never drop a class's methods, so every browser app would carry its ~18 KiB (minified).
  * The codec puts itself here when it is loaded (the top level of `src/codec/variant.ts`, which
  * every codec export pulls in), or when `enableVariants()` is called.
  */
