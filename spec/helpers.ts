@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import type { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
+import { expect } from 'chai';
 import { firstValueFrom, type Observable, type Subscription, take, toArray } from 'rxjs';
 import { connect, type ConnectOptions } from '../src/observables/connect.js';
 import { listen, type ListenOptions } from '../src/observables/listen.js';
@@ -103,6 +104,22 @@ export function collect<T>(source: Observable<T>): { values: T[]; done: Promise<
     });
   });
   return { values, done };
+}
+
+/**
+ * Asserts that `fn` throws, synchronously, a `TypeError` with code `ERR_INVALID_OPTION` and
+ * exactly `message` (the message is what names the unknown key and the guess, or its absence).
+ */
+export function expectInvalidOption(fn: () => unknown, message: string): void {
+  let error: unknown;
+  try {
+    fn();
+  } catch (caught) {
+    error = caught;
+  }
+  expect(error, 'what it threw').to.be.instanceOf(TypeError);
+  expect(error).to.have.property('code', 'ERR_INVALID_OPTION');
+  expect(error).to.have.property('message', message);
 }
 
 export const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

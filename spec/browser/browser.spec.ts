@@ -1309,6 +1309,34 @@ describe('the browser build', function () {
       });
     });
 
+    it('connect() throws ERR_INVALID_OPTION for an unknown key, naming the nearest known one, Node-only ones too', async () => {
+      const seen = await inPage(
+        ({ url }) => {
+          const { lib, h } = globalThis as unknown as PageGlobals;
+          const attempt = (options: object): Attempt => h.attempt(() => lib.connect(`${url}/never`, options));
+          return {
+            typo: attempt({ protocol: 'chat' }),
+            nodeOnlyTypo: attempt({ heartbeatIntervall: 1000 }),
+            farOff: attempt({ protocols: ['chat'], retries: 3 }),
+            // A Node-only key with undefined as its value is set to nothing: it passes.
+            undefinedValues: attempt({ protocols: undefined, heartbeatInterval: undefined, ca: undefined }),
+          };
+        },
+        { url: node.url },
+      );
+      const invalid = { threw: true, typeError: true, peerError: false, code: 'ERR_INVALID_OPTION' };
+      expect(seen.typo).to.deep.include({
+        ...invalid,
+        message: "connect(): unknown option 'protocol' (did you mean 'protocols'?)",
+      });
+      expect(seen.nodeOnlyTypo).to.deep.include({
+        ...invalid,
+        message: "connect(): unknown option 'heartbeatIntervall' (did you mean 'heartbeatInterval'?)",
+      });
+      expect(seen.farOff).to.deep.include({ ...invalid, message: "connect(): unknown option 'retries'" });
+      expect(seen.undefinedValues).to.deep.include({ threw: false });
+    });
+
     it('connect() errors with ERR_CONNECT_FAILED when nobody listens or the server refuses, ERR_HANDSHAKE_TIMEOUT when nobody answers', async () => {
       // A server that answers 403 to the page's origin.
       const picky = await startNodeSide({ origins: ['https://elsewhere.example'] });

@@ -2,13 +2,23 @@ import { createServer as createTcpServer, type Server as TcpServer, type Socket 
 import { expect } from 'chai';
 import { retry, Subject, takeUntil, tap } from 'rxjs';
 import { WebSocketServer } from 'ws';
-import { connect } from '../../src/observables/connect.js';
+import { connect, type ConnectOptions } from '../../src/observables/connect.js';
 import { consumePackets } from '../../src/operators/consumePackets.js';
 import { WriteMode } from '../../src/peer/constants.js';
 import { WebSocketCloseError } from '../../src/peer/WebSocketCloseError.js';
 import type { WebSocketPeer } from '../../src/peer/WebSocketPeer.js';
 import { WebSocketPeerError } from '../../src/peer/WebSocketPeerError.js';
-import { collect, delay, openClient, openPair, startServer, stopAll, takeValues, until } from '../helpers.js';
+import {
+  collect,
+  delay,
+  openClient,
+  openPair,
+  startServer,
+  stopAll,
+  takeValues,
+  until,
+  expectInvalidOption,
+} from '../helpers.js';
 
 /** How `connect(url, options)` ended before it opened. */
 function failure(url: string, options: Parameters<typeof connect>[1] = {}): Promise<WebSocketPeerError> {
@@ -251,6 +261,43 @@ describe('connect()', () => {
         .with.property('code', 'ERR_INVALID_OPTION');
     }
     expect(() => connect('ws://127.0.0.1:1', { writeMode: 7 as WriteMode })).to.throw(RangeError);
+  });
+
+  it('throws ERR_INVALID_OPTION for an unknown key, naming the nearest known one', () => {
+    const url = 'ws://127.0.0.1:1';
+    // A typo in JavaScript would silently turn the heartbeat off.
+    expectInvalidOption(
+      () => connect(url, { heartbeatIntervall: 1000 } as never),
+      "connect(): unknown option 'heartbeatIntervall' (did you mean 'heartbeatInterval'?)",
+    );
+    expectInvalidOption(
+      () => connect(url, { protocol: 'chat' } as never),
+      "connect(): unknown option 'protocol' (did you mean 'protocols'?)",
+    );
+    expectInvalidOption(
+      () => connect(url, { protocols: ['chat'], HandshakeTimeout: 500 } as never),
+      "connect(): unknown option 'HandshakeTimeout' (did you mean 'handshakeTimeout'?)",
+    );
+    expectInvalidOption(() => connect(url, { retries: 3 } as never), "connect(): unknown option 'retries'");
+    // Every known key passes, undefined as its value; so do undefined options.
+    const known = {
+      protocols: undefined,
+      headers: undefined,
+      handshakeTimeout: undefined,
+      maxPayload: undefined,
+      maxFragments: undefined,
+      ca: undefined,
+      servername: undefined,
+      writeMode: undefined,
+      noDelay: undefined,
+      maxQueuedPackets: undefined,
+      maxQueuedBytes: undefined,
+      heartbeatInterval: undefined,
+    } satisfies Record<keyof ConnectOptions, undefined>;
+    expect(() => connect(url, known)).not.to.throw();
+    expect(() => connect(url, undefined)).not.to.throw();
+    // Only own keys count: an object whose prototype has other fields is fine.
+    expect(() => connect(url, Object.create({ retries: 3 }) as ConnectOptions)).not.to.throw();
   });
 
   it('composes: takeUntil closes the connection', async () => {

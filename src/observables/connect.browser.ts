@@ -2,12 +2,13 @@ import { Observable } from 'rxjs';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from '../peer/constants.js';
 import { type BrowserWebSocket, type BrowserWebSocketConstructor, BrowserTransport } from '../peer/BrowserTransport.js';
 import { WebSocketPeer } from '../peer/WebSocketPeer.js';
+import { checkOptionKeys } from '../peer/optionKeys.js';
 import { WebSocketPeerError } from '../peer/WebSocketPeerError.js';
 import { checkOption, emitOpenPeer, isProtocolList, isTimeout, parseUrl, resolvePeerOptions } from './common.js';
-import type { ConnectOptions } from './connect.js';
+import { CONNECT_OPTION_KEYS, type ConnectOptions } from './connectOptions.js';
 
-/** Options the browser's `WebSocket` has no way to honour. */
-const NODE_ONLY = [
+/** Options the browser's `WebSocket` has no way to honour: known (not a typo), yet refused. */
+const NODE_ONLY: readonly (keyof ConnectOptions)[] = [
   'headers',
   'maxPayload',
   'maxFragments',
@@ -15,7 +16,7 @@ const NODE_ONLY = [
   'servername',
   'noDelay',
   'heartbeatInterval',
-] as const;
+];
 
 const CONNECTING = 0;
 
@@ -23,11 +24,13 @@ const CONNECTING = 0;
  * `connect()` in the browser, over the browser's own `WebSocket`: the same observable as in
  * Node. The browser does not let a page send headers, set socket options, send pings or see
  * the HTTP status of a refused handshake: those options throw `ERR_NOT_SUPPORTED`, and a
- * refused handshake is `ERR_CONNECT_FAILED`. Where there is no `WebSocket` at all (server-side
+ * refused handshake is `ERR_CONNECT_FAILED`. A key that is no option at all throws
+ * `ERR_INVALID_OPTION`, as in Node. Where there is no `WebSocket` at all (server-side
  * rendering), subscribing errors with `ERR_NOT_SUPPORTED`.
  */
 export function connect(url: string | URL, options: ConnectOptions = {}): Observable<WebSocketPeer> {
   const target = parseUrl(url);
+  checkOptionKeys('connect', options, CONNECT_OPTION_KEYS);
   const peerOptions = resolvePeerOptions('connect', options);
   for (const name of NODE_ONLY) {
     if (options[name] !== undefined) {

@@ -3,7 +3,8 @@ import type { Socket } from 'node:net';
 import { Observable, type Subscriber, type Unsubscribable } from 'rxjs';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_PAYLOAD } from '../peer/constants.js';
 import { NodeTransport, PeerSocket, type SocketHandler } from '../peer/NodeTransport.js';
-import { type PeerOptions, type ResolvedPeerOptions, WebSocketPeer } from '../peer/WebSocketPeer.js';
+import { checkOptionKeys } from '../peer/optionKeys.js';
+import { type ResolvedPeerOptions, WebSocketPeer } from '../peer/WebSocketPeer.js';
 import { WebSocketPeerError } from '../peer/WebSocketPeerError.js';
 import {
   checkCertificates,
@@ -15,42 +16,13 @@ import {
   isProtocolList,
   isServerName,
   isTimeout,
-  type PemInput,
   resolvePeerOptions,
   toPem,
 } from './options.js';
 import { emitOpenPeer, parseUrl } from './common.js';
+import { CONNECT_OPTION_KEYS, type ConnectOptions } from './connectOptions.js';
 
-/** Options of `connect()`. */
-export interface ConnectOptions extends PeerOptions {
-  /** Subprotocols to offer, in order of preference; `peer.getSelectedProtocol()` tells which one the server chose. */
-  protocols?: string | string[];
-  /** Extra HTTP headers for the opening handshake request (an `Authorization` token, say). */
-  headers?: Record<string, string>;
-  /** Milliseconds the opening handshake may take before `ERR_HANDSHAKE_TIMEOUT`. Default 10,000. */
-  handshakeTimeout?: number;
-  /** The largest message accepted, in bytes; a larger one closes the connection with 1009. Default 100 MiB. */
-  maxPayload?: number;
-  /**
-   * The most frames an inbound message may come in (a message and its continuation frames);
-   * more close the connection with 1008. Each fragment costs about 110 bytes until the message
-   * is whole. Default 16,384, as in `ws`.
-   */
-  maxFragments?: number;
-  /**
-   * `wss:` only: the certificate authorities to trust, PEM (a self-signed certificate is its own
-   * CA). They replace Node's bundled roots for this connection; pass
-   * `[...tls.rootCertificates, yourCa]` to trust both. Default: Node's roots (and
-   * `NODE_EXTRA_CA_CERTS`). The server's certificate is always verified, whatever
-   * `NODE_TLS_REJECT_UNAUTHORIZED` says.
-   */
-  ca?: PemInput;
-  /**
-   * `wss:` only: the host name to send in TLS SNI and to check the server's certificate against,
-   * when it is not the URL's host (a URL with an IP address, say). Default: the URL's host.
-   */
-  servername?: string;
-}
+export type { ConnectOptions } from './connectOptions.js';
 
 /**
  * Opens a WebSocket connection. Cold: each subscription opens its own connection. Emits the
@@ -73,6 +45,7 @@ export interface ConnectOptions extends PeerOptions {
  */
 export function connect(url: string | URL, options: ConnectOptions = {}): Observable<WebSocketPeer> {
   const target = parseUrl(url);
+  checkOptionKeys('connect', options, CONNECT_OPTION_KEYS);
   const peerOptions = resolvePeerOptions('connect', options);
   const { headers, handshakeTimeout = DEFAULT_HANDSHAKE_TIMEOUT_MS, maxPayload = DEFAULT_MAX_PAYLOAD } = options;
   const { maxFragments = DEFAULT_MAX_FRAGMENTS, ca, servername } = options;

@@ -6,6 +6,7 @@ import type { VariantOptions } from '../codec/variant.js';
 import { Inbox, type InboxOwner, kOnTaken } from './Inbox.js';
 import { kWatchInbox, kWhenClosed, kWrite } from './internal.js';
 import { LiveValue } from './LiveValue.js';
+import { optionKeys } from './optionKeys.js';
 import {
   kOnAlive,
   kOnClose,
@@ -54,6 +55,15 @@ export interface PeerOptions {
    */
   heartbeatInterval?: number;
 }
+
+/** @internal The keys of `PeerOptions`, which `connect()` and `listen()` know. */
+export const PEER_OPTION_KEYS = optionKeys<PeerOptions>({
+  writeMode: true,
+  noDelay: true,
+  maxQueuedPackets: true,
+  maxQueuedBytes: true,
+  heartbeatInterval: true,
+});
 
 /** @internal */
 export type ResolvedPeerOptions = Required<Omit<PeerOptions, 'heartbeatInterval'>> & {
