@@ -19,7 +19,16 @@ import type { WebSocketPeer } from '../../src/peer/WebSocketPeer.js';
 import { WebSocketPeerError } from '../../src/peer/WebSocketPeerError.js';
 import { reconnecting } from '../../src/observables/reconnecting.js';
 import { closePayload, frame, Opcode, RawClient } from '../fixtures/rawWebSocket.js';
-import { collect, delay, internalsOf, openClient, startServer, stopAll, takeValues } from '../helpers.js';
+import {
+  collect,
+  delay,
+  internalsOf,
+  openClient,
+  startServer,
+  stopAll,
+  takeValues,
+  expectInvalidOption,
+} from '../helpers.js';
 
 /** What each test must undo, most recent first, even when it fails. */
 const cleanups: Array<() => void | Promise<void>> = [];
@@ -661,6 +670,49 @@ describe('listen()', () => {
         .to.throw(TypeError)
         .with.property('code', 'ERR_INVALID_OPTION');
     }
+  });
+
+  it('throws ERR_INVALID_OPTION for an unknown key, naming the nearest known one', () => {
+    // listen({ prot: 8080 }) would listen on a port the OS chose.
+    expectInvalidOption(
+      () => listen({ prot: 8080 } as never),
+      "listen(): unknown option 'prot' (did you mean 'port'?)",
+    );
+    expectInvalidOption(
+      () => listen({ port: 0, maxConnection: 10 } as never),
+      "listen(): unknown option 'maxConnection' (did you mean 'maxConnections'?)",
+    );
+    expectInvalidOption(
+      () => listen({ port: 0, heartbeatIntervall: 1000 } as never),
+      "listen(): unknown option 'heartbeatIntervall' (did you mean 'heartbeatInterval'?)",
+    );
+    expectInvalidOption(() => listen({ backlog: 511 } as never), "listen(): unknown option 'backlog'");
+    // Every known key passes, undefined as its value (the source is cold: nothing listens).
+    const known = {
+      port: undefined,
+      host: undefined,
+      path: undefined,
+      server: undefined,
+      protocols: undefined,
+      requireProtocol: undefined,
+      headers: undefined,
+      maxPayload: undefined,
+      maxFragments: undefined,
+      maxConnections: undefined,
+      handshakeTimeout: undefined,
+      origins: undefined,
+      requireOrigin: undefined,
+      key: undefined,
+      cert: undefined,
+      passphrase: undefined,
+      writeMode: undefined,
+      noDelay: undefined,
+      maxQueuedPackets: undefined,
+      maxQueuedBytes: undefined,
+      heartbeatInterval: undefined,
+    } satisfies Record<keyof ListenOptions, undefined>;
+    expect(() => listen(known)).not.to.throw();
+    expect(() => listen(undefined)).not.to.throw();
   });
 
   it('is cold: each subscription listens on its own port', async () => {

@@ -17,7 +17,8 @@ import { Inbox } from '../peer/Inbox.js';
 import { kWhenClosed } from '../peer/internal.js';
 import { NodeTransport, PeerSocket } from '../peer/NodeTransport.js';
 import type { CloseInfo, HandshakeInfo } from '../peer/types.js';
-import { type PeerOptions, WebSocketPeer } from '../peer/WebSocketPeer.js';
+import { checkOptionKeys, optionKeys } from '../peer/optionKeys.js';
+import { PEER_OPTION_KEYS, type PeerOptions, WebSocketPeer } from '../peer/WebSocketPeer.js';
 import { argumentError, WebSocketPeerError } from '../peer/WebSocketPeerError.js';
 import {
   checkOption,
@@ -102,6 +103,29 @@ export interface ListenOptions extends PeerOptions {
   passphrase?: string;
 }
 
+/** @internal The keys `listen()` knows. */
+export const LISTEN_OPTION_KEYS = optionKeys<ListenOptions, keyof PeerOptions>(
+  {
+    port: true,
+    host: true,
+    path: true,
+    server: true,
+    protocols: true,
+    requireProtocol: true,
+    headers: true,
+    maxPayload: true,
+    maxFragments: true,
+    maxConnections: true,
+    handshakeTimeout: true,
+    origins: true,
+    requireOrigin: true,
+    key: true,
+    cert: true,
+    passphrase: true,
+  },
+  PEER_OPTION_KEYS,
+);
+
 const isPort = (value: unknown): value is number =>
   typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 65535;
 // A query or fragment never matches: requests are compared by their path alone.
@@ -159,6 +183,7 @@ function reject(socket: Duplex, status: number): void {
  * @throws TypeError (`ERR_INVALID_OPTION`) synchronously, for a bad option.
  */
 export function listen(options: ListenOptions = {}): Observable<PeerServer> {
+  checkOptionKeys('listen', options, LISTEN_OPTION_KEYS);
   const peerOptions = resolvePeerOptions('listen', options);
   const { port, host, path, server, protocols, headers, maxPayload = DEFAULT_MAX_PAYLOAD } = options;
   const { maxFragments = DEFAULT_MAX_FRAGMENTS } = options;
