@@ -1309,7 +1309,7 @@ describe('the browser build', function () {
       });
     });
 
-    it('connect() throws ERR_INVALID_OPTION for an unknown key, naming the nearest known one, Node-only ones too', async () => {
+    it('connect() and reconnecting() throw ERR_INVALID_OPTION for an unknown key, naming the nearest known one', async () => {
       const seen = await inPage(
         ({ url }) => {
           const { lib, h } = globalThis as unknown as PageGlobals;
@@ -1320,6 +1320,7 @@ describe('the browser build', function () {
             farOff: attempt({ protocols: ['chat'], retries: 3 }),
             // A Node-only key with undefined as its value is set to nothing: it passes.
             undefinedValues: attempt({ protocols: undefined, heartbeatInterval: undefined, ca: undefined }),
+            reconnecting: h.attempt(() => lib.reconnecting(`${url}/never`, { maxAttempt: 3 } as never)),
           };
         },
         { url: node.url },
@@ -1335,6 +1336,10 @@ describe('the browser build', function () {
       });
       expect(seen.farOff).to.deep.include({ ...invalid, message: "connect(): unknown option 'retries'" });
       expect(seen.undefinedValues).to.deep.include({ threw: false });
+      expect(seen.reconnecting).to.deep.include({
+        ...invalid,
+        message: "reconnecting(): unknown option 'maxAttempt' (did you mean 'maxAttempts'?)",
+      });
     });
 
     it('connect() errors with ERR_CONNECT_FAILED when nobody listens or the server refuses, ERR_HANDSHAKE_TIMEOUT when nobody answers', async () => {

@@ -3,14 +3,32 @@ import { expect } from 'chai';
 import { firstValueFrom, retry, Subscription } from 'rxjs';
 import { connect } from '../../src/observables/connect.js';
 import { listen } from '../../src/observables/listen.js';
-import { backoff, type Connection, type ConnectionStatus, type DropReason } from '../../src/observables/Connection.js';
+import {
+  collect,
+  delay,
+  expectInvalidOption,
+  internalsOf,
+  startServer,
+  stopAll,
+  takeValues,
+  until,
+} from '../helpers.js';
 import { reconnecting } from '../../src/observables/reconnecting.js';
 import type { Packet } from '../../src/peer/types.js';
 import type { WebSocketPeer } from '../../src/peer/WebSocketPeer.js';
 import { WebSocketCloseError } from '../../src/peer/WebSocketCloseError.js';
 import { WebSocketPeerError } from '../../src/peer/WebSocketPeerError.js';
 import { closeProxies, startProxy } from '../fixtures/stallingProxy.js';
-import { collect, delay, internalsOf, startServer, stopAll, takeValues, until } from '../helpers.js';
+import {
+  collect,
+  delay,
+  expectInvalidOption,
+  internalsOf,
+  startServer,
+  stopAll,
+  takeValues,
+  until,
+} from '../helpers.js';
 
 /** A port on 127.0.0.1 that nothing listens on (bound, then freed). */
 async function freePort(): Promise<number> {
@@ -336,6 +354,64 @@ describe('reconnecting()', () => {
     expect(() => reconnecting('http://x'))
       .to.throw(TypeError)
       .with.property('code', 'ERR_INVALID_URL');
+  });
+
+  it("throws ERR_INVALID_OPTION for an unknown key, its own or connect()'s, naming the nearest known one", () => {
+    const url = 'ws://127.0.0.1:1';
+    expectInvalidOption(
+      () => reconnecting(url, { heartbeatIntervall: 1000 } as never),
+      "reconnecting(): unknown option 'heartbeatIntervall' (did you mean 'heartbeatInterval'?)",
+    );
+    expectInvalidOption(
+      () => reconnecting(url, { protocol: 'chat' } as never),
+      "reconnecting(): unknown option 'protocol' (did you mean 'protocols'?)",
+    );
+    expectInvalidOption(
+      () => reconnecting(url, { maxAttempt: 3 } as never),
+      "reconnecting(): unknown option 'maxAttempt' (did you mean 'maxAttempts'?)",
+    );
+    expectInvalidOption(() => reconnecting(url, { retries: 3 } as never), "reconnecting(): unknown option 'retries'");
+    expectInvalidOption(() => reconnecting(url, null as never), 'reconnecting(): options must be an object');
+    // Every known key passes, undefined as its value; nothing opens before it is asked to.
+    const known = {
+      initialDelay: undefined,
+      maxDelay: undefined,
+      maxAttempts: undefined,
+      jitter: undefined,
+      resetAfter: undefined,
+      shouldReconnect: undefined,
+      maxQueuedWrites: undefined,
+      maxQueuedWriteBytes: undefined,
+      overflow: undefined,
+      onDrop: undefined,
+      scheduler: undefined,
+      protocols: undefined,
+      headers: undefined,
+      handshakeTimeout: undefined,
+      maxPayload: undefined,
+      maxFragments: undefined,
+      ca: undefined,
+      servername: undefined,
+      writeMode: undefined,
+      noDelay: undefined,
+      maxQueuedPackets: undefined,
+      maxQueuedBytes: undefined,
+      heartbeatInterval: undefined,
+    } satisfies Record<keyof ReconnectOptions, undefined>;
+    reconnecting(url, known).close();
+    reconnecting(url, undefined).close();
+  });
+
+  it('backoff() throws ERR_INVALID_OPTION for an unknown key, naming the nearest known one', () => {
+    expectInvalidOption(
+      () => backoff({ initalDelay: 10 } as never),
+      "backoff(): unknown option 'initalDelay' (did you mean 'initialDelay'?)",
+    );
+    // reconnecting()'s other options mean nothing to backoff(): retry() counts the attempts.
+    expectInvalidOption(() => backoff({ maxAttempts: 3 } as never), "backoff(): unknown option 'maxAttempts'");
+    expect(() =>
+      backoff({ initialDelay: undefined, maxDelay: undefined, jitter: undefined, scheduler: undefined }),
+    ).not.to.throw();
   });
 
   it('composes with RxJS retry(): connect(url).pipe(retry({ delay: backoff() })) reopens after a drop', async () => {

@@ -23,7 +23,8 @@ import { endedNormally, WebSocketCloseError } from '../peer/WebSocketCloseError.
 import { WeightedQueue } from '../peer/WeightedQueue.js';
 import type { WebSocketPeer } from '../peer/WebSocketPeer.js';
 import { argumentError, WebSocketPeerError } from '../peer/WebSocketPeerError.js';
-import type { ConnectOptions } from './connect.js';
+import { checkOptionKeys, optionKeys } from '../peer/optionKeys.js';
+import { CONNECT_OPTION_KEYS, type ConnectOptions } from './connectOptions.js';
 
 /** @internal The `connect()` of the platform: Node's or the browser's. */
 export type ConnectFunction = (url: string | URL, options?: ConnectOptions) => Observable<WebSocketPeer>;
@@ -94,6 +95,32 @@ export interface ReconnectOptions extends ConnectOptions {
   scheduler?: SchedulerLike;
 }
 
+/** @internal The keys `reconnecting()` knows: its own, and those of `connect()`. */
+export const RECONNECT_OPTION_KEYS = optionKeys<ReconnectOptions, keyof ConnectOptions>(
+  {
+    initialDelay: true,
+    maxDelay: true,
+    maxAttempts: true,
+    jitter: true,
+    resetAfter: true,
+    shouldReconnect: true,
+    maxQueuedWrites: true,
+    maxQueuedWriteBytes: true,
+    overflow: true,
+    onDrop: true,
+    scheduler: true,
+  },
+  CONNECT_OPTION_KEYS,
+);
+
+/** The keys `backoff()` knows. */
+const BACKOFF_OPTION_KEYS = optionKeys<Pick<ReconnectOptions, 'initialDelay' | 'maxDelay' | 'jitter' | 'scheduler'>>({
+  initialDelay: true,
+  maxDelay: true,
+  jitter: true,
+  scheduler: true,
+});
+
 const DEFAULTS = {
   initialDelay: 500,
   maxDelay: 30_000,
@@ -123,6 +150,7 @@ export function backoffDelay(attempt: number, initialDelay: number, maxDelay: nu
 export function backoff(
   options: Pick<ReconnectOptions, 'initialDelay' | 'maxDelay' | 'jitter' | 'scheduler'> = {},
 ): (error: unknown, retryCount: number) => Observable<0> {
+  checkOptionKeys('backoff', options, BACKOFF_OPTION_KEYS);
   const { initialDelay = DEFAULTS.initialDelay, maxDelay = DEFAULTS.maxDelay, jitter = DEFAULTS.jitter } = options;
   const { scheduler = asyncScheduler } = options;
   if (!isCount(initialDelay) || initialDelay === Infinity || !isCount(maxDelay) || maxDelay < initialDelay) {
@@ -222,6 +250,8 @@ export class Connection {
 
   /** @internal Use `reconnecting()`. */
   constructor(url: string | URL, options: ReconnectOptions, connect: ConnectFunction) {
+    // Before connect() sees its share: an unknown key is reconnecting()'s to report.
+    checkOptionKeys('reconnecting', options, RECONNECT_OPTION_KEYS);
     const {
       initialDelay = DEFAULTS.initialDelay,
       maxDelay = DEFAULTS.maxDelay,
