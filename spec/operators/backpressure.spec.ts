@@ -6,7 +6,7 @@ import { backpressure, type FlowControlled } from '../../src/operators/backpress
 import { WriteMode } from '../../src/peer/constants.js';
 import type { PeerState } from '../../src/peer/types.js';
 import { WebSocketPeerError } from '../../src/peer/WebSocketPeerError.js';
-import { collect, openPair, stopAll, takeValues } from '../helpers.js';
+import { collect, expectInvalidOption, openPair, stopAll, takeValues } from '../helpers.js';
 
 const KiB = 1024;
 
@@ -279,6 +279,26 @@ describe('backpressure()', () => {
       expect(() => backpressure(peer, { overflow: 'ignore' } as never))
         .to.throw(TypeError)
         .with.property('code', 'ERR_INVALID_OPTION');
+    });
+
+    it('throws ERR_INVALID_OPTION for an unknown key, naming the nearest known one', () => {
+      expectInvalidOption(
+        () => backpressure(peer, { highWatermark: 1024 } as never),
+        "backpressure(): unknown option 'highWatermark' (did you mean 'highWaterMark'?)",
+      );
+      expectInvalidOption(
+        () => backpressure(peer, { maxHeld: 1024 } as never),
+        "backpressure(): unknown option 'maxHeld' (did you mean 'maxHeldBytes'?)",
+      );
+      expectInvalidOption(
+        () => backpressure(peer, { policy: 'drop-oldest' } as never),
+        "backpressure(): unknown option 'policy'",
+      );
+      // Every known key passes, undefined as its value; onDrop with its policy.
+      const marks = { highWaterMark: undefined, lowWaterMark: undefined, maxHeldBytes: undefined };
+      expect(() => backpressure(peer, { ...marks, overflow: undefined })).not.to.throw();
+      expect(() => backpressure(peer, { ...marks, overflow: 'drop-newest', onDrop: () => {} })).not.to.throw();
+      expect(() => backpressure(peer, undefined)).not.to.throw();
     });
 
     it('throws ERR_INVALID_ARG_TYPE for something that is not a peer', () => {

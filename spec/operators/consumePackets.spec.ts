@@ -5,7 +5,17 @@ import { sendAll } from '../../src/operators/sendAll.js';
 import type { Packet } from '../../src/peer/types.js';
 import { WebSocketCloseError } from '../../src/peer/WebSocketCloseError.js';
 import type { WebSocketPeer } from '../../src/peer/WebSocketPeer.js';
-import { collect, delay, inboxWatcherCount, internalsOf, openPair, stopAll, takeValues, until } from '../helpers.js';
+import {
+  collect,
+  delay,
+  inboxWatcherCount,
+  internalsOf,
+  openPair,
+  stopAll,
+  takeValues,
+  until,
+  expectInvalidOption,
+} from '../helpers.js';
 
 /** Sends `m0` .. `m{count-1}` as text from `peer`, starting at `from`. */
 function sendTexts(peer: WebSocketPeer, count: number, from = 0): void {
@@ -345,6 +355,29 @@ describe('consumePackets()', () => {
           .to.throw(TypeError)
           .with.property('code', 'ERR_INVALID_OPTION');
       }
+      expect(remote.getAvailablePacketCount()).to.equal(1);
+      expect(inboxWatcherCount(remote)).to.equal(0);
+    });
+
+    it('throws ERR_INVALID_OPTION for an unknown key, naming the nearest known one, and takes nothing', async () => {
+      const { client, remote } = await openPair();
+      client.peer.putPacket('waiting');
+      await until(() => remote.getAvailablePacketCount() === 1);
+      const handler = (packet: Packet): Packet[] => [packet];
+      expectInvalidOption(
+        () => consumePackets(remote, handler, { concurency: 4 } as never),
+        "consumePackets(): unknown option 'concurency' (did you mean 'concurrency'?)",
+      );
+      expectInvalidOption(
+        () => consumePackets(remote, handler, { parallel: 4 } as never),
+        "consumePackets(): unknown option 'parallel'",
+      );
+      expectInvalidOption(
+        () => consumePackets(remote, handler, null as never),
+        'consumePackets(): options must be an object',
+      );
+      expect(() => consumePackets(remote, handler, { concurrency: undefined })).not.to.throw();
+      expect(() => consumePackets(remote, handler, undefined)).not.to.throw();
       expect(remote.getAvailablePacketCount()).to.equal(1);
       expect(inboxWatcherCount(remote)).to.equal(0);
     });

@@ -8,7 +8,7 @@ import { WriteMode } from '../../src/peer/constants.js';
 import type { Packet } from '../../src/peer/types.js';
 import type { WebSocketPeer } from '../../src/peer/WebSocketPeer.js';
 import { WebSocketPeerError } from '../../src/peer/WebSocketPeerError.js';
-import { collect, delay, internalsOf, openPair, stopAll, takeValues, until } from '../helpers.js';
+import { collect, delay, internalsOf, openPair, stopAll, takeValues, until, expectInvalidOption } from '../helpers.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -578,6 +578,38 @@ describe('sendAll()', () => {
         bad(() => sendAll(client.peer, counting, { writeMode: writeMode as WriteMode })).that.is.instanceOf(RangeError);
       }
       expect(touched).to.equal(0);
+    });
+
+    it('throws ERR_INVALID_OPTION for an unknown key, naming the nearest known one, and pulls nothing', async () => {
+      const { client } = await openPair();
+      let touched = 0;
+      const counting: Iterable<string> = {
+        [Symbol.iterator]: () => {
+          touched++;
+          return { next: () => (touched++, { done: true, value: undefined }) };
+        },
+      };
+      expectInvalidOption(
+        () => sendAll(client.peer, counting, { lowWaterMarks: 1024 } as never),
+        "sendAll(): unknown option 'lowWaterMarks' (did you mean 'lowWaterMark'?)",
+      );
+      expectInvalidOption(
+        () => sendAll(client.peer, counting, { mode: WriteMode.Binary } as never),
+        "sendAll(): unknown option 'mode' (did you mean 'writeMode'?)",
+      );
+      expectInvalidOption(
+        () => sendAll(client.peer, counting, { chunkSize: 65536 } as never),
+        "sendAll(): unknown option 'chunkSize'",
+      );
+      // backpressure()'s options are not sendAll()'s: it holds nothing, it pulls.
+      expectInvalidOption(
+        () => sendAll(client.peer, counting, { maxHeldBytes: 1024 } as never),
+        "sendAll(): unknown option 'maxHeldBytes'",
+      );
+      expect(touched).to.equal(0);
+      const known = { highWaterMark: undefined, lowWaterMark: undefined, writeMode: undefined };
+      expect(() => sendAll(client.peer, counting, known)).not.to.throw();
+      expect(() => sendAll(client.peer, counting, undefined)).not.to.throw();
     });
 
     it('is cold: nothing is pulled before subscribe', async () => {

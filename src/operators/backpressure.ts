@@ -4,7 +4,8 @@ import type { OutboundData, PeerState } from '../peer/types.js';
 import { payloadLength, payloadLengthBound } from '../peer/validation.js';
 import { WeightedQueue } from '../peer/WeightedQueue.js';
 import { argumentError, WebSocketPeerError } from '../peer/WebSocketPeerError.js';
-import { resolveMarks, type WaterMarks } from './marks.js';
+import { optionKeys } from '../peer/optionKeys.js';
+import { resolveMarks, WATER_MARK_KEYS, type WaterMarks } from './marks.js';
 
 /** What `backpressure()` watches: a `WebSocketPeer`, or anything with the same two streams. */
 export interface FlowControlled {
@@ -34,6 +35,12 @@ export type BackpressureOptions<T> = WaterMarks & {
   maxHeldBytes?: number;
 } & OverflowPolicy<T>;
 
+/** @internal The keys `backpressure()` knows. */
+export const BACKPRESSURE_OPTION_KEYS = optionKeys<BackpressureOptions<unknown>, keyof WaterMarks>(
+  { maxHeldBytes: true, overflow: true, onDrop: true },
+  WATER_MARK_KEYS,
+);
+
 const POLICIES = ['error', 'drop-oldest', 'drop-newest'];
 
 /**
@@ -61,7 +68,7 @@ export function backpressure<T extends OutboundData>(
   peer: FlowControlled,
   options: BackpressureOptions<T> = {},
 ): MonoTypeOperatorFunction<T> {
-  const { high, low } = resolveMarks('backpressure', options);
+  const { high, low } = resolveMarks('backpressure', options, BACKPRESSURE_OPTION_KEYS);
   const { maxHeldBytes = DEFAULT_MAX_HELD_BYTES, overflow = 'error' } = options;
   const onDrop = 'onDrop' in options ? options.onDrop : undefined;
   if (typeof peer !== 'object' || peer === null || !('bufferedAmount$' in peer) || !('state$' in peer)) {

@@ -3,6 +3,7 @@ import { kWatchInbox } from '../peer/internal.js';
 import type { CloseInfo, Packet } from '../peer/types.js';
 import { endedNormally, WebSocketCloseError } from '../peer/WebSocketCloseError.js';
 import type { WebSocketPeer } from '../peer/WebSocketPeer.js';
+import { checkOptionKeys, optionKeys } from '../peer/optionKeys.js';
 import { argumentError } from '../peer/WebSocketPeerError.js';
 
 /** What a handler returned, as an observable: a plain value, a string too, is one value. */
@@ -22,6 +23,9 @@ export interface ConsumePacketsOptions {
   /** How many packets may be handled at once. Default 1: one after the other, in order. */
   concurrency?: number;
 }
+
+/** @internal The keys `consumePackets()` knows. */
+export const CONSUME_PACKETS_OPTION_KEYS = optionKeys<ConsumePacketsOptions>({ concurrency: true });
 
 /**
  * Handles the peer's inbound packets at the handler's own pace: takes a packet from the peer only
@@ -64,9 +68,7 @@ export function consumePackets<R>(
   if (typeof handler !== 'function') {
     throw argumentError(TypeError, 'ERR_INVALID_ARG_TYPE', 'consumePackets(): the handler must be a function');
   }
-  if (typeof options !== 'object' || options === null) {
-    throw argumentError(TypeError, 'ERR_INVALID_OPTION', 'consumePackets(): options must be an object');
-  }
+  checkOptionKeys('consumePackets', options, CONSUME_PACKETS_OPTION_KEYS);
   const { concurrency = 1 } = options;
   if (typeof concurrency !== 'number' || !Number.isSafeInteger(concurrency) || concurrency < 1) {
     throw argumentError(

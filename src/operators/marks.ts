@@ -1,4 +1,5 @@
 import { DEFAULT_HIGH_WATER_MARK, DEFAULT_LOW_WATER_MARK } from '../peer/constants.js';
+import { checkOptionKeys, optionKeys } from '../peer/optionKeys.js';
 import { argumentError } from '../peer/WebSocketPeerError.js';
 
 /** The marks on a peer's outbound buffer that flow control works between. */
@@ -12,14 +13,21 @@ export interface WaterMarks {
   lowWaterMark?: number;
 }
 
+/** @internal The keys of `WaterMarks`, which `backpressure()` and `sendAll()` know. */
+export const WATER_MARK_KEYS = optionKeys<WaterMarks>({ highWaterMark: true, lowWaterMark: true });
+
 const isByteCount = (value: unknown): value is number =>
   typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 
-/** @internal The marks, checked, with defaults filled in. */
-export function resolveMarks(fn: string, options: WaterMarks): { high: number; low: number } {
+/**
+ * @internal The marks, checked, with defaults filled in; first, that every key of `options` is in
+ * `known`, the keys of the function that takes them.
+ */
+export function resolveMarks(fn: string, options: WaterMarks, known: readonly string[]): { high: number; low: number } {
   if (typeof options !== 'object' || options === null) {
     throw argumentError(TypeError, 'ERR_INVALID_OPTION', `${fn}(): options must be an object`);
   }
+  checkOptionKeys(fn, options, known);
   const { highWaterMark = DEFAULT_HIGH_WATER_MARK } = options;
   // Each one checked before any arithmetic: a BigInt would make Math.floor() throw.
   const check = (name: string, value: unknown): void => {

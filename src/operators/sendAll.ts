@@ -4,7 +4,8 @@ import { kWrite } from '../peer/internal.js';
 import { asBytes, payloadLength, validateWriteMode } from '../peer/validation.js';
 import type { WebSocketPeer } from '../peer/WebSocketPeer.js';
 import { argumentError, WebSocketPeerError } from '../peer/WebSocketPeerError.js';
-import { resolveMarks, type WaterMarks } from './marks.js';
+import { optionKeys } from '../peer/optionKeys.js';
+import { resolveMarks, WATER_MARK_KEYS, type WaterMarks } from './marks.js';
 
 /** What `sendAll()` can send: strings and bytes, from a sync or an async source. */
 export type SendSource =
@@ -19,6 +20,9 @@ export interface SendAllOptions extends WaterMarks {
    */
   writeMode?: WriteMode;
 }
+
+/** @internal The keys `sendAll()` knows. */
+export const SEND_ALL_OPTION_KEYS = optionKeys<SendAllOptions, keyof WaterMarks>({ writeMode: true }, WATER_MARK_KEYS);
 
 /** How far `sendAll()` has come. */
 export interface SendProgress {
@@ -113,7 +117,7 @@ export function sendAll(
   source: SendSource,
   options: SendAllOptions = {},
 ): Observable<SendProgress> {
-  const { high, low } = resolveMarks('sendAll', options);
+  const { high, low } = resolveMarks('sendAll', options, SEND_ALL_OPTION_KEYS);
   const { writeMode } = options;
   if (writeMode !== undefined) validateWriteMode(writeMode);
   if (typeof peer !== 'object' || peer === null || typeof peer[kWrite] !== 'function') {
