@@ -84,6 +84,28 @@ describe('codec/json', () => {
       expectCode(() => encodeJson(1, { maxSize: 0 }), 'ERR_JSON_INVALID_ARG');
       expectCode(() => encodeJson(1, { maxDepth: 1.5 }), 'ERR_JSON_INVALID_ARG');
     });
+
+    it('refuses an unknown option key with ERR_JSON_INVALID_ARG, naming the nearest known one, both ways', () => {
+      // The codec's own error, as for any bad option: it throws nothing but JsonCodecError.
+      const refused = (fn: () => unknown, message: string): void => {
+        const error = jsonError(fn);
+        expect(error.code).to.equal('ERR_JSON_INVALID_ARG');
+        expect(error.message).to.equal(message);
+      };
+      refused(
+        () => encodeJson(1, { maxDeph: 4 } as never),
+        "encodeJson(): unknown option 'maxDeph' (did you mean 'maxDepth'?)",
+      );
+      refused(
+        () => decodeJson('1', { size: 8 } as never),
+        "decodeJson(): unknown option 'size' (did you mean 'maxSize'?)",
+      );
+      refused(() => encodeJson(1, { space: 2 } as never), "encodeJson(): unknown option 'space'");
+      refused(() => decodeJson('1', 'utf8' as never), 'decodeJson(): options must be an object');
+      const known = { maxSize: undefined, maxDepth: undefined };
+      expect(decodeJson(encodeJson([1], known), known)).to.deep.equal([1]);
+      expect(decodeJson(encodeJson([1], undefined), undefined)).to.deep.equal([1]);
+    });
   });
 
   describe('decodeJson()', () => {

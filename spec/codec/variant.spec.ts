@@ -325,6 +325,28 @@ describe('codec/variant', () => {
       expectCode(() => encodeVariant(1, { maxDepth: -1 }), 'ERR_VARIANT_INVALID_ARG');
       expectCode(() => decodeVariant(new Uint8Array(4), { maxSize: NaN }), 'ERR_VARIANT_INVALID_ARG');
     });
+
+    it('refuses an unknown option key with ERR_VARIANT_INVALID_ARG, naming the nearest known one, both ways', () => {
+      // The codec's own error, as for any bad option: it throws nothing but VariantError.
+      const refused = (fn: () => unknown, message: string): void => {
+        const error = variantError(fn);
+        expect(error.code).to.equal('ERR_VARIANT_INVALID_ARG');
+        expect(error.message).to.equal(message);
+      };
+      refused(
+        () => encodeVariant(1, { engin: 4 } as never),
+        "encodeVariant(): unknown option 'engin' (did you mean 'engine'?)",
+      );
+      refused(
+        () => decodeVariant(new Uint8Array(4), { maxsize: 8 } as never),
+        "decodeVariant(): unknown option 'maxsize' (did you mean 'maxSize'?)",
+      );
+      refused(() => encodeVariant(1, { godot: 4 } as never), "encodeVariant(): unknown option 'godot'");
+      refused(() => encodeVariant(1, null as never), 'encodeVariant(): options must be an object');
+      const known = { maxSize: undefined, maxDepth: undefined, engine: undefined };
+      expect(decodeVariant(encodeVariant(1, known), known)).to.equal(1);
+      expect(decodeVariant(encodeVariant(1, undefined), undefined)).to.equal(1);
+    });
   });
 
   describe('decodeVariant()', () => {

@@ -4,15 +4,12 @@ import { firstValueFrom, retry, Subscription } from 'rxjs';
 import { connect } from '../../src/observables/connect.js';
 import { listen } from '../../src/observables/listen.js';
 import {
-  collect,
-  delay,
-  expectInvalidOption,
-  internalsOf,
-  startServer,
-  stopAll,
-  takeValues,
-  until,
-} from '../helpers.js';
+  backoff,
+  type Connection,
+  type ConnectionStatus,
+  type DropReason,
+  type ReconnectOptions,
+} from '../../src/observables/Connection.js';
 import { reconnecting } from '../../src/observables/reconnecting.js';
 import type { Packet } from '../../src/peer/types.js';
 import type { WebSocketPeer } from '../../src/peer/WebSocketPeer.js';

@@ -9,7 +9,15 @@ import { decodeVariants, encodeVariants } from '../../src/operators/variants.js'
 import { WriteMode } from '../../src/peer/constants.js';
 import type { Packet } from '../../src/peer/types.js';
 import { WebSocketPeerError } from '../../src/peer/WebSocketPeerError.js';
-import { openPair, stopAll, takeValues } from '../helpers.js';
+import { delay, openPair, stopAll, takeValues } from '../helpers.js';
+
+async function until(check: () => boolean, ms = 2000): Promise<void> {
+  const start = Date.now();
+  while (!check()) {
+    if (Date.now() - start > ms) throw new Error('timed out waiting');
+    await delay(5);
+  }
+}
 
 describe('putVar()/getVar() and the codec operators', () => {
   afterEach(stopAll);
@@ -59,6 +67,80 @@ describe('putVar()/getVar() and the codec operators', () => {
       .with.property('code', 'ERR_PEER_CLOSED');
     await takeValues(remote.closed$, 1);
     expect(remote.getAvailablePacketCount()).to.equal(0);
+  });
+
+  it('getVar()/putVar() refuse an unknown option key before taking or sending anything', async () => {
+    const { client, remote } = await openPair();
+    const refused = (fn: () => unknown, message: string): void => {
+      try {
+        fn();
+      } catch (error) {
+        expect(error).to.be.instanceOf(VariantError).with.property('code', 'ERR_VARIANT_INVALID_ARG');
+        expect((error as Error).message).to.equal(message);
+        return;
+      }
+      expect.fail('expected a VariantError');
+    };
+    refused(
+      () => client.peer.putVar(1, { engin: 4 } as never),
+      "putVar(): unknown option 'engin' (did you mean 'engine'?)",
+    );
+    client.peer.putVar(2);
+    await until(() => remote.getAvailablePacketCount() === 1);
+    // Refused even with nothing waiting, and the waiting packet is not taken (and lost) for it.
+    refused(() => remote.getVar({ Engine: 4 } as never), "getVar(): unknown option 'Engine' (did you mean 'engine'?)");
+    expect(remote.getAvailablePacketCount()).to.equal(1);
+    expect(remote.getVar({ engine: undefined })).to.equal(2);
+    refused(() => remote.getVar({ Engine: 4 } as never), "getVar(): unknown option 'Engine' (did you mean 'engine'?)");
+  });
+
+  it('the codec operators refuse an unknown option key synchronously, before any value', () => {
+    const refused = (
+      fn: () => unknown,
+      Kind: typeof VariantError | typeof JsonCodecError,
+      code: string,
+      message: string,
+    ): void => {
+      try {
+        fn();
+      } catch (error) {
+        expect(error).to.be.instanceOf(Kind).with.property('code', code);
+        expect((error as Error).message).to.equal(message);
+        return;
+      }
+      expect.fail(`expected a ${Kind.name}`);
+    };
+    const variant = [VariantError, 'ERR_VARIANT_INVALID_ARG'] as const;
+    const json = [JsonCodecError, 'ERR_JSON_INVALID_ARG'] as const;
+    refused(
+      () => decodeVariants({ engin: 4 } as never),
+      ...variant,
+      "decodeVariants(): unknown option 'engin' (did you mean 'engine'?)",
+    );
+    refused(
+      () => encodeVariants({ depth: 4 } as never),
+      ...variant,
+      "encodeVariants(): unknown option 'depth' (did you mean 'maxDepth'?)",
+    );
+    refused(
+      () => decodeJsonPackets({ reviver: null } as never),
+      ...json,
+      "decodeJsonPackets(): unknown option 'reviver'",
+    );
+    refused(
+      () => encodeJsonPackets({ maxsize: 1 } as never),
+      ...json,
+      "encodeJsonPackets(): unknown option 'maxsize' (did you mean 'maxSize'?)",
+    );
+    // A bad value too is refused now rather than at the first value.
+    refused(
+      () => decodeVariants({ engine: 5 as never }),
+      ...variant,
+      'engine must be 3 or 4 (Godot 3.x or 4.x), not 5',
+    );
+    expect(() => decodeVariants({ maxSize: undefined, maxDepth: undefined, engine: undefined })).not.to.throw();
+    expect(() => encodeJsonPackets({ maxSize: undefined, maxDepth: undefined })).not.to.throw();
+    expect(() => decodeJsonPackets(undefined)).not.to.throw();
   });
 
   it('encodeVariants() and decodeVariants() carry values through a real connection', async () => {

@@ -1,4 +1,5 @@
 import { utf8Length } from '../peer/validation.js';
+import { optionKeys, unknownOption } from '../peer/optionKeys.js';
 import { JsonCodecError } from './JsonCodecError.js';
 
 /** A value JSON carries: what `decodeJson()` returns and `encodeJson()` takes. */
@@ -12,6 +13,9 @@ export interface JsonCodecOptions {
   maxDepth?: number;
 }
 
+/** @internal The keys of `JsonCodecOptions`. */
+export const JSON_OPTION_KEYS = optionKeys<JsonCodecOptions>({ maxSize: true, maxDepth: true });
+
 /** The default {@link JsonCodecOptions.maxSize}: 8 MiB. */
 export const DEFAULT_JSON_MAX_SIZE = 8 * 1024 * 1024;
 /** The default {@link JsonCodecOptions.maxDepth}. */
@@ -24,7 +28,18 @@ const CLOSE_BRACE = 0x7d; // }
 const QUOTE = 0x22; // "
 const BACKSLASH = 0x5c; // \
 
-function resolveOptions(options: JsonCodecOptions | undefined): Required<JsonCodecOptions> {
+/**
+ * @internal The options of `fn`, checked, with defaults filled in: a bad one, an unknown key too,
+ * throws `ERR_JSON_INVALID_ARG` (the codec throws nothing but `JsonCodecError`).
+ */
+export function resolveJsonOptions(fn: string, options: JsonCodecOptions | undefined): Required<JsonCodecOptions> {
+  if (options !== undefined) {
+    if (typeof options !== 'object' || options === null) {
+      throw new JsonCodecError('ERR_JSON_INVALID_ARG', `${fn}(): options must be an object`);
+    }
+    const unknown = unknownOption(fn, options, JSON_OPTION_KEYS);
+    if (unknown !== undefined) throw new JsonCodecError('ERR_JSON_INVALID_ARG', unknown);
+  }
   const maxSize = options?.maxSize ?? DEFAULT_JSON_MAX_SIZE;
   const maxDepth = options?.maxDepth ?? DEFAULT_JSON_MAX_DEPTH;
   if (!Number.isSafeInteger(maxSize) || maxSize < 1) {
@@ -126,7 +141,7 @@ function check(value: unknown, depth: number, maxDepth: number): void {
  */
 export function encodeJson(value: unknown, options?: JsonCodecOptions): string {
   try {
-    const { maxSize, maxDepth } = resolveOptions(options);
+    const { maxSize, maxDepth } = resolveJsonOptions('encodeJson', options);
     check(value, 0, maxDepth);
     const text = JSON.stringify(value);
     checkSize(text, maxSize, 'the JSON text');
@@ -167,7 +182,7 @@ function checkDepth(text: string, maxDepth: number): void {
  */
 export function decodeJson(text: string, options?: JsonCodecOptions): JsonValue {
   try {
-    const { maxSize, maxDepth } = resolveOptions(options);
+    const { maxSize, maxDepth } = resolveJsonOptions('decodeJson', options);
     if (typeof text !== 'string') {
       throw new JsonCodecError(
         'ERR_JSON_INVALID_ARG',

@@ -25,6 +25,7 @@ import {
   Vector4i,
   type Variant,
 } from './godotTypes.js';
+import { optionKeys, unknownOption } from '../peer/optionKeys.js';
 import { VariantError } from './VariantError.js';
 import type { Packet } from '../peer/types.js';
 import { registerVariantCodec } from '../peer/variantCodec.js';
@@ -59,6 +60,9 @@ export interface VariantOptions {
    */
   engine?: 3 | 4;
 }
+
+/** @internal The keys of `VariantOptions`. */
+export const VARIANT_OPTION_KEYS = optionKeys<VariantOptions>({ maxSize: true, maxDepth: true, engine: true });
 
 /** The engine's default `encode_buffer_max_size`: 8 MiB. */
 export const DEFAULT_VARIANT_MAX_SIZE = 8 * 1024 * 1024;
@@ -195,7 +199,18 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 
 type Engine = 3 | 4;
 
-function resolveOptions(options: VariantOptions | undefined): Required<VariantOptions> {
+/**
+ * @internal The options of `fn`, checked, with defaults filled in: a bad one, an unknown key too,
+ * throws `ERR_VARIANT_INVALID_ARG` (the codec throws nothing but `VariantError`).
+ */
+export function resolveVariantOptions(fn: string, options: VariantOptions | undefined): Required<VariantOptions> {
+  if (options !== undefined) {
+    if (typeof options !== 'object' || options === null) {
+      throw new VariantError('ERR_VARIANT_INVALID_ARG', `${fn}(): options must be an object`);
+    }
+    const unknown = unknownOption(fn, options, VARIANT_OPTION_KEYS);
+    if (unknown !== undefined) throw new VariantError('ERR_VARIANT_INVALID_ARG', unknown);
+  }
   const maxSize = options?.maxSize ?? DEFAULT_VARIANT_MAX_SIZE;
   const maxDepth = options?.maxDepth ?? DEFAULT_VARIANT_MAX_DEPTH;
   const engine = options?.engine ?? DEFAULT_VARIANT_ENGINE;
@@ -655,7 +670,7 @@ class Encoder {
  */
 export function encodeVariant(value: Variant, options?: VariantOptions): Uint8Array {
   try {
-    const { maxSize, maxDepth, engine } = resolveOptions(options);
+    const { maxSize, maxDepth, engine } = resolveVariantOptions('encodeVariant', options);
     const out = new Writer(maxSize);
     new Encoder(out, maxDepth, engine).value(value, 0);
     return out.result();
@@ -1065,7 +1080,7 @@ function asBytes(bytes: unknown): Uint8Array {
  */
 export function decodeVariant(bytes: Uint8Array | ArrayBuffer | ArrayBufferView, options?: VariantOptions): Variant {
   try {
-    const { maxSize, maxDepth, engine } = resolveOptions(options);
+    const { maxSize, maxDepth, engine } = resolveVariantOptions('decodeVariant', options);
     const input = asBytes(bytes);
     if (input.length > maxSize) {
       throw new VariantError('ERR_VARIANT_TOO_LARGE', `${input.length} bytes exceed maxSize (${maxSize} bytes)`);
@@ -1098,7 +1113,7 @@ export function decodeVariant(bytes: Uint8Array | ArrayBuffer | ArrayBufferView,
  * ```
  */
 export function enableVariants(): void {
-  registerVariantCodec({ encode: encodeVariant, decode: decodePacket });
+  registerVariantCodec({ encode: encodeVariant, decode: decodePacket, check: resolveVariantOptions });
 }
 
 /** What `getVar()` does with the packet it took. */

@@ -1,5 +1,5 @@
 import { map, type OperatorFunction } from 'rxjs';
-import { decodeJson, encodeJson, type JsonCodecOptions, type JsonValue } from '../codec/json.js';
+import { decodeJson, encodeJson, type JsonCodecOptions, type JsonValue, resolveJsonOptions } from '../codec/json.js';
 import { JsonCodecError } from '../codec/JsonCodecError.js';
 import type { Packet } from '../peer/types.js';
 
@@ -14,8 +14,10 @@ const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  * peer.packets$.pipe(decodeJsonPackets()).subscribe((message) => console.log(message));
  * ```
  * @param options `maxSize` (8 MiB), `maxDepth` (256).
+ * @throws JsonCodecError (`ERR_JSON_INVALID_ARG`) synchronously, for a bad option.
  */
 export function decodeJsonPackets(options?: JsonCodecOptions): OperatorFunction<Packet, JsonValue> {
+  resolveJsonOptions('decodeJsonPackets', options);
   return map((packet) => {
     if (packet.isString) return decodeJson(packet.data, options);
     let text: string;
@@ -36,7 +38,10 @@ export function decodeJsonPackets(options?: JsonCodecOptions): OperatorFunction<
  * import { encodeJsonPackets } from 'rx-websocket-peer';
  * messages$.pipe(encodeJsonPackets()).subscribe(peer.sink);
  * ```
+ * @param options `maxSize` (8 MiB), `maxDepth` (256).
+ * @throws JsonCodecError (`ERR_JSON_INVALID_ARG`) synchronously, for a bad option.
  */
 export function encodeJsonPackets(options?: JsonCodecOptions): OperatorFunction<unknown, Packet> {
+  resolveJsonOptions('encodeJsonPackets', options);
   return map((value): Packet => ({ isString: true, data: encodeJson(value, options) }));
 }

@@ -1,6 +1,6 @@
 import { map, type OperatorFunction } from 'rxjs';
 import type { Variant } from '../codec/godotTypes.js';
-import { decodeVariant, encodeVariant, type VariantOptions } from '../codec/variant.js';
+import { decodeVariant, encodeVariant, resolveVariantOptions, type VariantOptions } from '../codec/variant.js';
 import { VariantError } from '../codec/VariantError.js';
 import type { Packet } from '../peer/types.js';
 
@@ -13,8 +13,10 @@ import type { Packet } from '../peer/types.js';
  * peer.packets$.pipe(decodeVariants()).subscribe((value) => console.log(value));
  * ```
  * @param options `engine` (`3`, or `4` for Godot 4's encoding), `maxSize` (8 MiB), `maxDepth` (256).
+ * @throws VariantError (`ERR_VARIANT_INVALID_ARG`) synchronously, for a bad option.
  */
 export function decodeVariants(options?: VariantOptions): OperatorFunction<Packet, Variant> {
+  resolveVariantOptions('decodeVariants', options);
   return map((packet) => {
     if (packet.isString) {
       throw new VariantError(
@@ -35,7 +37,9 @@ export function decodeVariants(options?: VariantOptions): OperatorFunction<Packe
  * positions$.pipe(encodeVariants()).subscribe(peer.sink);
  * ```
  * @param options `engine` (`3`, or `4` for Godot 4's encoding), `maxSize` (8 MiB), `maxDepth` (256).
+ * @throws VariantError (`ERR_VARIANT_INVALID_ARG`) synchronously, for a bad option.
  */
 export function encodeVariants(options?: VariantOptions): OperatorFunction<Variant, Packet> {
+  resolveVariantOptions('encodeVariants', options);
   return map((value): Packet => ({ isString: false, data: encodeVariant(value, options) }));
 }

@@ -387,13 +387,15 @@ export class WebSocketPeer implements TransportHandlers, InboxOwner<Packet> {
    * whatever the write mode: what Godot's `get_var()` reads (the seed's `put_var`).
    * @param options `engine` (`3`, or `4` for Godot 4's encoding), `maxSize` (8 MiB, the engine's
    *   `encode_buffer_max_size`), `maxDepth` (256).
-   * @throws VariantError for a value Godot has no encoding for, or past the limits;
-   *   WebSocketPeerError `ERR_PEER_CLOSED` once closing. Nothing is sent then.
+   * @throws VariantError for a value Godot has no encoding for, or past the limits, or for a bad
+   *   option (`ERR_VARIANT_INVALID_ARG`); WebSocketPeerError `ERR_PEER_CLOSED` once closing.
+   *   Nothing is sent then.
    * @throws WebSocketPeerError `ERR_NOT_SUPPORTED` in a browser bundle that left the codec out
    *   (no other codec export imported): call `enableVariants()` once at start-up.
    */
   putVar(value: Variant, options?: VariantOptions): void {
     const codec = variantCodec('putVar()');
+    codec.check('putVar', options);
     if (!this.isConnectedToHost()) {
       throw new WebSocketPeerError('ERR_PEER_CLOSED', `Cannot send: the peer is ${this.state}`);
     }
@@ -406,10 +408,13 @@ export class WebSocketPeer implements TransportHandlers, InboxOwner<Packet> {
    * `allow_objects = false`.
    * @param options as for `putVar()`: `engine` (`3`, or `4`), `maxSize`, `maxDepth`.
    * @throws VariantError when the packet is text or holds no valid encoding; it is taken anyway.
+   *   For a bad option (`ERR_VARIANT_INVALID_ARG`), before any packet is taken.
    * @throws WebSocketPeerError `ERR_NOT_SUPPORTED`, as `putVar()` does; no packet is taken then.
    */
   getVar(options?: VariantOptions): Variant | undefined {
     const codec = variantCodec('getVar()');
+    // Before the packet is taken: a bad option must not cost it, nor pass unseen when none waits.
+    codec.check('getVar', options);
     const packet = this.getPacket();
     return packet === undefined ? undefined : codec.decode(packet, options);
   }

@@ -14,6 +14,8 @@ export interface VariantCodec {
   encode(value: Variant, options?: VariantOptions): Uint8Array;
   /** `decodeVariant()` of a binary packet; a text packet throws `VariantError` `ERR_VARIANT_INVALID`. */
   decode(packet: Packet, options?: VariantOptions): Variant;
+  /** Checks the options of `fn` (`VariantError` `ERR_VARIANT_INVALID_ARG`), before anything is sent or taken. */
+  check(fn: string, options: VariantOptions | undefined): void;
 }
 
 let registered: VariantCodec | undefined;
