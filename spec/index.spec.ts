@@ -1,5 +1,15 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
@@ -178,5 +188,147 @@ describe('the built package', () => {
       const declarations = readFileSync(types, 'utf8');
       for (const name of RUNTIME_EXPORTS) expect(declarations, `${condition} types`).to.include(name);
     }
+  });
+});
+
+/** The repository's TypeScript, run on a project; resolves with its exit code and output. */
+function tsc(project: string): Promise<{ code: number; out: string }> {
+  const bin = join(root, 'node_modules/typescript/bin/tsc');
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [bin, '-p', project, '--listFiles'],
+      { cwd: project, timeout: 60_000 },
+      (error, stdout) => {
+        resolve({ code: error ? Number(error.code ?? 1) : 0, out: stdout });
+      },
+    );
+  });
+}
+
+/**
+ * Type-checks `source` as an app's `app.ts` with `compilerOptions`, the package in its
+ * node_modules (a symlink to this repository, so its exports map decides which declarations the
+ * app gets) beside rxjs. Returns the errors and the files the program read.
+ */
+async function typeCheckApp(
+  source: string,
+  compilerOptions: Record<string, unknown>,
+): Promise<{ code: number; errors: string[]; files: string[] }> {
+  const app = mkdtempSync(join(tmpdir(), 'rxwp-types-'));
+  try {
+    mkdirSync(join(app, 'node_modules'));
+    symlinkSync(root, join(app, 'node_modules/rx-websocket-peer'), 'dir');
+    // The app's own rxjs (a peer dependency), as an app has it.
+    symlinkSync(join(root, 'node_modules/rxjs'), join(app, 'node_modules/rxjs'), 'dir');
+    const strict = { strict: true, skipLibCheck: false, noEmit: true, target: 'es2022', module: 'esnext' };
+    const tsconfig = { compilerOptions: { ...strict, ...compilerOptions }, files: ['app.ts'] };
+    writeFileSync(join(app, 'tsconfig.json'), JSON.stringify(tsconfig, null, 2));
+    writeFileSync(join(app, 'app.ts'), source);
+    const { code, out } = await tsc(app);
+    const lines = out.split('\n').filter((line) => line.trim() !== '');
+    return {
+      code,
+      errors: lines.filter((line) => /error TS\d+/.test(line)),
+      files: lines.filter((line) => line.startsWith('/')),
+    };
+  } finally {
+    rmSync(app, { recursive: true, force: true });
+  }
+}
+
+describe("the built package's declarations", () => {
+  it('of the browser entry compile without @types/node: types [], skipLibCheck false, lib es2022 and dom', async function () {
+    this.timeout(60_000);
+    // A browser or Angular app: no Node types anywhere, the package resolved with the browser condition.
+    const app = `
+      import {
+        backoff, backpressure, CloseCode, connect, type ConnectOptions, consumePackets, decodeJsonPackets,
+        decodeVariants, encodeJsonPackets, encodeVariants, listen, type ListenOptions, type PemInput,
+        reconnecting, type ReconnectOptions, sendAll, type WebSocketPeer, WebSocketPeerError, WriteMode,
+      } from 'rx-websocket-peer';
+      import { of, retry, switchMap } from 'rxjs';
+
+      const options: ConnectOptions = { protocols: ['chat'], handshakeTimeout: 5_000, writeMode: WriteMode.Text };
+      connect('wss://example.com/feed', options)
+        .pipe(
+          retry({ count: 3, delay: backoff({ maxDelay: 5_000 }) }),
+          switchMap((peer: WebSocketPeer) => peer.packets$),
+          decodeJsonPackets({ maxDepth: 32 }),
+        )
+        .subscribe({
+          next: (message) => console.log(message),
+          error: (e: unknown) => console.log(e instanceof WebSocketPeerError ? e.code : e),
+        });
+
+      const reconnectOptions: ReconnectOptions = { maxDelay: 10_000, maxQueuedWrites: 100, protocols: 'chat' };
+      const chat = reconnecting('wss://example.com/chat', reconnectOptions);
+      chat.status$.subscribe((status) => console.log(status.state));
+      chat.peer$
+        .pipe(switchMap((peer) => of({ hp: 3 }, [1, 2]).pipe(encodeJsonPackets(), backpressure(peer))))
+        .subscribe(chat.sink);
+      chat.peer$.pipe(switchMap((peer) => sendAll(peer, ['text', new Uint8Array(4)], { highWaterMark: 1 << 20 }))).subscribe();
+      chat.peer$.pipe(switchMap((peer) => consumePackets(peer, async (packet) => packet.data))).subscribe();
+      chat.packets$.pipe(decodeVariants({ engine: 4 })).subscribe();
+      of(1, 'two').pipe(encodeVariants()).subscribe(chat.sink);
+      chat.close(CloseCode.Normal);
+
+      // listen() throws in a browser, but its options type is exported there and must stand alone too.
+      const pem: PemInput = [new Uint8Array([45]), '-----BEGIN CERTIFICATE-----'];
+      const listenOptions: ListenOptions = { port: 8080, protocols: ['chat'], key: pem, cert: pem };
+      export const serve = (): unknown => listen(listenOptions);
+    `;
+    const { code, errors, files } = await typeCheckApp(app, {
+      lib: ['es2022', 'dom'],
+      moduleResolution: 'bundler',
+      customConditions: ['browser'],
+      types: [],
+      typeRoots: [],
+    });
+    expect(errors, 'type errors').to.deep.equal([]);
+    expect(code).to.equal(0);
+    expect(files).to.include(join(root, 'dist/esm/index.browser.d.ts'));
+    expect(files).not.to.include(join(root, 'dist/esm/index.d.ts'));
+    expect(
+      files.filter((file) => file.includes('/@types/')),
+      'declarations from @types',
+    ).to.deep.equal([]);
+  });
+
+  it("of the Node entry keep Node's own types: Buffer in PemInput, http/https servers in ListenOptions", async function () {
+    this.timeout(60_000);
+    const app = `
+      import { createServer, type Server } from 'node:http';
+      import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+      import {
+        connect, type ConnectOptions, listen, type ListenOptions, type PemInput, reconnecting, type ReconnectOptions,
+      } from 'rx-websocket-peer';
+
+      type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+      export const exact: [
+        Equal<PemInput, string | Buffer | Array<string | Buffer>>,
+        Equal<ListenOptions['server'], Server | HttpsServer | undefined>,
+        Equal<ListenOptions['key'], PemInput | undefined>,
+        Equal<ListenOptions['cert'], PemInput | undefined>,
+        Equal<ConnectOptions['ca'], PemInput | undefined>,
+        Equal<ReconnectOptions['ca'], PemInput | undefined>,
+      ] = [true, true, true, true, true, true];
+
+      listen({ server: createServer() }).subscribe();
+      listen({ server: createHttpsServer() }).subscribe();
+      connect('wss://127.0.0.1:1', { ca: Buffer.from('pem') }).subscribe();
+      reconnecting('wss://127.0.0.1:1', { ca: [Buffer.from('pem'), 'pem'] }).close();
+      // ReconnectOptions is ConnectOptions and more.
+      export const shared: ConnectOptions = { maxDelay: 5 } as ReconnectOptions;
+    `;
+    const { code, errors, files } = await typeCheckApp(app, {
+      lib: ['es2022'],
+      moduleResolution: 'bundler',
+      types: ['node'],
+      typeRoots: [join(root, 'node_modules/@types')],
+    });
+    expect(errors, 'type errors').to.deep.equal([]);
+    expect(code).to.equal(0);
+    expect(files).to.include(join(root, 'dist/esm/index.d.ts'));
   });
 });

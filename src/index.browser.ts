@@ -38,10 +38,10 @@ export { JsonCodecError, type JsonCodecErrorCode } from './codec/JsonCodecError.
 export { decodeVariant, enableVariants, encodeVariant, type VariantOptions } from './codec/variant.js';
 export { VariantError, type VariantErrorCode } from './codec/VariantError.js';
 export { connect } from './observables/connect.browser.js';
-export type { ConnectOptions } from './observables/connect.js';
+export type { PemInput } from './observables/common.js';
+export type { ConnectOptions } from './observables/connectOptions.js';
 export { listen } from './observables/listen.browser.js';
-export type { ListenOptions } from './observables/listen.js';
-export type { PemInput } from './observables/options.js';
+export type { ListenOptions } from './observables/listenOptions.js';
 export { PeerServer, type ServerLimits } from './observables/PeerServer.js';
 export {
   backoff,

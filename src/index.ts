@@ -44,14 +44,8 @@ export { connect, type ConnectOptions } from './observables/connect.js';
 export { listen, type ListenOptions } from './observables/listen.js';
 export type { PemInput } from './observables/options.js';
 export { PeerServer, type ServerLimits } from './observables/PeerServer.js';
-export {
-  backoff,
-  Connection,
-  type ConnectionStatus,
-  type DropReason,
-  type ReconnectOptions,
-} from './observables/Connection.js';
-export { reconnecting } from './observables/reconnecting.js';
+export { backoff, Connection, type ConnectionStatus, type DropReason } from './observables/Connection.js';
+export { reconnecting, type ReconnectOptions } from './observables/reconnecting.js';
 export {
   backpressure,
   type BackpressureOptions,

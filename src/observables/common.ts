@@ -12,6 +12,13 @@ import {
 import { type ArgumentError, argumentError } from '../peer/WebSocketPeerError.js';
 import { describe, validateWriteMode } from '../peer/validation.js';
 
+/**
+ * PEM text: a string, its bytes (a `Uint8Array`; a Node `Buffer` is one), or an array of them.
+ * The Node entry's `PemInput` says `Buffer`, as Node's TLS options do; this one names no Node
+ * type, so that the browser entry's declarations compile without `@types/node`.
+ */
+export type PemInput = string | Uint8Array | Array<string | Uint8Array>;
+
 /** @internal Throws `ERR_INVALID_OPTION` unless `value` passes `check`. */
 export function checkOption<T>(
   fn: string,

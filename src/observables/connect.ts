@@ -16,13 +16,24 @@ import {
   isProtocolList,
   isServerName,
   isTimeout,
+  type PemInput,
   resolvePeerOptions,
   toPem,
 } from './options.js';
 import { emitOpenPeer, parseUrl } from './common.js';
-import { CONNECT_OPTION_KEYS, type ConnectOptions } from './connectOptions.js';
+import { type ConnectOptions as AnyPlatformConnectOptions, CONNECT_OPTION_KEYS } from './connectOptions.js';
 
-export type { ConnectOptions } from './connectOptions.js';
+/** Options of `connect()`. */
+export interface ConnectOptions extends AnyPlatformConnectOptions {
+  /**
+   * `wss:` only: the certificate authorities to trust, PEM (a self-signed certificate is its own
+   * CA). They replace Node's bundled roots for this connection; pass
+   * `[...tls.rootCertificates, yourCa]` to trust both. Default: Node's roots (and
+   * `NODE_EXTRA_CA_CERTS`). The server's certificate is always verified, whatever
+   * `NODE_TLS_REJECT_UNAUTHORIZED` says.
+   */
+  ca?: PemInput;
+}
 
 /**
  * Opens a WebSocket connection. Cold: each subscription opens its own connection. Emits the

@@ -1,10 +1,11 @@
 // The options of connect(), on every platform: the browser's connect() and reconnecting() check
-// keys against the same list as Node's, so this module imports no Node module.
+// keys against the same list as Node's. It names no Node module and no Node type, so that the
+// browser entry's declarations compile without @types/node; connect.ts narrows `ca` for Node.
 import { optionKeys } from '../peer/optionKeys.js';
 import { PEER_OPTION_KEYS, type PeerOptions } from '../peer/WebSocketPeer.js';
-import type { PemInput } from './options.js';
+import type { PemInput } from './common.js';
 
-/** Options of `connect()`. */
+/** Options of `connect()`. In the browser, those a page cannot honour throw `ERR_NOT_SUPPORTED`. */
 export interface ConnectOptions extends PeerOptions {
   /** Subprotocols to offer, in order of preference; `peer.getSelectedProtocol()` tells which one the server chose. */
   protocols?: string | string[];
@@ -20,13 +21,7 @@ export interface ConnectOptions extends PeerOptions {
    * is whole. Default 16,384, as in `ws`.
    */
   maxFragments?: number;
-  /**
-   * `wss:` only: the certificate authorities to trust, PEM (a self-signed certificate is its own
-   * CA). They replace Node's bundled roots for this connection; pass
-   * `[...tls.rootCertificates, yourCa]` to trust both. Default: Node's roots (and
-   * `NODE_EXTRA_CA_CERTS`). The server's certificate is always verified, whatever
-   * `NODE_TLS_REJECT_UNAUTHORIZED` says.
-   */
+  /** `wss:` in Node only: the certificate authorities to trust, PEM (see the Node entry's `ConnectOptions`). */
   ca?: PemInput;
   /**
    * `wss:` only: the host name to send in TLS SNI and to check the server's certificate against,

@@ -1,6 +1,6 @@
 import type { Observable } from 'rxjs';
 import { WebSocketPeerError } from '../peer/WebSocketPeerError.js';
-import type { ListenOptions } from './listen.js';
+import type { ListenOptions } from './listenOptions.js';
 import type { PeerServer } from './PeerServer.js';
 
 /**

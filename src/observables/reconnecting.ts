@@ -1,5 +1,19 @@
-import { Connection, type ReconnectOptions } from './Connection.js';
-import { connect } from './connect.js';
+import {
+  Connection,
+  type ConnectFunction,
+  type ReconnectOptions as AnyPlatformReconnectOptions,
+} from './Connection.js';
+import { connect, type ConnectOptions } from './connect.js';
+import type { PemInput } from './options.js';
+
+/** Options of `reconnecting()`: those of `connect()`, and how to reconnect. */
+export interface ReconnectOptions extends ConnectOptions, AnyPlatformReconnectOptions {
+  /**
+   * `wss:` only: the certificate authorities to trust, PEM, as for `connect()`. (Declared again:
+   * Node's `ConnectOptions` takes `Buffer`s where the options of every platform take bytes.)
+   */
+  ca?: PemInput;
+}
 
 /**
  * A connection to `url` that reopens itself with exponential backoff and jitter, and queues
@@ -20,5 +34,7 @@ import { connect } from './connect.js';
  * @throws TypeError (`ERR_INVALID_URL`, `ERR_INVALID_OPTION`) synchronously, for a bad URL or option.
  */
 export function reconnecting(url: string | URL, options: ReconnectOptions = {}): Connection {
-  return new Connection(url, options, connect);
+  // Connection hands connect() what it was given here, Node's options: the cast widens only
+  // what the type says of `ca`.
+  return new Connection(url, options, connect as ConnectFunction);
 }
