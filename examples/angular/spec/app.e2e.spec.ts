@@ -1,6 +1,7 @@
-// The built app (`ng build`, which scripts/test-angular.mjs runs first) in Debian's headless
-// Chromium, driven by playwright-core (which brings no browser of its own), served by server.mjs:
-// the app over HTTP and an rx-websocket-peer listen() server on /chat that ticks every 100 ms.
+// The built app (`ng build`, which `npm test` runs first) in Debian's headless Chromium (or the
+// Chromium or Chrome at $CHROMIUM_PATH), driven by playwright-core (which brings no browser of its
+// own), served by server.mjs: the app over HTTP and an rx-websocket-peer listen() server on /chat
+// that ticks every 100 ms.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -12,7 +13,7 @@ import { APP_ROOT, startChatServer } from '../server.mjs';
 const HERE = resolve(import.meta.dirname, '..');
 const STATS = join(HERE, 'dist/chat/stats.json');
 const SCREENSHOT = join(HERE, 'artifacts/app.png');
-const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
@@ -77,9 +78,14 @@ describe('the Angular app in Chromium', function () {
 
   it('was built with the browser build of rx-websocket-peer: no ws, no node: module, one RxJS', () => {
     const inputs = Object.keys((JSON.parse(readFileSync(STATS, 'utf8')) as { inputs: object }).inputs);
-    // The library, linked from ../.. (file:../..): its files, as the build saw them.
-    const libraryFile = /^(?:\.\.\/\.\.|node_modules\/rx-websocket-peer)\/dist\/esm\/(.*)$/;
-    const library = inputs.flatMap((input) => libraryFile.exec(input)?.[1] ?? []);
+    // The library, installed from its tarball as a user's app has it: its files, as the build saw them.
+    const library = inputs.flatMap(
+      (input) => /^node_modules\/rx-websocket-peer\/dist\/esm\/(.*)$/.exec(input)?.[1] ?? [],
+    );
+    expect(
+      inputs.filter((input) => input.startsWith('../')),
+      'inputs outside the example',
+    ).to.deep.equal([]);
     expect(library).to.include('index.browser.js');
     expect(library).not.to.include('index.js');
     expect(library.filter((file) => /Node/.test(file))).to.deep.equal([]);
