@@ -25,10 +25,12 @@ import {
   timeout,
   toArray,
 } from 'rxjs';
+import { type ReconnectOptions } from 'rx-websocket-peer';
 import {
   CHAT_RECONNECT_OPTIONS,
   CHAT_URL,
   type ChatMessage,
+  type ChatSendError,
   ChatService,
   type ChatState,
 } from '../src/app/chat.service';
@@ -109,7 +111,7 @@ describe('ChatService (Angular, zoneless, in Node)', function () {
   const subscriptions: Subscription[] = [];
 
   /** A fresh injector, like an app's root one, with the service pointed at `url`. */
-  function createInjector(url: string): EnvironmentInjector {
+  function createInjector(url: string, options: ReconnectOptions = {}): EnvironmentInjector {
     const parent = platform.injector;
     if (!(parent instanceof EnvironmentInjector)) throw new Error('the platform injector is no EnvironmentInjector');
     injector = createEnvironmentInjector(
@@ -117,7 +119,7 @@ describe('ChatService (Angular, zoneless, in Node)', function () {
         provideZonelessChangeDetection(),
         { provide: CHAT_URL, useValue: url },
         // Short delays, so that a restart is noticed and retried within the test.
-        { provide: CHAT_RECONNECT_OPTIONS, useValue: { initialDelay: 50, maxDelay: 200 } },
+        { provide: CHAT_RECONNECT_OPTIONS, useValue: { initialDelay: 50, maxDelay: 200, ...options } },
         ChatService,
       ],
       parent,
@@ -222,8 +224,71 @@ describe('ChatService (Angular, zoneless, in Node)', function () {
     expect(states.values.at(-1)).to.deep.equal({ state: 'closed' });
     expect(states.done()).to.equal(true);
     await until(messages.done, 'messages$ to complete'); // once the closing handshake is over
-    expect(() => chat.send('too late'))
-      .to.throw()
-      .with.property('code', 'ERR_PEER_CLOSED');
+    const errors = record(chat.sendError$);
+    expect(chat.send('too late')).to.equal(false);
+    expect(errors.values.at(-1)).to.deep.include({ code: 'ERR_PEER_CLOSED', text: 'too late' });
+  });
+
+  it('queued$ counts the sends that wait while the server is down, and is 0 once they went out', async () => {
+    server = await startServer();
+    const { port } = server;
+    const chat = createInjector(server.url).get(ChatService);
+    const queued = record(chat.queued$);
+    const messages = record<ChatMessage>(chat.messages$);
+    await waitFor(chat.state$, (s) => s.state === 'open', "'open'");
+    expect(chat.send('while up')).to.equal(true);
+    await until(() => messages.values.includes('echo: while up'), 'the echo of a send while open');
+    expect(queued.values).to.deep.equal([0]); // sent at once: nothing waited
+
+    server.stop();
+    server = undefined;
+    await waitFor(chat.state$, (s) => s.state === 'reconnecting', "'reconnecting'");
+    expect(chat.send('while down 1')).to.equal(true);
+    expect(chat.send('while down 2')).to.equal(true);
+    expect(queued.values).to.deep.equal([0, 1, 2]);
+
+    server = await startServer(port);
+    await until(() => messages.values.includes('echo: while down 2'), 'the echo of the queued sends');
+    expect(server.received).to.deep.equal(['while down 1', 'while down 2']);
+    // Back to 0 once the new connection took them, with no send after it to tell.
+    await until(() => queued.values.at(-1) === 0, 'queued$ to be 0 again');
+    expect(queued.values).to.deep.equal([0, 1, 2, 0]);
+  });
+
+  it('send() past maxQueuedWrites returns false and tells sendError$ ERR_QUEUE_FULL; a send taken clears it', async () => {
+    // Nothing listens on this port: the service keeps retrying, and sends wait.
+    const unused = await startServer();
+    unused.stop();
+    const chat = createInjector(unused.url, { maxQueuedWrites: 2 }).get(ChatService);
+    const errors = record<ChatSendError | undefined>(chat.sendError$);
+    const queued = record(chat.queued$);
+    expect(chat.send('one')).to.equal(true);
+    expect(chat.send('two')).to.equal(true);
+    expect(errors.values).to.deep.equal([undefined, undefined, undefined]);
+
+    expect(chat.send('three')).to.equal(false);
+    const refused = errors.values.at(-1);
+    expect(refused).to.deep.include({ code: 'ERR_QUEUE_FULL', text: 'three' });
+    expect(refused?.message).to.be.a('string').and.not.equal('');
+    expect(queued.values).to.deep.equal([0, 1, 2]); // 'three' was not queued
+
+    server = await startServer(unused.port);
+    await until(() => queued.values.at(-1) === 0, 'the queued sends to go out');
+    expect(chat.send('three, again')).to.equal(true);
+    expect(errors.values.at(-1)).to.equal(undefined);
+    await until(() => server!.received.length === 3, 'three texts at the server');
+    expect(server.received).to.deep.equal(['one', 'two', 'three, again']);
+  });
+
+  it('send() once the connection gave up returns false and tells sendError$ ERR_PEER_CLOSED', async () => {
+    const unused = await startServer();
+    unused.stop();
+    const chat = createInjector(unused.url, { maxAttempts: 1, initialDelay: 10, maxDelay: 10 }).get(ChatService);
+    const errors = record<ChatSendError | undefined>(chat.sendError$);
+    chat.send('into the void'); // connects; the first try and the one retry are refused
+    await waitFor(chat.state$, (s) => s.state === 'closed', "'closed'");
+
+    expect(chat.send('too late')).to.equal(false);
+    expect(errors.values.at(-1)).to.deep.include({ code: 'ERR_PEER_CLOSED', text: 'too late' });
   });
 });

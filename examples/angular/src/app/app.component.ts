@@ -23,10 +23,18 @@ const describe = (message: ChatMessage): string =>
         <span>next try in {{ state().delay }} ms</span>
       }
     </p>
+    <p class="status">
+      Waiting to be sent: <strong data-testid="queued">{{ queued() }}</strong>
+    </p>
     <form (submit)="$event.preventDefault(); send(text)">
       <input #text data-testid="text" placeholder="Say something" autocomplete="off" />
       <button type="submit" data-testid="send">Send</button>
     </form>
+    @if (sendError(); as error) {
+      <p class="error" role="alert" data-testid="send-error">
+        Not sent: “{{ error.text }}”. <code>{{ error.code }}</code> {{ error.message }}
+      </p>
+    }
     <ol data-testid="messages">
       @for (message of messages(); track $index) {
         <li>{{ message }}</li>
@@ -46,6 +54,9 @@ const describe = (message: ChatMessage): string =>
     ol {
       font-family: ui-monospace, monospace;
     }
+    .error {
+      color: #a00;
+    }
   `,
 })
 export class AppComponent {
@@ -53,6 +64,10 @@ export class AppComponent {
 
   /** Subscribing to the state does not connect; the messages below do. */
   readonly state = toSignal(this.chat.state$, { requireSync: true });
+  /** Sends that wait for the connection to (re)open. */
+  readonly queued = toSignal(this.chat.queued$, { requireSync: true });
+  /** Why the last send was refused; gone once one is taken. */
+  readonly sendError = toSignal(this.chat.sendError$, { requireSync: true });
   /** The newest message last. */
   readonly messages = toSignal(
     this.chat.messages$.pipe(
@@ -62,9 +77,9 @@ export class AppComponent {
     { initialValue: [] },
   );
 
+  /** Sends the text; a refused one stays in the box, to try again. */
   send(input: HTMLInputElement): void {
     if (input.value === '') return;
-    this.chat.send(input.value);
-    input.value = '';
+    if (this.chat.send(input.value)) input.value = '';
   }
 }

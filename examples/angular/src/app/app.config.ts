@@ -1,5 +1,6 @@
 import { type ApplicationConfig, DOCUMENT, inject, provideZonelessChangeDetection } from '@angular/core';
-import { CHAT_URL } from './chat.service';
+import type { ReconnectOptions } from 'rx-websocket-peer';
+import { CHAT_RECONNECT_OPTIONS, CHAT_URL, DEFAULT_CHAT_RECONNECT_OPTIONS } from './chat.service';
 
 /**
  * The chat server: `?ws=ws://host:port/path` in the page's URL, else `/chat` on the page's own
@@ -11,9 +12,23 @@ export function chatUrlFrom(location: Location): string {
   return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/chat`;
 }
 
+/**
+ * How the chat reconnects: the defaults, with the bound of the send queue from
+ * `?maxQueuedWrites=N` in the page's URL when there is one (an integer >= 0), so that a full
+ * queue can be tried, and tested, with a few sends.
+ */
+export function chatReconnectOptionsFrom(location: Location): ReconnectOptions {
+  const fromQuery = new URLSearchParams(location.search).get('maxQueuedWrites');
+  const maxQueuedWrites = fromQuery && /^\d+$/.test(fromQuery) ? Number(fromQuery) : undefined;
+  return maxQueuedWrites === undefined || !Number.isSafeInteger(maxQueuedWrites)
+    ? DEFAULT_CHAT_RECONNECT_OPTIONS
+    : { ...DEFAULT_CHAT_RECONNECT_OPTIONS, maxQueuedWrites };
+}
+
 export const appConfig: ApplicationConfig = {
   providers: [
     provideZonelessChangeDetection(),
     { provide: CHAT_URL, useFactory: () => chatUrlFrom(inject(DOCUMENT).location) },
+    { provide: CHAT_RECONNECT_OPTIONS, useFactory: () => chatReconnectOptionsFrom(inject(DOCUMENT).location) },
   ],
 };
