@@ -124,6 +124,16 @@ export function expectInvalidOption(fn: () => unknown, message: string): void {
 
 export const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Runs `fn`, which must throw synchronously, and returns what it threw. */
+export function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a synchronous throw, got none');
+}
+
 /** Waits until `check()` holds, polling every 5 ms; throws after `ms`. */
 export async function until(check: () => boolean, ms = 4000): Promise<void> {
   const start = Date.now();

@@ -76,6 +76,18 @@ const sha256 = (...parts: Uint8Array[]): string => {
   return hash.digest('hex');
 };
 
+/** An empty source that counts every touch: `sendAll()` must not touch it before it starts. */
+function countingSource(): { counting: Iterable<string>; touched: () => number } {
+  let touched = 0;
+  const counting: Iterable<string> = {
+    [Symbol.iterator]: () => {
+      touched++;
+      return { next: () => (touched++, { done: true, value: undefined }) };
+    },
+  };
+  return { counting, touched: () => touched };
+}
+
 describe('sendAll()', () => {
   afterEach(stopAll);
 
@@ -536,13 +548,7 @@ describe('sendAll()', () => {
   describe('arguments', () => {
     it('throws synchronously for a bad peer, source, marks or write mode, and pulls nothing', async () => {
       const { client } = await openPair();
-      let touched = 0;
-      const counting: Iterable<string> = {
-        [Symbol.iterator]: () => {
-          touched++;
-          return { next: () => (touched++, { done: true, value: undefined }) };
-        },
-      };
+      const { counting, touched } = countingSource();
       const bad = (fn: () => unknown) => expect(fn).to.throw();
       for (const peer of [null, undefined, {}, { putPacket() {} }, 'peer']) {
         bad(() => sendAll(peer as unknown as WebSocketPeer, counting))
@@ -577,18 +583,12 @@ describe('sendAll()', () => {
       for (const writeMode of [2, -1, 'text', 0.5]) {
         bad(() => sendAll(client.peer, counting, { writeMode: writeMode as WriteMode })).that.is.instanceOf(RangeError);
       }
-      expect(touched).to.equal(0);
+      expect(touched()).to.equal(0);
     });
 
     it('throws ERR_INVALID_OPTION for an unknown key, naming the nearest known one, and pulls nothing', async () => {
       const { client } = await openPair();
-      let touched = 0;
-      const counting: Iterable<string> = {
-        [Symbol.iterator]: () => {
-          touched++;
-          return { next: () => (touched++, { done: true, value: undefined }) };
-        },
-      };
+      const { counting, touched } = countingSource();
       expectInvalidOption(
         () => sendAll(client.peer, counting, { lowWaterMarks: 1024 } as never),
         "sendAll(): unknown option 'lowWaterMarks' (did you mean 'lowWaterMark'?)",
@@ -606,7 +606,7 @@ describe('sendAll()', () => {
         () => sendAll(client.peer, counting, { maxHeldBytes: 1024 } as never),
         "sendAll(): unknown option 'maxHeldBytes'",
       );
-      expect(touched).to.equal(0);
+      expect(touched()).to.equal(0);
       const known = { highWaterMark: undefined, lowWaterMark: undefined, writeMode: undefined };
       expect(() => sendAll(client.peer, counting, known)).not.to.throw();
       expect(() => sendAll(client.peer, counting, undefined)).not.to.throw();

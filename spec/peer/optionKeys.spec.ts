@@ -1,19 +1,10 @@
 import { expect } from 'chai';
 import { checkOptionKeys, nearestKeys, optionKeys, unknownOption } from '../../src/peer/optionKeys.js';
+import { thrown } from '../helpers.js';
 
 const CONNECT = ['protocols', 'headers', 'handshakeTimeout', 'heartbeatInterval', 'maxPayload', 'ca'];
 const LISTEN = ['port', 'host', 'path', 'server', 'protocols', 'origins'];
 const RECONNECT = ['initialDelay', 'maxDelay', 'maxAttempts', 'jitter'];
-
-/** What `fn` threw; fails when it throws nothing. */
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a throw, got none');
-}
 
 describe('option keys', () => {
   describe('nearestKeys()', () => {

@@ -11,16 +11,7 @@ import {
   validateClose,
   validateWriteMode,
 } from '../../src/peer/validation.js';
-
-/** Runs `fn`, which must throw, and returns what it threw. */
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a throw, got none');
-}
+import { thrown } from '../helpers.js';
 
 /** Asserts that `fn` throws an instance of `Kind` (and not of the other argument error) with `code`. */
 function expectArgumentError(fn: () => unknown, Kind: typeof TypeError | typeof RangeError, code: string): void {

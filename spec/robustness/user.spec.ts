@@ -22,7 +22,7 @@ import type { OutboundData, PeerState } from '../../src/peer/types.js';
 import { WebSocketCloseError } from '../../src/peer/WebSocketCloseError.js';
 import type { WebSocketPeer } from '../../src/peer/WebSocketPeer.js';
 import { type ErrorCode, WebSocketPeerError } from '../../src/peer/WebSocketPeerError.js';
-import { collect, delay, openPair, startServer, stopAll, takeValues, type TestClient } from '../helpers.js';
+import { collect, delay, openPair, startServer, stopAll, takeValues, type TestClient, thrown } from '../helpers.js';
 
 /** The `code`s of the README's error table. */
 const README_CODES: readonly ErrorCode[] = [
@@ -52,16 +52,6 @@ interface Throws {
 const typeError = (code: ErrorCode): Throws => ({ kind: TypeError, code });
 const rangeError = (code: ErrorCode): Throws => ({ kind: RangeError, code });
 const peerError = (code: ErrorCode): Throws => ({ kind: WebSocketPeerError, code });
-
-/** Runs `fn`, which must throw synchronously, and returns what it threw. */
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a synchronous throw, got none');
-}
 
 /** Asserts that `fn` throws exactly `expected`: its class (and not the other argument error) and code. */
 function expectThrows(fn: () => unknown, expected: Throws): void {
