@@ -49,8 +49,8 @@ export {
   type ConnectionStatus,
   type DropReason,
   type ReconnectOptions,
-} from './observables/Connection.js';
-export { reconnecting } from './observables/reconnecting.browser.js';
+} from './reconnect/Connection.js';
+export { reconnecting } from './reconnect/reconnecting.browser.js';
 export {
   backpressure,
   type BackpressureOptions,
@@ -64,6 +64,6 @@ export { decodeVariants, encodeVariants } from './operators/variants.js';
 export { sendAll, type SendAllOptions, type SendProgress, type SendSource } from './operators/sendAll.js';
 export { CloseCode, WriteMode } from './peer/constants.js';
 export type { CloseInfo, HandshakeInfo, OutboundData, Packet, PeerState } from './peer/types.js';
-export { WebSocketCloseError } from './peer/WebSocketCloseError.js';
+export { WebSocketCloseError } from './errors/WebSocketCloseError.js';
 export { WebSocketPeer, type PeerOptions } from './peer/WebSocketPeer.js';
-export { type ArgumentError, type ErrorCode, WebSocketPeerError } from './peer/WebSocketPeerError.js';
+export { type ArgumentError, type ErrorCode, WebSocketPeerError } from './errors/WebSocketPeerError.js';

@@ -44,8 +44,8 @@ export { connect, type ConnectOptions } from './observables/connect.js';
 export { listen, type ListenOptions } from './observables/listen.js';
 export type { PemInput } from './observables/options.js';
 export { PeerServer, type ServerLimits } from './observables/PeerServer.js';
-export { backoff, Connection, type ConnectionStatus, type DropReason } from './observables/Connection.js';
-export { reconnecting, type ReconnectOptions } from './observables/reconnecting.js';
+export { backoff, Connection, type ConnectionStatus, type DropReason } from './reconnect/Connection.js';
+export { reconnecting, type ReconnectOptions } from './reconnect/reconnecting.js';
 export {
   backpressure,
   type BackpressureOptions,
@@ -59,6 +59,6 @@ export { decodeVariants, encodeVariants } from './operators/variants.js';
 export { sendAll, type SendAllOptions, type SendProgress, type SendSource } from './operators/sendAll.js';
 export { CloseCode, WriteMode } from './peer/constants.js';
 export type { CloseInfo, HandshakeInfo, OutboundData, Packet, PeerState } from './peer/types.js';
-export { WebSocketCloseError } from './peer/WebSocketCloseError.js';
+export { WebSocketCloseError } from './errors/WebSocketCloseError.js';
 export { WebSocketPeer, type PeerOptions } from './peer/WebSocketPeer.js';
-export { type ArgumentError, type ErrorCode, WebSocketPeerError } from './peer/WebSocketPeerError.js';
+export { type ArgumentError, type ErrorCode, WebSocketPeerError } from './errors/WebSocketPeerError.js';

@@ -16,7 +16,7 @@ import * as esbuild from 'esbuild';
 import { catchError, EMPTY, firstValueFrom, map, type Subscription, take, tap, toArray } from 'rxjs';
 import { listen, type ListenOptions } from '../../src/observables/listen.js';
 import type { CloseInfo, Packet, PeerState } from '../../src/peer/types.js';
-import { WebSocketCloseError } from '../../src/peer/WebSocketCloseError.js';
+import { WebSocketCloseError } from '../../src/errors/WebSocketCloseError.js';
 import type { WebSocketPeer } from '../../src/peer/WebSocketPeer.js';
 import { closePayload, frame, Opcode } from '../fixtures/rawWebSocket.js';
 import { delay, internalsOf, needsTool } from '../helpers.js';
@@ -493,8 +493,8 @@ describe('the browser build', function () {
       expect(nodeTraces(libBundle), 'Node-only code in the browser bundle').to.deep.equal([]);
       expect(nodeTraces(appBundle), 'Node-only code in the app bundle').to.deep.equal([]);
       expect(libBundle.inputs.some((input) => input.includes('node_modules/rxjs/'))).to.equal(true);
-      expect(libBundle.inputs).to.include('src/peer/BrowserTransport.ts');
-      expect(libBundle.inputs).not.to.include('src/peer/NodeTransport.ts');
+      expect(libBundle.inputs).to.include('src/transport/browser/BrowserTransport.ts');
+      expect(libBundle.inputs).not.to.include('src/transport/node/NodeTransport.ts');
     });
 
     it('(the check above catches the Node entry, which pulls ws)', async () => {

@@ -5,9 +5,9 @@ import { WebSocketServer } from 'ws';
 import { connect, type ConnectOptions } from '../../src/observables/connect.js';
 import { consumePackets } from '../../src/operators/consumePackets.js';
 import { WriteMode } from '../../src/peer/constants.js';
-import { WebSocketCloseError } from '../../src/peer/WebSocketCloseError.js';
+import { WebSocketCloseError } from '../../src/errors/WebSocketCloseError.js';
 import type { WebSocketPeer } from '../../src/peer/WebSocketPeer.js';
-import { WebSocketPeerError } from '../../src/peer/WebSocketPeerError.js';
+import { WebSocketPeerError } from '../../src/errors/WebSocketPeerError.js';
 import {
   collect,
   delay,

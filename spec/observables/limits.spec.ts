@@ -9,8 +9,8 @@ import { listen, type ListenOptions } from '../../src/observables/listen.js';
 import type { PeerServer } from '../../src/observables/PeerServer.js';
 import { WriteMode } from '../../src/peer/constants.js';
 import type { WebSocketPeer } from '../../src/peer/WebSocketPeer.js';
-import { WebSocketCloseError } from '../../src/peer/WebSocketCloseError.js';
-import { WebSocketPeerError } from '../../src/peer/WebSocketPeerError.js';
+import { WebSocketCloseError } from '../../src/errors/WebSocketCloseError.js';
+import { WebSocketPeerError } from '../../src/errors/WebSocketPeerError.js';
 import { collect, delay, needsTool, openClient, startServer, stopAll, takeValues } from '../helpers.js';
 
 /** What each test must undo, most recent first, even when it fails. */

@@ -14,10 +14,10 @@ import { listen, type ListenOptions } from '../../src/observables/listen.js';
 import type { PeerServer } from '../../src/observables/PeerServer.js';
 import { WriteMode } from '../../src/peer/constants.js';
 import type { Packet } from '../../src/peer/types.js';
-import { WebSocketCloseError } from '../../src/peer/WebSocketCloseError.js';
+import { WebSocketCloseError } from '../../src/errors/WebSocketCloseError.js';
 import type { WebSocketPeer } from '../../src/peer/WebSocketPeer.js';
-import { WebSocketPeerError } from '../../src/peer/WebSocketPeerError.js';
-import { reconnecting } from '../../src/observables/reconnecting.js';
+import { WebSocketPeerError } from '../../src/errors/WebSocketPeerError.js';
+import { reconnecting } from '../../src/reconnect/reconnecting.js';
 import { closePayload, frame, Opcode, RawClient } from '../fixtures/rawWebSocket.js';
 import {
   collect,

@@ -11,10 +11,10 @@ import { connect, type ConnectOptions } from '../../src/observables/connect.js';
 import { listen, type ListenOptions } from '../../src/observables/listen.js';
 import type { PeerServer } from '../../src/observables/PeerServer.js';
 import { WriteMode } from '../../src/peer/constants.js';
-import type { ConnectionStatus } from '../../src/observables/Connection.js';
-import { reconnecting } from '../../src/observables/reconnecting.js';
-import { WebSocketCloseError } from '../../src/peer/WebSocketCloseError.js';
-import { WebSocketPeerError } from '../../src/peer/WebSocketPeerError.js';
+import type { ConnectionStatus } from '../../src/reconnect/Connection.js';
+import { reconnecting } from '../../src/reconnect/reconnecting.js';
+import { WebSocketCloseError } from '../../src/errors/WebSocketCloseError.js';
+import { WebSocketPeerError } from '../../src/errors/WebSocketPeerError.js';
 import {
   collect,
   delay,

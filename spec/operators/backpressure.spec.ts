@@ -5,7 +5,7 @@ import { TestScheduler } from 'rxjs/testing';
 import { backpressure, type FlowControlled } from '../../src/operators/backpressure.js';
 import { WriteMode } from '../../src/peer/constants.js';
 import type { PeerState } from '../../src/peer/types.js';
-import { WebSocketPeerError } from '../../src/peer/WebSocketPeerError.js';
+import { WebSocketPeerError } from '../../src/errors/WebSocketPeerError.js';
 import { collect, expectInvalidOption, openPair, stopAll, takeValues } from '../helpers.js';
 
 const KiB = 1024;

@@ -3,7 +3,7 @@ import { of } from 'rxjs';
 import { consumePackets } from '../../src/operators/consumePackets.js';
 import { sendAll } from '../../src/operators/sendAll.js';
 import type { Packet } from '../../src/peer/types.js';
-import { WebSocketCloseError } from '../../src/peer/WebSocketCloseError.js';
+import { WebSocketCloseError } from '../../src/errors/WebSocketCloseError.js';
 import type { WebSocketPeer } from '../../src/peer/WebSocketPeer.js';
 import {
   collect,

@@ -7,7 +7,7 @@ import { sendAll, type SendProgress, type SendSource } from '../../src/operators
 import { WriteMode } from '../../src/peer/constants.js';
 import type { Packet } from '../../src/peer/types.js';
 import type { WebSocketPeer } from '../../src/peer/WebSocketPeer.js';
-import { WebSocketPeerError } from '../../src/peer/WebSocketPeerError.js';
+import { WebSocketPeerError } from '../../src/errors/WebSocketPeerError.js';
 import { collect, delay, internalsOf, openPair, stopAll, takeValues, until, expectInvalidOption } from '../helpers.js';
 
 const KiB = 1024;

@@ -8,7 +8,7 @@ import { decodeJsonPackets, encodeJsonPackets } from '../../src/operators/jsonPa
 import { decodeVariants, encodeVariants } from '../../src/operators/variants.js';
 import { WriteMode } from '../../src/peer/constants.js';
 import type { Packet } from '../../src/peer/types.js';
-import { WebSocketPeerError } from '../../src/peer/WebSocketPeerError.js';
+import { WebSocketPeerError } from '../../src/errors/WebSocketPeerError.js';
 import { delay, openPair, stopAll, takeValues } from '../helpers.js';
 
 async function until(check: () => boolean, ms = 2000): Promise<void> {

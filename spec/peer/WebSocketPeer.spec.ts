@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { WebSocket } from 'ws';
 import { CloseCode, WriteMode } from '../../src/peer/constants.js';
-import { WebSocketCloseError } from '../../src/peer/WebSocketCloseError.js';
+import { WebSocketCloseError } from '../../src/errors/WebSocketCloseError.js';
 import type { Packet, PeerState } from '../../src/peer/types.js';
 import type { WebSocketPeer } from '../../src/peer/WebSocketPeer.js';
 import {

@@ -5,7 +5,7 @@ import sinon from 'sinon';
 import { WebSocket } from 'ws';
 import { connect } from '../../src/observables/connect.js';
 import { listen } from '../../src/observables/listen.js';
-import { WebSocketCloseError } from '../../src/peer/WebSocketCloseError.js';
+import { WebSocketCloseError } from '../../src/errors/WebSocketCloseError.js';
 import type { CloseInfo, PeerState } from '../../src/peer/types.js';
 import type { WebSocketPeer } from '../../src/peer/WebSocketPeer.js';
 import { closeProxies, startProxy } from '../fixtures/stallingProxy.js';

@@ -20,9 +20,9 @@ import { expect } from 'chai';
 import { catchError, EMPTY, mergeMap, type Subscription, tap } from 'rxjs';
 import type { ListenOptions } from '../../src/observables/listen.js';
 import type { CloseInfo, Packet } from '../../src/peer/types.js';
-import { WebSocketCloseError } from '../../src/peer/WebSocketCloseError.js';
+import { WebSocketCloseError } from '../../src/errors/WebSocketCloseError.js';
 import type { WebSocketPeer } from '../../src/peer/WebSocketPeer.js';
-import { WebSocketPeerError } from '../../src/peer/WebSocketPeerError.js';
+import { WebSocketPeerError } from '../../src/errors/WebSocketPeerError.js';
 import { closePayload, type FrameSpec, frame, Opcode, parseFrames, RawClient } from '../fixtures/rawWebSocket.js';
 import {
   collect,

@@ -19,9 +19,9 @@ import { consumePackets } from '../../src/operators/consumePackets.js';
 import { sendAll, type SendSource } from '../../src/operators/sendAll.js';
 import { WriteMode } from '../../src/peer/constants.js';
 import type { OutboundData, PeerState } from '../../src/peer/types.js';
-import { WebSocketCloseError } from '../../src/peer/WebSocketCloseError.js';
+import { WebSocketCloseError } from '../../src/errors/WebSocketCloseError.js';
 import type { WebSocketPeer } from '../../src/peer/WebSocketPeer.js';
-import { type ErrorCode, WebSocketPeerError } from '../../src/peer/WebSocketPeerError.js';
+import { type ErrorCode, WebSocketPeerError } from '../../src/errors/WebSocketPeerError.js';
 import { collect, delay, openPair, startServer, stopAll, takeValues, type TestClient, thrown } from '../helpers.js';
 
 /** The `code`s of the README's error table. */
@@ -219,7 +219,7 @@ describe('robustness: bad input from the user', function () {
       'WebSocketPeer', // its methods, below; only connect() and listen() make one
       'WebSocketPeerError',
     ];
-    // Their bad input is covered by their own specs: spec/observables/reconnecting.spec.ts (options,
+    // Their bad input is covered by their own specs: spec/reconnect/reconnecting.spec.ts (options,
     // data, closed connections), spec/codec/*.spec.ts (fast-check on arbitrary bytes and values)
     // and spec/operators/variants.spec.ts (putVar/getVar and the codec operators).
     const coveredElsewhere = [

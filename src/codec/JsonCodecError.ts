@@ -1,4 +1,4 @@
-import { errorBrand } from '../peer/brand.js';
+import { errorBrand } from '../errors/brand.js';
 
 /**
  * The stable `code` of every {@link JsonCodecError}. Match on these, never on message text.

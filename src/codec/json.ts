@@ -1,5 +1,5 @@
-import { utf8Length } from '../peer/validation.js';
-import { optionKeys, unknownOption } from '../peer/optionKeys.js';
+import { utf8Length } from '../internal/bytes.js';
+import { optionKeys, unknownOption } from '../internal/optionKeys.js';
 import { JsonCodecError } from './JsonCodecError.js';
 
 /** A value JSON carries: what `decodeJson()` returns and `encodeJson()` takes. */

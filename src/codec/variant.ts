@@ -25,10 +25,9 @@ import {
   Vector4i,
   type Variant,
 } from './godotTypes.js';
-import { optionKeys, unknownOption } from '../peer/optionKeys.js';
+import { optionKeys, unknownOption } from '../internal/optionKeys.js';
 import { VariantError } from './VariantError.js';
-import type { Packet } from '../peer/types.js';
-import { registerVariantCodec } from '../peer/variantCodec.js';
+import { type PacketLike, registerVariantCodec } from './variantSlot.js';
 
 /** Options of {@link encodeVariant} and {@link decodeVariant}. */
 export interface VariantOptions {
@@ -1117,7 +1116,7 @@ export function enableVariants(): void {
 }
 
 /** What `getVar()` does with the packet it took. */
-function decodePacket(packet: Packet, options?: VariantOptions): Variant {
+function decodePacket(packet: PacketLike, options?: VariantOptions): Variant {
   if (packet.isString) {
     throw new VariantError('ERR_VARIANT_INVALID', 'getVar(): the packet is text; Godot values come in binary packets');
   }

@@ -1,6 +1,6 @@
 // What connect() and the options code share on every platform: nothing here may import a Node module.
 import type { Subscriber } from 'rxjs';
-import { kWhenClosed } from '../peer/internal.js';
+import { kWhenClosed } from '../internal/symbols.js';
 import type { WebSocketPeer } from '../peer/WebSocketPeer.js';
 import { MAX_TIMEOUT_MS } from '../peer/constants.js';
 import {
@@ -9,8 +9,9 @@ import {
   type PeerOptions,
   type ResolvedPeerOptions,
 } from '../peer/WebSocketPeer.js';
-import { type ArgumentError, argumentError } from '../peer/WebSocketPeerError.js';
-import { describe, validateWriteMode } from '../peer/validation.js';
+import { type ArgumentError, argumentError } from '../errors/WebSocketPeerError.js';
+import { validateWriteMode } from '../peer/validation.js';
+import { describe } from '../internal/bytes.js';
 
 /**
  * PEM text: a string, its bytes (a `Uint8Array`; a Node `Buffer` is one), or an array of them.

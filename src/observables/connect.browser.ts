@@ -1,9 +1,13 @@
 import { Observable } from 'rxjs';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from '../peer/constants.js';
-import { type BrowserWebSocket, type BrowserWebSocketConstructor, BrowserTransport } from '../peer/BrowserTransport.js';
+import {
+  type BrowserWebSocket,
+  type BrowserWebSocketConstructor,
+  BrowserTransport,
+} from '../transport/browser/BrowserTransport.js';
 import { WebSocketPeer } from '../peer/WebSocketPeer.js';
-import { checkOptionKeys } from '../peer/optionKeys.js';
-import { WebSocketPeerError } from '../peer/WebSocketPeerError.js';
+import { checkOptionKeys } from '../internal/optionKeys.js';
+import { WebSocketPeerError } from '../errors/WebSocketPeerError.js';
 import { checkOption, emitOpenPeer, isProtocolList, isTimeout, parseUrl, resolvePeerOptions } from './common.js';
 import { CONNECT_OPTION_KEYS, type ConnectOptions } from './connectOptions.js';
 

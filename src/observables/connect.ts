@@ -2,10 +2,10 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { Observable, type Subscriber, type Unsubscribable } from 'rxjs';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_PAYLOAD } from '../peer/constants.js';
-import { NodeTransport, PeerSocket, type SocketHandler } from '../peer/NodeTransport.js';
-import { checkOptionKeys } from '../peer/optionKeys.js';
+import { NodeTransport, PeerSocket, type SocketHandler } from '../transport/node/NodeTransport.js';
+import { checkOptionKeys } from '../internal/optionKeys.js';
 import { type ResolvedPeerOptions, WebSocketPeer } from '../peer/WebSocketPeer.js';
-import { WebSocketPeerError } from '../peer/WebSocketPeerError.js';
+import { WebSocketPeerError } from '../errors/WebSocketPeerError.js';
 import {
   checkCertificates,
   checkOption,

@@ -1,7 +1,7 @@
 // The options of connect(), on every platform: the browser's connect() and reconnecting() check
 // keys against the same list as Node's. It names no Node module and no Node type, so that the
 // browser entry's declarations compile without @types/node; connect.ts narrows `ca` for Node.
-import { optionKeys } from '../peer/optionKeys.js';
+import { optionKeys } from '../internal/optionKeys.js';
 import { PEER_OPTION_KEYS, type PeerOptions } from '../peer/WebSocketPeer.js';
 import type { PemInput } from './common.js';
 

@@ -1,5 +1,5 @@
 import type { Observable } from 'rxjs';
-import { WebSocketPeerError } from '../peer/WebSocketPeerError.js';
+import { WebSocketPeerError } from '../errors/WebSocketPeerError.js';
 import type { ListenOptions } from './listenOptions.js';
 import type { PeerServer } from './PeerServer.js';
 

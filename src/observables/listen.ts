@@ -5,21 +5,14 @@ import type { Duplex } from 'node:stream';
 import { Server as TlsServer } from 'node:tls';
 import { Observable } from 'rxjs';
 import { WebSocketServer } from 'ws';
-import {
-  CloseCode,
-  DEFAULT_MAX_CONNECTIONS,
-  DEFAULT_MAX_FRAGMENTS,
-  DEFAULT_MAX_PAYLOAD,
-  DEFAULT_SERVER_HANDSHAKE_TIMEOUT_MS,
-  HttpStatus,
-} from '../peer/constants.js';
-import { Inbox } from '../peer/Inbox.js';
-import { kWhenClosed } from '../peer/internal.js';
-import { NodeTransport, PeerSocket } from '../peer/NodeTransport.js';
+import { CloseCode, DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_PAYLOAD } from '../peer/constants.js';
+import { Inbox } from '../internal/Inbox.js';
+import { kWhenClosed } from '../internal/symbols.js';
+import { NodeTransport, PeerSocket } from '../transport/node/NodeTransport.js';
 import type { CloseInfo, HandshakeInfo } from '../peer/types.js';
-import { checkOptionKeys } from '../peer/optionKeys.js';
+import { checkOptionKeys } from '../internal/optionKeys.js';
 import { WebSocketPeer } from '../peer/WebSocketPeer.js';
-import { argumentError, WebSocketPeerError } from '../peer/WebSocketPeerError.js';
+import { argumentError, WebSocketPeerError } from '../errors/WebSocketPeerError.js';
 import {
   checkOption,
   invalidOption,
@@ -36,8 +29,22 @@ import {
   resolvePeerOptions,
   serverTlsOptions,
 } from './options.js';
-import { type ListenOptions as AnyPlatformListenOptions, LISTEN_OPTION_KEYS } from './listenOptions.js';
+import {
+  type ListenOptions as AnyPlatformListenOptions,
+  LISTEN_OPTION_KEYS,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_SERVER_HANDSHAKE_TIMEOUT_MS,
+} from './listenOptions.js';
 import { PeerServer, type ServerLimits } from './PeerServer.js';
+
+/** The HTTP statuses `listen()` answers an upgrade request it refuses with. */
+export const HttpStatus = {
+  BadRequest: 400,
+  Forbidden: 403,
+  NotFound: 404,
+  UpgradeRequired: 426,
+  ServiceUnavailable: 503,
+} as const;
 
 /** Options of `listen()`. */
 export interface ListenOptions extends AnyPlatformListenOptions {

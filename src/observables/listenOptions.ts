@@ -1,9 +1,18 @@
 // The options of listen() as both entries declare them: the browser entry exports the type
 // (its listen() throws), so it names no Node module and no Node type, and its declarations compile
 // without @types/node. listen.ts narrows `server`, `key` and `cert` to Node's own types.
-import { optionKeys } from '../peer/optionKeys.js';
+import { optionKeys } from '../internal/optionKeys.js';
 import { PEER_OPTION_KEYS, type PeerOptions } from '../peer/WebSocketPeer.js';
 import type { PemInput } from './common.js';
+
+/**
+ * @internal `listen()`: the time a connection has, from its TCP accept, to finish its TLS
+ * handshake and send a complete upgrade request; then it is dropped.
+ */
+export const DEFAULT_SERVER_HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/** @internal `listen()`: live peers at once, then upgrades get 503 (DESIGN.md: at least 10,000). */
+export const DEFAULT_MAX_CONNECTIONS = 10_000;
 
 /**
  * An `http.Server` or `https.Server`, as far as a type without Node's can tell one: what

@@ -1,11 +1,10 @@
 import { type MonoTypeOperatorFunction, Observable, type Observer, Subscription } from 'rxjs';
-import { DEFAULT_MAX_HELD_BYTES } from '../peer/constants.js';
 import type { OutboundData, PeerState } from '../peer/types.js';
 import { payloadLength, payloadLengthBound } from '../peer/validation.js';
-import { WeightedQueue } from '../peer/WeightedQueue.js';
-import { argumentError, WebSocketPeerError } from '../peer/WebSocketPeerError.js';
-import { optionKeys } from '../peer/optionKeys.js';
-import { resolveMarks, WATER_MARK_KEYS, type WaterMarks } from './marks.js';
+import { WeightedQueue } from '../internal/WeightedQueue.js';
+import { argumentError, WebSocketPeerError } from '../errors/WebSocketPeerError.js';
+import { optionKeys } from '../internal/optionKeys.js';
+import { DEFAULT_MAX_HELD_BYTES, resolveMarks, WATER_MARK_KEYS, type WaterMarks } from './marks.js';
 
 /** What `backpressure()` watches: a `WebSocketPeer`, or anything with the same two streams. */
 export interface FlowControlled {

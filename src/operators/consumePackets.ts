@@ -1,10 +1,11 @@
 import { from, Observable, type ObservableInput, of, Subscription } from 'rxjs';
-import { kWatchInbox } from '../peer/internal.js';
+import { kWatchInbox } from '../internal/symbols.js';
 import type { CloseInfo, Packet } from '../peer/types.js';
-import { endedNormally, WebSocketCloseError } from '../peer/WebSocketCloseError.js';
+import { WebSocketCloseError } from '../errors/WebSocketCloseError.js';
+import { endedNormally } from '../peer/validation.js';
 import type { WebSocketPeer } from '../peer/WebSocketPeer.js';
-import { checkOptionKeys, optionKeys } from '../peer/optionKeys.js';
-import { argumentError } from '../peer/WebSocketPeerError.js';
+import { checkOptionKeys, optionKeys } from '../internal/optionKeys.js';
+import { argumentError } from '../errors/WebSocketPeerError.js';
 
 /** What a handler returned, as an observable: a plain value, a string too, is one value. */
 function outputOf<R>(result: ObservableInput<R> | R): Observable<R> {

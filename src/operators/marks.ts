@@ -1,6 +1,12 @@
-import { DEFAULT_HIGH_WATER_MARK, DEFAULT_LOW_WATER_MARK } from '../peer/constants.js';
-import { checkOptionKeys, optionKeys } from '../peer/optionKeys.js';
-import { argumentError } from '../peer/WebSocketPeerError.js';
+import { checkOptionKeys, optionKeys } from '../internal/optionKeys.js';
+import { argumentError } from '../errors/WebSocketPeerError.js';
+
+/** @internal Flow-control defaults (DESIGN.md), shared by `backpressure()` and `sendAll()`. */
+export const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
+/** @internal */
+export const DEFAULT_LOW_WATER_MARK = 256 * 1024;
+/** @internal The payload `backpressure()` may hold before its overflow policy applies. */
+export const DEFAULT_MAX_HELD_BYTES = 64 * 1024 * 1024;
 
 /** The marks on a peer's outbound buffer that flow control works between. */
 export interface WaterMarks {

@@ -1,10 +1,11 @@
 import { Observable, type Subscription } from 'rxjs';
 import { WriteMode } from '../peer/constants.js';
-import { kWrite } from '../peer/internal.js';
-import { asBytes, payloadLength, validateWriteMode } from '../peer/validation.js';
+import { kWrite } from '../internal/symbols.js';
+import { payloadLength, validateWriteMode } from '../peer/validation.js';
+import { asBytes } from '../internal/bytes.js';
 import type { WebSocketPeer } from '../peer/WebSocketPeer.js';
-import { argumentError, WebSocketPeerError } from '../peer/WebSocketPeerError.js';
-import { optionKeys } from '../peer/optionKeys.js';
+import { argumentError, WebSocketPeerError } from '../errors/WebSocketPeerError.js';
+import { optionKeys } from '../internal/optionKeys.js';
 import { resolveMarks, WATER_MARK_KEYS, type WaterMarks } from './marks.js';
 
 /** What `sendAll()` can send: strings and bytes, from a sync or an async source. */

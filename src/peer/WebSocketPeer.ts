@@ -3,10 +3,10 @@ import { CloseCode, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_QUEUED_PACKETS, WriteM
 // Types only: the codec itself reaches the peer through ./variantCodec.js (see there why).
 import type { Variant } from '../codec/godotTypes.js';
 import type { VariantOptions } from '../codec/variant.js';
-import { Inbox, type InboxOwner, kOnTaken } from './Inbox.js';
-import { kWatchInbox, kWhenClosed, kWrite } from './internal.js';
-import { LiveValue } from './LiveValue.js';
-import { optionKeys } from './optionKeys.js';
+import { Inbox, type InboxOwner, kOnTaken } from '../internal/Inbox.js';
+import { kWatchInbox, kWhenClosed, kWrite } from '../internal/symbols.js';
+import { LiveValue } from '../internal/LiveValue.js';
+import { optionKeys } from '../internal/optionKeys.js';
 import {
   kOnAlive,
   kOnClose,
@@ -17,12 +17,13 @@ import {
   type Transport,
   type TransportHandlers,
 } from './Transport.js';
-import { variantCodec } from './variantCodec.js';
-import { WeightedQueue } from './WeightedQueue.js';
+import { variantCodec } from '../codec/variantSlot.js';
+import { WeightedQueue } from '../internal/WeightedQueue.js';
 import type { CloseInfo, HandshakeInfo, OutboundData, Packet, PeerState } from './types.js';
-import { asBytes, checkOutbound, validateClose, validateWriteMode } from './validation.js';
-import { endedNormally, WebSocketCloseError } from './WebSocketCloseError.js';
-import { argumentError, WebSocketPeerError } from './WebSocketPeerError.js';
+import { checkOutbound, endedNormally, validateClose, validateWriteMode } from './validation.js';
+import { asBytes } from '../internal/bytes.js';
+import { WebSocketCloseError } from '../errors/WebSocketCloseError.js';
+import { argumentError, WebSocketPeerError } from '../errors/WebSocketPeerError.js';
 
 /** Options every peer takes, from `connect()` or `listen()`. */
 export interface PeerOptions {

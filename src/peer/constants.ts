@@ -85,30 +85,5 @@ export const DEFAULT_MAX_FRAGMENTS = 16 * 1024;
 /** @internal Time a client gives the opening handshake before it gives up. */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 
-/** @internal Flow-control defaults (DESIGN.md), shared by `backpressure()` and `sendAll()`. */
-export const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
-/** @internal */
-export const DEFAULT_LOW_WATER_MARK = 256 * 1024;
-/** @internal The payload `backpressure()` may hold before its overflow policy applies. */
-export const DEFAULT_MAX_HELD_BYTES = 64 * 1024 * 1024;
-
 /** @internal The longest delay Node's timers take (2^31 - 1 ms); a longer one fires after 1 ms. */
 export const MAX_TIMEOUT_MS = 2_147_483_647;
-
-/**
- * @internal `listen()`: the time a connection has, from its TCP accept, to finish its TLS
- * handshake and send a complete upgrade request; then it is dropped.
- */
-export const DEFAULT_SERVER_HANDSHAKE_TIMEOUT_MS = 10_000;
-
-/** @internal `listen()`: live peers at once, then upgrades get 503 (DESIGN.md: at least 10,000). */
-export const DEFAULT_MAX_CONNECTIONS = 10_000;
-
-/** @internal The HTTP statuses `listen()` answers an upgrade request it refuses with. */
-export const HttpStatus = {
-  BadRequest: 400,
-  Forbidden: 403,
-  NotFound: 404,
-  UpgradeRequired: 426,
-  ServiceUnavailable: 503,
-} as const;

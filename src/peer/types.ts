@@ -8,15 +8,8 @@ export type Packet =
 /** What `sink.next()` and `putPacket()` accept: a `Packet` goes as its own kind. */
 export type OutboundData = string | Uint8Array | ArrayBuffer | ArrayBufferView | Packet;
 
-/** How a connection ended. */
-export interface CloseInfo {
-  /** The code that started the closing handshake, or 1006 when there was none. */
-  readonly code: number;
-  /** The reason that came with that code. */
-  readonly reason: string;
-  /** Whether a close frame came back from the other side (the handshake completed). */
-  readonly wasClean: boolean;
-}
+/** How a connection ended: defined beside `WebSocketCloseError`, which carries one. */
+export type { CloseInfo } from '../errors/WebSocketCloseError.js';
 
 /** The opening handshake as this side saw it. */
 export interface HandshakeInfo {

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { expect } from 'chai';
-import { clientFrame, findNativeMasking, useNativeMasking } from '../../src/peer/clientFrame.js';
+import { clientFrame, findNativeMasking, useNativeMasking } from '../../../src/transport/node/clientFrame.js';
 
 /** Reads one frame back by RFC 6455 §5.2, by hand: what a server does with it. */
 function parse(frame: Buffer): { fin: boolean; rsv: number; opcode: number; key: Buffer; payload: Buffer } {

@@ -9,12 +9,12 @@ import {
   type ConnectionStatus,
   type DropReason,
   type ReconnectOptions,
-} from '../../src/observables/Connection.js';
-import { reconnecting } from '../../src/observables/reconnecting.js';
+} from '../../src/reconnect/Connection.js';
+import { reconnecting } from '../../src/reconnect/reconnecting.js';
 import type { Packet } from '../../src/peer/types.js';
 import type { WebSocketPeer } from '../../src/peer/WebSocketPeer.js';
-import { WebSocketCloseError } from '../../src/peer/WebSocketCloseError.js';
-import { WebSocketPeerError } from '../../src/peer/WebSocketPeerError.js';
+import { WebSocketCloseError } from '../../src/errors/WebSocketCloseError.js';
+import { WebSocketPeerError } from '../../src/errors/WebSocketPeerError.js';
 import { closeProxies, startProxy } from '../fixtures/stallingProxy.js';
 import {
   collect,

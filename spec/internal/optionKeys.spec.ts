@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { checkOptionKeys, nearestKeys, optionKeys, unknownOption } from '../../src/peer/optionKeys.js';
+import { checkOptionKeys, nearestKeys, optionKeys, unknownOption } from '../../src/internal/optionKeys.js';
 import { thrown } from '../helpers.js';
 
 const CONNECT = ['protocols', 'headers', 'handshakeTimeout', 'heartbeatInterval', 'maxPayload', 'ca'];

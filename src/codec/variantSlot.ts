@@ -1,7 +1,6 @@
-import type { Variant } from '../codec/godotTypes.js';
-import type { VariantOptions } from '../codec/variant.js';
-import type { Packet } from './types.js';
-import { WebSocketPeerError } from './WebSocketPeerError.js';
+import type { Variant } from './godotTypes.js';
+import type { VariantOptions } from './variant.js';
+import { WebSocketPeerError } from '../errors/WebSocketPeerError.js';
 
 /**
  * @internal What `putVar()` and `getVar()` need of the Godot codec. The peer does not import the
@@ -9,11 +8,15 @@ import { WebSocketPeerError } from './WebSocketPeerError.js';
  * The codec puts itself here when it is loaded (the top level of `src/codec/variant.ts`, which
  * every codec export pulls in), or when `enableVariants()` is called.
  */
+/** A packet as the codec sees it: the peer's `Packet`, without depending on the peer. */
+export type PacketLike =
+  { readonly isString: true; readonly data: string } | { readonly isString: false; readonly data: Uint8Array };
+
 export interface VariantCodec {
   /** `encodeVariant()`. */
   encode(value: Variant, options?: VariantOptions): Uint8Array;
   /** `decodeVariant()` of a binary packet; a text packet throws `VariantError` `ERR_VARIANT_INVALID`. */
-  decode(packet: Packet, options?: VariantOptions): Variant;
+  decode(packet: PacketLike, options?: VariantOptions): Variant;
   /** Checks the options of `fn` (`VariantError` `ERR_VARIANT_INVALID_ARG`), before anything is sent or taken. */
   check(fn: string, options: VariantOptions | undefined): void;
 }

@@ -3,8 +3,8 @@ import {
   type ConnectFunction,
   type ReconnectOptions as AnyPlatformReconnectOptions,
 } from './Connection.js';
-import { connect, type ConnectOptions } from './connect.js';
-import type { PemInput } from './options.js';
+import { connect, type ConnectOptions } from '../observables/connect.js';
+import type { PemInput } from '../observables/options.js';
 
 /** Options of `reconnecting()`: those of `connect()`, and how to reconnect. */
 export interface ReconnectOptions extends ConnectOptions, AnyPlatformReconnectOptions {

@@ -1,7 +1,7 @@
 // Unknown option keys, for every function that takes options: a typo in JavaScript (or through a
 // cast) must not silently turn an option off. On the ground floor, next to the errors it makes, so
 // that the codecs and the operators import it without a cycle.
-import { argumentError } from './WebSocketPeerError.js';
+import { argumentError } from '../errors/WebSocketPeerError.js';
 
 /** @internal The string keys of `T`, of every member if `T` is a union (`keyof` keeps the common ones). */
 export type OptionKey<T> = T extends unknown ? Extract<keyof T, string> : never;

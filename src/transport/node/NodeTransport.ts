@@ -2,8 +2,8 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { clientFrame, findNativeMasking } from './clientFrame.js';
-import { WeightedQueue } from './WeightedQueue.js';
-import { CloseCode } from './constants.js';
+import { WeightedQueue } from '../../internal/WeightedQueue.js';
+import { CloseCode } from '../../peer/constants.js';
 import {
   kOnAlive,
   kOnClose,
@@ -13,9 +13,9 @@ import {
   kOnWritten,
   type Transport,
   type TransportHandlers,
-} from './Transport.js';
-import type { HandshakeInfo } from './types.js';
-import { enableVariants } from '../codec/variant.js';
+} from '../../peer/Transport.js';
+import type { HandshakeInfo } from '../../peer/types.js';
+import { enableVariants } from '../../codec/variant.js';
 
 // Every peer in Node sits on this transport, so every peer in Node has putVar()/getVar(), whichever
 // module made it: size does not count there (the browser transport leaves the codec to the app).

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { config, defer, finalize, take, type Observable, type Subscription } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { LiveValue } from '../../src/peer/LiveValue.js';
+import { LiveValue } from '../../src/internal/LiveValue.js';
 
 type Event<T> = { next: T } | { complete: true } | { error: unknown };
 
@@ -229,7 +229,7 @@ describe('LiveValue', () => {
     expect(victim.values).to.deep.equal([0, 1]);
   });
 
-  // Fails against the current src/peer/LiveValue.ts: set() inside a subscriber's next emits the
+  // Fails against the current src/internal/LiveValue.ts: set() inside a subscriber's next emits the
   // newer value to everyone first, then the outer set() carries on with the older one, so the
   // subscribers after it see 5 after 8 and are left with a value that is not the current one.
   it('leaves every subscriber with the current value when a subscriber sets it inside next', () => {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { WeightedQueue } from '../../src/peer/WeightedQueue.js';
+import { WeightedQueue } from '../../src/internal/WeightedQueue.js';
 
 /** The queue's arrays, to see whether it allocates. */
 function arraysOf<T>(queue: WeightedQueue<T>): { items: T[]; weights: number[] } {

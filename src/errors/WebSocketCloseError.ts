@@ -1,6 +1,14 @@
-import { CloseCode } from './constants.js';
-import type { CloseInfo } from './types.js';
 import { errorBrand } from './brand.js';
+
+/** How a connection ended. */
+export interface CloseInfo {
+  /** The code that started the closing handshake, or 1006 when there was none. */
+  readonly code: number;
+  /** The reason that came with that code. */
+  readonly reason: string;
+  /** Whether a close frame came back from the other side (the handshake completed). */
+  readonly wasClean: boolean;
+}
 
 const closeErrorBrand = errorBrand('WebSocketCloseError');
 
@@ -38,14 +46,4 @@ export class WebSocketCloseError extends Error implements CloseInfo {
   static override [Symbol.hasInstance](value: unknown): boolean {
     return closeErrorBrand.hasInstance(this, WebSocketCloseError, value);
   }
-}
-
-/**
- * @internal Whether a connection that ended so ends its streams with `complete()`: only a clean
- * closing handshake with 1000, or with no code at all (1005: an empty close frame, which is what
- * a browser's `close()` without a code sends). Anything else ends them with a
- * {@link WebSocketCloseError}.
- */
-export function endedNormally(info: CloseInfo): boolean {
-  return info.wasClean && (info.code === CloseCode.Normal || info.code === CloseCode.NoStatus);
 }

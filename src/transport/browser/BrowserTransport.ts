@@ -6,9 +6,9 @@ import {
   kOnWritten,
   type Transport,
   type TransportHandlers,
-} from './Transport.js';
-import type { HandshakeInfo } from './types.js';
-import { utf8Length } from './validation.js';
+} from '../../peer/Transport.js';
+import type { HandshakeInfo } from '../../peer/types.js';
+import { utf8Length } from '../../internal/bytes.js';
 
 /** @internal What we use of a WHATWG `WebSocket` (typed here, so the build needs no DOM types). */
 export interface BrowserWebSocket {

@@ -15,16 +15,16 @@ import {
   catchError,
 } from 'rxjs';
 import { CloseCode, WriteMode } from '../peer/constants.js';
-import { Inbox } from '../peer/Inbox.js';
-import { LiveValue } from '../peer/LiveValue.js';
+import { Inbox } from '../internal/Inbox.js';
+import { LiveValue } from '../internal/LiveValue.js';
 import type { CloseInfo, OutboundData, Packet } from '../peer/types.js';
-import { checkOutbound, payloadLength, validateClose } from '../peer/validation.js';
-import { endedNormally, WebSocketCloseError } from '../peer/WebSocketCloseError.js';
-import { WeightedQueue } from '../peer/WeightedQueue.js';
+import { checkOutbound, endedNormally, payloadLength, validateClose } from '../peer/validation.js';
+import { WebSocketCloseError } from '../errors/WebSocketCloseError.js';
+import { WeightedQueue } from '../internal/WeightedQueue.js';
 import type { WebSocketPeer } from '../peer/WebSocketPeer.js';
-import { argumentError, WebSocketPeerError } from '../peer/WebSocketPeerError.js';
-import { checkOptionKeys, optionKeys } from '../peer/optionKeys.js';
-import { CONNECT_OPTION_KEYS, type ConnectOptions } from './connectOptions.js';
+import { argumentError, WebSocketPeerError } from '../errors/WebSocketPeerError.js';
+import { checkOptionKeys, optionKeys } from '../internal/optionKeys.js';
+import { CONNECT_OPTION_KEYS, type ConnectOptions } from '../observables/connectOptions.js';
 
 /** @internal The `connect()` of the platform: Node's or the browser's. */
 export type ConnectFunction = (url: string | URL, options?: ConnectOptions) => Observable<WebSocketPeer>;

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import sinon from 'sinon';
 import { config, defer, finalize, take, type Observable, type Subscription } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { Inbox, kOnTaken } from '../../src/peer/Inbox.js';
+import { Inbox, kOnTaken } from '../../src/internal/Inbox.js';
 
 type Event<T> = { next: T } | { complete: true } | { error: unknown };
 
@@ -464,7 +464,7 @@ describe('Inbox', () => {
       });
     }
 
-    // Fails against the current src/peer/Inbox.ts: the taker's teardown is only returned after the
+    // Fails against the current src/internal/Inbox.ts: the taker's teardown is only returned after the
     // first drain, so a subscriber that stops during its own subscribe stays a taker for the rest of
     // that drain and every queued item after the stop is taken from the queue and lost.
     it('leaves queued items queued for a subscriber that stops during its own subscribe (take(2))', async () => {
