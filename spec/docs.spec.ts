@@ -143,58 +143,74 @@ function anchors(parsed: Parsed): Set<string> {
 
 /** Relative link targets in the prose, with their lines: `[text](target)` and `[label]: target`. */
 function links(parsed: Parsed): { line: number; target: string }[] {
+  // Code spans may run over a line end; blank them (keeping line ends) so no link is read in code.
+  const text = parsed.prose.join('\n').replace(/(`+)[\s\S]*?\1/g, (span) => span.replace(/[^\n]/g, ' '));
+  const lineOf = (offset: number): number => text.slice(0, offset).split('\n').length;
   const found: { line: number; target: string }[] = [];
-  parsed.prose.forEach((text, index) => {
-    const withoutCode = text.replace(/`[^`]*`/g, '');
-    for (const match of withoutCode.matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)) {
-      found.push({ line: index + 1, target: match[1] ?? '' });
-    }
-    const reference = /^\s{0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)/.exec(withoutCode);
-    if (reference) found.push({ line: index + 1, target: reference[1] ?? '' });
-  });
+  for (const match of text.matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)) {
+    found.push({ line: lineOf(match.index), target: match[1] ?? '' });
+  }
+  for (const match of text.matchAll(/^ {0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)/gm)) {
+    found.push({ line: lineOf(match.index), target: match[1] ?? '' });
+  }
   return found.filter(({ target }) => !/^[a-z][a-z0-9+.-]*:/i.test(target));
+}
+
+/** The options of every program here: strict, ESM, Node's types, as an app on Node 20 has them. */
+const COMPILER_OPTIONS = {
+  strict: true,
+  noImplicitReturns: true,
+  noImplicitOverride: true,
+  noFallthroughCasesInSwitch: true,
+  target: 'es2022',
+  lib: ['es2022'],
+  module: 'nodenext',
+  moduleResolution: 'nodenext',
+  types: ['node'],
+  typeRoots: [join(root, 'node_modules/@types')],
+  skipLibCheck: true,
+  noEmit: true,
+};
+
+/**
+ * Writes `files` into a fresh directory laid out as an app that depends on the package (a
+ * node_modules symlink to this repository, so its exports map picks the built declarations, beside
+ * the app's own rxjs), and hands `use` the program made of them. Removes the directory after.
+ */
+function withProgram<T>(files: Map<string, string>, use: (program: ts.Program, dir: string) => T): T {
+  const dir = mkdtempSync(join(tmpdir(), 'rxwp-docs-'));
+  try {
+    mkdirSync(join(dir, 'node_modules'));
+    symlinkSync(root, join(dir, 'node_modules/rx-websocket-peer'), 'dir');
+    symlinkSync(join(root, 'node_modules/rxjs'), join(dir, 'node_modules/rxjs'), 'dir');
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module', private: true }));
+    for (const [name, text] of files) writeFileSync(join(dir, name), text);
+    const { options, errors } = ts.convertCompilerOptionsFromJson(COMPILER_OPTIONS, dir);
+    expect(errors.map((error) => ts.flattenDiagnosticMessageText(error.messageText, '\n'))).to.deep.equal([]);
+    const program = ts.createProgram(
+      [...files.keys()].map((name) => join(dir, name)),
+      options,
+    );
+    return use(program, dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Compiles the blocks, each as a module of its own; returns `file:line: message` per error. */
 function compile(blocks: Block[]): string[] {
-  const dir = mkdtempSync(join(tmpdir(), 'rxwp-docs-'));
-  try {
-    mkdirSync(join(dir, 'node_modules'));
-    // The package as an app has it: its exports map picks the declarations. And the app's own rxjs.
-    symlinkSync(root, join(dir, 'node_modules/rx-websocket-peer'), 'dir');
-    symlinkSync(join(root, 'node_modules/rxjs'), join(dir, 'node_modules/rxjs'), 'dir');
-    writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module', private: true }));
-    writeFileSync(join(dir, 'prelude.d.ts'), PRELUDE + '\n');
-    const sources = new Map<string, { block: Block; offset: number }>();
-    blocks.forEach((block, index) => {
-      const head = block.prelude.join('\n');
-      const offset = head === '' ? 0 : head.split('\n').length;
-      const name = join(dir, `block${index}.ts`);
-      writeFileSync(name, `${head === '' ? '' : head + '\n'}${block.code}\nexport {};\n`);
-      sources.set(name, { block, offset });
-    });
-    const { options, errors } = ts.convertCompilerOptionsFromJson(
-      {
-        strict: true,
-        noImplicitReturns: true,
-        noImplicitOverride: true,
-        noFallthroughCasesInSwitch: true,
-        target: 'es2022',
-        lib: ['es2022'],
-        module: 'nodenext',
-        moduleResolution: 'nodenext',
-        types: ['node'],
-        typeRoots: [join(root, 'node_modules/@types')],
-        skipLibCheck: true,
-        noEmit: true,
-      },
-      dir,
-    );
-    expect(errors.map((error) => ts.flattenDiagnosticMessageText(error.messageText, '\n'))).to.deep.equal([]);
-    const program = ts.createProgram([join(dir, 'prelude.d.ts'), ...sources.keys()], options);
-    return ts.getPreEmitDiagnostics(program).map((diagnostic) => {
+  const files = new Map([['prelude.d.ts', PRELUDE + '\n']]);
+  const sources = new Map<string, { block: Block; offset: number }>();
+  blocks.forEach((block, index) => {
+    const head = block.prelude.join('\n');
+    const name = `block${index}.ts`;
+    files.set(name, `${head === '' ? '' : head + '\n'}${block.code}\nexport {};\n`);
+    sources.set(name, { block, offset: head === '' ? 0 : head.split('\n').length });
+  });
+  return withProgram(files, (program, dir) =>
+    ts.getPreEmitDiagnostics(program).map((diagnostic) => {
       const message = ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n');
-      const source = diagnostic.file && sources.get(resolve(diagnostic.file.fileName));
+      const source = diagnostic.file && sources.get(relative(dir, diagnostic.file.fileName));
       if (!diagnostic.file || !source)
         return `${diagnostic.file?.fileName ?? '(program)'}: TS${diagnostic.code} ${message}`;
       const { line } = diagnostic.file.getLineAndCharacterOfPosition(diagnostic.start ?? 0);
@@ -203,10 +219,28 @@ function compile(blocks: Block[]): string[] {
           ? `${source.block.file}:${source.block.line - 1} (its prelude)`
           : `${source.block.file}:${source.block.line + line - source.offset}`;
       return `${where}: TS${diagnostic.code} ${message}`;
-    });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+    }),
+  );
+}
+
+/** The string codes of the package's errors, read from its built declarations. */
+function declaredErrorCodes(): string[] {
+  const source = [
+    "import type { ErrorCode, JsonCodecErrorCode, VariantErrorCode } from 'rx-websocket-peer';",
+    'export type Codes = ErrorCode | JsonCodecErrorCode | VariantErrorCode;',
+  ].join('\n');
+  return withProgram(new Map([['codes.ts', source]]), (program, dir) => {
+    expect(
+      ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')),
+    ).to.deep.equal([]);
+    const file = program.getSourceFile(join(dir, 'codes.ts'));
+    const alias = file?.statements.find(ts.isTypeAliasDeclaration);
+    if (!alias) throw new Error('codes.ts: no type alias');
+    const type = program.getTypeChecker().getTypeAtLocation(alias.name);
+    return (type.isUnion() ? type.types : [type])
+      .filter((t) => t.isStringLiteral())
+      .map((t) => (t as ts.StringLiteralType).value);
+  });
 }
 
 describe('the docs (README.md, docs/*.md)', () => {
@@ -242,10 +276,26 @@ describe('the docs (README.md, docs/*.md)', () => {
     expect(compiling).to.deep.equal([]);
   });
 
+  it('list every error code the package declares in a table of docs/api.md or docs/godot.md', function () {
+    this.timeout(120_000);
+    const codes = declaredErrorCodes();
+    expect(codes.length, 'codes declared').to.be.greaterThan(20);
+    // A code is listed where it stands in the first cell of a table row: `| \`ERR_...\` | ... |`.
+    const listed = new Set(
+      ['docs/api.md', 'docs/godot.md']
+        .flatMap((file) => parsed.get(file)?.prose ?? [])
+        .filter((line) => line.startsWith('|'))
+        .flatMap((line) => [...(line.split('|')[1] ?? '').matchAll(/`(\w+)`/g)].map((match) => match[1])),
+    );
+    expect(codes.filter((code) => !listed.has(code))).to.deep.equal([]);
+  });
+
   it('link only to files that exist and to headings that exist in them', () => {
     const broken: string[] = [];
+    let checked = 0;
     for (const [file, doc] of parsed) {
       for (const { line, target } of links(doc)) {
+        checked++;
         const [path = '', anchor] = target.split('#', 2);
         const resolved = path === '' ? join(root, file) : resolve(dirname(join(root, file)), decodeURI(path));
         const name = relative(root, resolved);
@@ -261,6 +311,17 @@ describe('the docs (README.md, docs/*.md)', () => {
       }
     }
     expect(broken).to.deep.equal([]);
+    expect(checked, 'links checked').to.be.greaterThan(50);
+  });
+
+  it('link back to the README from the first lines of every file under docs/', () => {
+    const docs = files.filter((file) => file.startsWith('docs/'));
+    expect(docs.length, 'files under docs/').to.be.greaterThan(0);
+    const without = docs.filter((file) => {
+      const head = parsed.get(file)?.prose.slice(0, 5) ?? [];
+      return !links({ blocks: [], prose: head, strayMarkers: [] }).some(({ target }) => target === '../README.md');
+    });
+    expect(without).to.deep.equal([]);
   });
 
   it('make the anchors GitHub makes', () => {
