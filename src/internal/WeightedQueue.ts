@@ -10,8 +10,8 @@ const COMPACT_AFTER_SLOTS = 1024;
  * @internal A FIFO whose items have a weight (bytes, say), so its owner can bound it by size.
  * It neither shifts its array on each take nor grows forever, lets go of each item as it is
  * taken, and allocates nothing per item while it stays small: an emptied queue starts again at
- * the front of the same arrays. The inbound queue, the peer's write log, `backpressure()` and
- * `Connection` all hold values this way.
+ * the front of the same arrays. The inbound queue, the peer's write log, and (as a
+ * `BoundedQueue`) `backpressure()` and `Connection` all hold values this way.
  */
 export class WeightedQueue<T> {
   private items: T[] = [];

@@ -1,7 +1,7 @@
 import { type MonoTypeOperatorFunction, Observable, type Observer, Subscription } from 'rxjs';
 import type { OutboundData, PeerState } from '../peer/types.js';
 import { payloadLength, payloadLengthBound } from '../peer/validation.js';
-import { WeightedQueue } from '../internal/WeightedQueue.js';
+import { BoundedQueue, OVERFLOW_POLICIES } from '../internal/BoundedQueue.js';
 import { argumentError, WebSocketPeerError } from '../errors/WebSocketPeerError.js';
 import { optionKeys } from '../internal/optionKeys.js';
 import { DEFAULT_MAX_HELD_BYTES, resolveMarks, WATER_MARK_KEYS, type WaterMarks } from './marks.js';
@@ -39,8 +39,6 @@ export const BACKPRESSURE_OPTION_KEYS = optionKeys<BackpressureOptions<unknown>,
   { maxHeldBytes: true, overflow: true, onDrop: true },
   WATER_MARK_KEYS,
 );
-
-const POLICIES = ['error', 'drop-oldest', 'drop-newest'];
 
 /**
  * Forwards values while the peer's outbound buffer is below `highWaterMark`; once it reaches the
@@ -84,11 +82,11 @@ export function backpressure<T extends OutboundData>(
       "backpressure(): option 'maxHeldBytes' must be a positive integer (bytes)",
     );
   }
-  if (!POLICIES.includes(overflow)) {
+  if (!OVERFLOW_POLICIES.includes(overflow)) {
     throw argumentError(
       TypeError,
       'ERR_INVALID_OPTION',
-      `backpressure(): option 'overflow' must be one of ${POLICIES.join(', ')}`,
+      `backpressure(): option 'overflow' must be one of ${OVERFLOW_POLICIES.join(', ')}`,
     );
   }
   if (overflow !== 'error' && typeof onDrop !== 'function') {
@@ -101,7 +99,8 @@ export function backpressure<T extends OutboundData>(
 
   return (source) =>
     new Observable<T>((subscriber) => {
-      const held = new WeightedQueue<T>();
+      // Bounded by bytes only: a count would add nothing that maxHeldBytes does not bound.
+      const held = new BoundedQueue<T>(Infinity, maxHeldBytes, overflow, onDrop);
       /**
        * Whether `held` weighs each value by its exact payload length. While what it holds is far
        * from `maxHeldBytes`, a string is weighed by what it can be at most (3 bytes per UTF-16
@@ -166,33 +165,21 @@ export function backpressure<T extends OutboundData>(
       const hold = (value: T): void => {
         if (held.size === 0) exact = false;
         let size = exact ? payloadLength(value) : payloadLengthBound(value);
-        if (!exact && held.weight + size > maxHeldBytes) {
+        if (!exact && !held.fits(size)) {
           held.reweigh(payloadLength);
           exact = true;
           size = payloadLength(value);
         }
-        if (held.weight + size > maxHeldBytes) {
-          if (overflow === 'error') {
-            const count = held.size;
-            fail(
-              new WebSocketPeerError(
-                'ERR_BACKPRESSURE_OVERFLOW',
-                `backpressure(): holding ${count} value(s), ${held.weight} bytes; the next one (${size} bytes) would pass maxHeldBytes (${maxHeldBytes})`,
-                { held: count },
-              ),
-            );
-            return;
-          }
-          const drop = onDrop as (value: T) => void;
-          if (overflow === 'drop-oldest') {
-            while (held.size > 0 && held.weight + size > maxHeldBytes) drop(held.shift());
-          }
-          if (held.weight + size > maxHeldBytes) {
-            drop(value);
-            return;
-          }
+        if (!held.offer(value, size)) {
+          const count = held.size;
+          fail(
+            new WebSocketPeerError(
+              'ERR_BACKPRESSURE_OVERFLOW',
+              `backpressure(): holding ${count} value(s), ${held.weight} bytes; the next one (${size} bytes) would pass maxHeldBytes (${maxHeldBytes})`,
+              { held: count },
+            ),
+          );
         }
-        held.push(value, size);
       };
 
       subscriptions.add(

@@ -20,7 +20,7 @@ import { LiveValue } from '../internal/LiveValue.js';
 import type { CloseInfo, OutboundData, Packet } from '../peer/types.js';
 import { checkOutbound, endedNormally, payloadLength, validateClose } from '../peer/validation.js';
 import { WebSocketCloseError } from '../errors/WebSocketCloseError.js';
-import { WeightedQueue } from '../internal/WeightedQueue.js';
+import { BoundedQueue, OVERFLOW_POLICIES } from '../internal/BoundedQueue.js';
 import type { WebSocketPeer } from '../peer/WebSocketPeer.js';
 import { argumentError, WebSocketPeerError } from '../errors/WebSocketPeerError.js';
 import { checkOptionKeys, optionKeys } from '../internal/optionKeys.js';
@@ -235,7 +235,8 @@ export class Connection {
   private readonly status = new LiveValue<ConnectionStatus>({ state: 'idle' });
   /** Peers whose packets `packets$` has not taken yet, in the order they opened. */
   private readonly peers = new Inbox<WebSocketPeer>();
-  private readonly queue = new WeightedQueue<OutboundData>();
+  /** Writes waiting for the connection to open, within `maxQueuedWrites` and `maxQueuedWriteBytes`. */
+  private readonly queue: BoundedQueue<OutboundData>;
   private retries = 0;
   private openedAt: number | undefined;
   private attemptSubscription: Subscription | undefined;
@@ -243,10 +244,9 @@ export class Connection {
   /** What `packets$` errors with once closed for good; `undefined`: it completes. */
   private finalError: unknown;
   private readonly source: Observable<WebSocketPeer>;
-  private readonly options: Required<Omit<ReconnectOptions, keyof ConnectOptions | 'onDrop'>> & {
-    onDrop: ((data: OutboundData) => void) | undefined;
-    writeMode: WriteMode;
-  };
+  private readonly options: Required<
+    Omit<ReconnectOptions, keyof ConnectOptions | 'maxQueuedWrites' | 'maxQueuedWriteBytes' | 'overflow' | 'onDrop'>
+  > & { writeMode: WriteMode };
 
   /** @internal Use `reconnecting()`. */
   constructor(url: string | URL, options: ReconnectOptions, connect: ConnectFunction) {
@@ -280,8 +280,7 @@ export class Connection {
     if (!isCount(maxQueuedWrites) || maxQueuedWrites === Infinity) bad('maxQueuedWrites', 'an integer >= 0');
     if (!isCount(maxQueuedWriteBytes) || maxQueuedWriteBytes === Infinity)
       bad('maxQueuedWriteBytes', 'an integer >= 0');
-    if (!['error', 'drop-oldest', 'drop-newest'].includes(overflow))
-      bad('overflow', "'error', 'drop-oldest' or 'drop-newest'");
+    if (!OVERFLOW_POLICIES.includes(overflow)) bad('overflow', "'error', 'drop-oldest' or 'drop-newest'");
     if (overflow !== 'error' && typeof onDrop !== 'function') bad('onDrop', `a function with overflow '${overflow}'`);
     if (typeof scheduler !== 'object' || scheduler === null || typeof scheduler.schedule !== 'function') {
       bad('scheduler', 'an RxJS scheduler');
@@ -295,13 +294,10 @@ export class Connection {
       jitter,
       resetAfter,
       shouldReconnect,
-      maxQueuedWrites,
-      maxQueuedWriteBytes,
-      overflow,
-      onDrop,
       scheduler,
       writeMode: connectOptions.writeMode ?? WriteMode.Text,
     };
+    this.queue = new BoundedQueue(maxQueuedWrites, maxQueuedWriteBytes, overflow, onDrop);
 
     this.status$ = this.status.observable;
     this.peer$ = this.status.observable.pipe(
@@ -353,7 +349,13 @@ export class Connection {
       return;
     }
     checkOutbound(data, this.options.writeMode);
-    this.enqueue(data);
+    if (!this.queue.offer(data, payloadLength(data))) {
+      throw new WebSocketPeerError(
+        'ERR_QUEUE_FULL',
+        `Cannot queue the write: ${this.queue.size} writes (${this.queue.weight} bytes) wait for the connection to open`,
+        { held: this.queue.size },
+      );
+    }
     this.open();
   }
 
@@ -440,29 +442,5 @@ export class Connection {
   private flush(peer: WebSocketPeer): void {
     // In order, and each write leaves the queue as it is handed over: none goes twice.
     while (this.queue.size > 0 && peer.isConnectedToHost()) peer.putPacket(this.queue.shift());
-  }
-
-  private enqueue(data: OutboundData): void {
-    const { maxQueuedWrites, maxQueuedWriteBytes, overflow, onDrop } = this.options;
-    const size = payloadLength(data);
-    const fits = (): boolean => this.queue.size < maxQueuedWrites && this.queue.weight + size <= maxQueuedWriteBytes;
-    if (!fits()) {
-      if (overflow === 'error') {
-        throw new WebSocketPeerError(
-          'ERR_QUEUE_FULL',
-          `Cannot queue the write: ${this.queue.size} writes (${this.queue.weight} bytes) wait for the connection to open`,
-          { held: this.queue.size },
-        );
-      }
-      const drop = onDrop as (data: OutboundData) => void;
-      if (overflow === 'drop-oldest') {
-        while (this.queue.size > 0 && !fits()) drop(this.queue.shift());
-      }
-      if (!fits()) {
-        drop(data);
-        return;
-      }
-    }
-    this.queue.push(data, size);
   }
 }
