@@ -4,6 +4,7 @@ import { payloadLength, payloadLengthBound } from '../peer/validation.js';
 import { BoundedQueue, OVERFLOW_POLICIES } from '../internal/BoundedQueue.js';
 import { argumentError, WebSocketPeerError } from '../errors/WebSocketPeerError.js';
 import { optionKeys } from '../internal/optionKeys.js';
+import { checkOption, invalidOption, isFunction, isOneOf, isPositiveInteger } from '../internal/options.js';
 import { DEFAULT_MAX_HELD_BYTES, resolveMarks, WATER_MARK_KEYS, type WaterMarks } from './marks.js';
 
 /** What `backpressure()` watches: a `WebSocketPeer`, or anything with the same two streams. */
@@ -75,26 +76,11 @@ export function backpressure<T extends OutboundData>(
       'backpressure(): the first argument must be a WebSocketPeer',
     );
   }
-  if (typeof maxHeldBytes !== 'number' || !Number.isSafeInteger(maxHeldBytes) || maxHeldBytes <= 0) {
-    throw argumentError(
-      TypeError,
-      'ERR_INVALID_OPTION',
-      "backpressure(): option 'maxHeldBytes' must be a positive integer (bytes)",
-    );
-  }
-  if (!OVERFLOW_POLICIES.includes(overflow)) {
-    throw argumentError(
-      TypeError,
-      'ERR_INVALID_OPTION',
-      `backpressure(): option 'overflow' must be one of ${OVERFLOW_POLICIES.join(', ')}`,
-    );
-  }
-  if (overflow !== 'error' && typeof onDrop !== 'function') {
-    throw argumentError(
-      TypeError,
-      'ERR_INVALID_OPTION',
-      `backpressure(): overflow '${overflow}' needs an onDrop(value) function`,
-    );
+  checkOption('backpressure', 'maxHeldBytes', maxHeldBytes, isPositiveInteger, 'a positive integer (bytes)');
+  const policies = `one of ${OVERFLOW_POLICIES.join(', ')}`;
+  checkOption('backpressure', 'overflow', overflow, isOneOf(OVERFLOW_POLICIES), policies);
+  if (overflow !== 'error' && !isFunction(onDrop)) {
+    throw invalidOption('backpressure', `overflow '${overflow}' needs an onDrop(value) function`);
   }
 
   return (source) =>

@@ -5,6 +5,7 @@ import { WebSocketCloseError } from '../errors/WebSocketCloseError.js';
 import { endedNormally } from '../peer/validation.js';
 import type { WebSocketPeer } from '../peer/WebSocketPeer.js';
 import { checkOptionKeys, optionKeys } from '../internal/optionKeys.js';
+import { checkOption, isPositiveInteger } from '../internal/options.js';
 import { argumentError } from '../errors/WebSocketPeerError.js';
 
 /** What a handler returned, as an observable: a plain value, a string too, is one value. */
@@ -71,13 +72,7 @@ export function consumePackets<R>(
   }
   checkOptionKeys('consumePackets', options, CONSUME_PACKETS_OPTION_KEYS);
   const { concurrency = 1 } = options;
-  if (typeof concurrency !== 'number' || !Number.isSafeInteger(concurrency) || concurrency < 1) {
-    throw argumentError(
-      TypeError,
-      'ERR_INVALID_OPTION',
-      "consumePackets(): option 'concurrency' must be a positive integer",
-    );
-  }
+  checkOption('consumePackets', 'concurrency', concurrency, isPositiveInteger, 'a positive integer');
 
   return new Observable<R>((subscriber) => {
     const handlers = new Subscription();

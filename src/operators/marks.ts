@@ -1,5 +1,5 @@
 import { checkOptionKeys, optionKeys } from '../internal/optionKeys.js';
-import { argumentError } from '../errors/WebSocketPeerError.js';
+import { checkOption, isCount, optionsOutOfRange } from '../internal/options.js';
 
 /** @internal Flow-control defaults (DESIGN.md), shared by `backpressure()` and `sendAll()`. */
 export const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
@@ -22,35 +22,24 @@ export interface WaterMarks {
 /** @internal The keys of `WaterMarks`, which `backpressure()` and `sendAll()` know. */
 export const WATER_MARK_KEYS = optionKeys<WaterMarks>({ highWaterMark: true, lowWaterMark: true });
 
-const isByteCount = (value: unknown): value is number =>
-  typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
-
 /**
  * @internal The marks, checked, with defaults filled in; first, that every key of `options` is in
  * `known`, the keys of the function that takes them.
  */
 export function resolveMarks(fn: string, options: WaterMarks, known: readonly string[]): { high: number; low: number } {
-  if (typeof options !== 'object' || options === null) {
-    throw argumentError(TypeError, 'ERR_INVALID_OPTION', `${fn}(): options must be an object`);
-  }
+  // Refuses `null` as well (the callers' default parameter has replaced `undefined` by then).
   checkOptionKeys(fn, options, known);
   const { highWaterMark = DEFAULT_HIGH_WATER_MARK } = options;
   // Each one checked before any arithmetic: a BigInt would make Math.floor() throw.
-  const check = (name: string, value: unknown): void => {
-    if (!isByteCount(value)) {
-      throw argumentError(TypeError, 'ERR_INVALID_OPTION', `${fn}(): option '${name}' must be an integer >= 0 (bytes)`);
-    }
-  };
-  check('highWaterMark', highWaterMark);
+  checkOption(fn, 'highWaterMark', highWaterMark, isCount, 'an integer >= 0 (bytes)');
   const {
     lowWaterMark = options.highWaterMark === undefined ? DEFAULT_LOW_WATER_MARK : Math.floor(highWaterMark / 4),
   } = options;
-  check('lowWaterMark', lowWaterMark);
+  checkOption(fn, 'lowWaterMark', lowWaterMark, isCount, 'an integer >= 0 (bytes)');
   if (highWaterMark === 0 || lowWaterMark > highWaterMark) {
-    throw argumentError(
-      RangeError,
-      'ERR_INVALID_OPTION',
-      `${fn}(): need 0 <= lowWaterMark <= highWaterMark and highWaterMark > 0, got ${lowWaterMark} and ${highWaterMark}`,
+    throw optionsOutOfRange(
+      fn,
+      `need 0 <= lowWaterMark <= highWaterMark and highWaterMark > 0, got ${lowWaterMark} and ${highWaterMark}`,
     );
   }
   return { high: highWaterMark, low: lowWaterMark };

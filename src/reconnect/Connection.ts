@@ -22,8 +22,18 @@ import { checkOutbound, endedNormally, payloadLength, validateClose } from '../p
 import { WebSocketCloseError } from '../errors/WebSocketCloseError.js';
 import { BoundedQueue, OVERFLOW_POLICIES } from '../internal/BoundedQueue.js';
 import type { WebSocketPeer } from '../peer/WebSocketPeer.js';
-import { argumentError, WebSocketPeerError } from '../errors/WebSocketPeerError.js';
+import { WebSocketPeerError } from '../errors/WebSocketPeerError.js';
 import { checkOptionKeys, optionKeys } from '../internal/optionKeys.js';
+import {
+  checkOption,
+  invalidOption,
+  isCount,
+  isCountOrInfinity,
+  isFraction,
+  isFunction,
+  isOneOf,
+  optionMustBe,
+} from '../internal/options.js';
 import { CONNECT_OPTION_KEYS, type ConnectOptions } from '../observables/connectOptions.js';
 
 /** @internal The `connect()` of the platform: Node's or the browser's. */
@@ -153,12 +163,11 @@ export function backoff(
   checkOptionKeys('backoff', options, BACKOFF_OPTION_KEYS);
   const { initialDelay = DEFAULTS.initialDelay, maxDelay = DEFAULTS.maxDelay, jitter = DEFAULTS.jitter } = options;
   const { scheduler = asyncScheduler } = options;
-  if (!isCount(initialDelay) || initialDelay === Infinity || !isCount(maxDelay) || maxDelay < initialDelay) {
-    throw argumentError(TypeError, 'ERR_INVALID_OPTION', 'backoff(): need integers 0 <= initialDelay <= maxDelay (ms)');
+  // backoff() has always taken maxDelay: Infinity (no cap), where reconnecting() refuses it.
+  if (!isCount(initialDelay) || !isCountOrInfinity(maxDelay) || maxDelay < initialDelay) {
+    throw invalidOption('backoff', 'need integers 0 <= initialDelay <= maxDelay (ms)');
   }
-  if (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= 1)) {
-    throw argumentError(TypeError, 'ERR_INVALID_OPTION', "backoff(): option 'jitter' must be a number from 0 to 1");
-  }
+  checkOption('backoff', 'jitter', jitter, isFraction, 'a number from 0 to 1');
   return (_error, retryCount) => timer(jittered(backoffDelay(retryCount, initialDelay, maxDelay), jitter), scheduler);
 }
 
@@ -207,8 +216,8 @@ function defaultShouldReconnect(reason: DropReason): boolean {
   return !(status >= 400 && status < 500) || status === 408 || status === 429;
 }
 
-const isCount = (value: unknown): value is number =>
-  typeof value === 'number' && (value === Infinity || (Number.isSafeInteger(value) && value >= 0));
+const isScheduler = (value: unknown): value is SchedulerLike =>
+  typeof value === 'object' && value !== null && typeof (value as SchedulerLike).schedule === 'function';
 
 /**
  * A connection that reopens itself. Its peers come from `connect(url, options)`; when one drops
@@ -266,25 +275,22 @@ export class Connection {
       scheduler = asyncScheduler,
       ...connectOptions
     } = options;
-    const bad = (name: string, expected: string): never => {
-      throw argumentError(TypeError, 'ERR_INVALID_OPTION', `reconnecting(): option '${name}' must be ${expected}`);
-    };
-    if (!isCount(initialDelay) || initialDelay === Infinity) bad('initialDelay', 'an integer >= 0 (ms)');
-    if (!isCount(maxDelay) || maxDelay === Infinity || maxDelay < initialDelay) {
-      bad('maxDelay', 'an integer (ms) >= initialDelay');
+    // After the defaults, each against what it must be; in this order, so the first bad one is named.
+    const fn = 'reconnecting';
+    checkOption(fn, 'initialDelay', initialDelay, isCount, 'an integer >= 0 (ms)');
+    const isMaxDelay = (value: unknown): value is number => isCount(value) && value >= initialDelay;
+    checkOption(fn, 'maxDelay', maxDelay, isMaxDelay, 'an integer (ms) >= initialDelay');
+    checkOption(fn, 'maxAttempts', maxAttempts, isCountOrInfinity, 'an integer >= 0 or Infinity');
+    checkOption(fn, 'jitter', jitter, isFraction, 'a number from 0 to 1');
+    checkOption(fn, 'resetAfter', resetAfter, isCount, 'an integer >= 0 (ms)');
+    checkOption(fn, 'shouldReconnect', shouldReconnect, isFunction, 'a function');
+    checkOption(fn, 'maxQueuedWrites', maxQueuedWrites, isCount, 'an integer >= 0');
+    checkOption(fn, 'maxQueuedWriteBytes', maxQueuedWriteBytes, isCount, 'an integer >= 0');
+    checkOption(fn, 'overflow', overflow, isOneOf(OVERFLOW_POLICIES), "'error', 'drop-oldest' or 'drop-newest'");
+    if (overflow !== 'error' && !isFunction(onDrop)) {
+      throw optionMustBe(fn, 'onDrop', `a function with overflow '${overflow}'`);
     }
-    if (!isCount(maxAttempts)) bad('maxAttempts', 'an integer >= 0 or Infinity');
-    if (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= 1)) bad('jitter', 'a number from 0 to 1');
-    if (!isCount(resetAfter) || resetAfter === Infinity) bad('resetAfter', 'an integer >= 0 (ms)');
-    if (typeof shouldReconnect !== 'function') bad('shouldReconnect', 'a function');
-    if (!isCount(maxQueuedWrites) || maxQueuedWrites === Infinity) bad('maxQueuedWrites', 'an integer >= 0');
-    if (!isCount(maxQueuedWriteBytes) || maxQueuedWriteBytes === Infinity)
-      bad('maxQueuedWriteBytes', 'an integer >= 0');
-    if (!OVERFLOW_POLICIES.includes(overflow)) bad('overflow', "'error', 'drop-oldest' or 'drop-newest'");
-    if (overflow !== 'error' && typeof onDrop !== 'function') bad('onDrop', `a function with overflow '${overflow}'`);
-    if (typeof scheduler !== 'object' || scheduler === null || typeof scheduler.schedule !== 'function') {
-      bad('scheduler', 'an RxJS scheduler');
-    }
+    checkOption(fn, 'scheduler', scheduler, isScheduler, 'an RxJS scheduler');
     // connect() checks the URL and its own options now, synchronously; it is cold, so nothing opens.
     this.source = connect(url, connectOptions);
     this.options = {
