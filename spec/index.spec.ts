@@ -10,9 +10,10 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
+import ts from 'typescript';
 
 // The built package as its users get it: resolved by name through its own exports map (a package
 // can import itself by name once it has one), in fresh Node processes run from the repo root.
@@ -293,6 +294,48 @@ describe("the built package's declarations", () => {
       files.filter((file) => file.includes('/@types/')),
       'declarations from @types',
     ).to.deep.equal([]);
+  });
+
+  it('of the two entries name the same values and types, all but the platform ones from the same declarations', function () {
+    this.timeout(60_000);
+    // index.ts and index.browser.ts each list the whole API (a test above finds every name in
+    // the entry's own declarations): this keeps the two lists from drifting apart.
+    const entries = ['dist/esm/index.d.ts', 'dist/esm/index.browser.d.ts'].map((file) => join(root, file));
+    const program = ts.createProgram(entries, {
+      module: ts.ModuleKind.NodeNext,
+      moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      lib: ['lib.es2022.d.ts', 'lib.dom.d.ts'],
+      types: ['node'],
+      noEmit: true,
+    });
+    const checker = program.getTypeChecker();
+    /** Each name the entry exports, with the declaration it comes from (`file#name`). */
+    const exportsOf = (file: string): Map<string, string> => {
+      const source = program.getSourceFile(file);
+      const module = source && checker.getSymbolAtLocation(source);
+      if (!module) throw new Error(`${file}: not a module`);
+      return new Map(
+        checker.getExportsOfModule(module).map((symbol) => {
+          const target = symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
+          const declaration = target.declarations?.[0];
+          const from = declaration ? relative(root, declaration.getSourceFile().fileName) : '?';
+          return [symbol.name, `${from}#${target.name}`];
+        }),
+      );
+    };
+    const [node, browser] = entries.map(exportsOf) as [Map<string, string>, Map<string, string>];
+    expect([...browser.keys()].sort()).to.deep.equal([...node.keys()].sort());
+    expect(node.size).to.be.greaterThan(50);
+    const differing = [...node].filter(([name, from]) => browser.get(name) !== from).map(([name]) => name);
+    expect(differing.sort()).to.deep.equal([
+      'ConnectOptions',
+      'ListenOptions',
+      'PemInput',
+      'ReconnectOptions',
+      'connect',
+      'listen',
+      'reconnecting',
+    ]);
   });
 
   it("of the Node entry keep Node's own types: Buffer in PemInput, http/https servers in ListenOptions", async function () {
