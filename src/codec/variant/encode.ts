@@ -1,0 +1,442 @@
+// The encoder: a Writer that grows a buffer up to maxSize, and an Encoder that walks a value.
+
+import {
+  AABB,
+  Basis,
+  Color,
+  GodotFloat,
+  NodePath,
+  PackedVector4Array,
+  Plane,
+  PoolColorArray,
+  PoolStringArray,
+  PoolVector2Array,
+  PoolVector3Array,
+  Projection,
+  Quat,
+  Rect2,
+  Rect2i,
+  StringName,
+  Transform,
+  Transform2D,
+  Vector2,
+  Vector2i,
+  Vector3,
+  Vector3i,
+  Vector4,
+  Vector4i,
+} from '../godotTypes.js';
+import { VariantError } from '../VariantError.js';
+import type { VariantOptions } from './options.js';
+import {
+  describe,
+  type Engine,
+  GODOT3_IDS,
+  HEADER_FLAG_64,
+  INT32_MAX,
+  INT32_MIN,
+  INT64_MAX,
+  INT64_MIN,
+  NODE_PATH_ABSOLUTE,
+  NODE_PATH_NEW_FORMAT,
+  padding,
+  TWO_POW_63,
+  Type,
+  TYPE_NAMES,
+} from './format.js';
+
+const utf8Encoder = new TextEncoder();
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+class Writer {
+  private bytes = new Uint8Array(64);
+  private view = new DataView(this.bytes.buffer);
+  length = 0;
+
+  constructor(private readonly maxSize: number) {}
+
+  /** Makes room for `count` more bytes, refusing to pass maxSize. */
+  private reserve(count: number): number {
+    const at = this.length;
+    const end = at + count;
+    if (end > this.maxSize) {
+      throw new VariantError('ERR_VARIANT_TOO_LARGE', `the encoding would exceed maxSize (${this.maxSize} bytes)`);
+    }
+    if (end > this.bytes.length) {
+      const grown = new Uint8Array(Math.min(this.maxSize, Math.max(end, this.bytes.length * 2)));
+      grown.set(this.bytes.subarray(0, this.length));
+      this.bytes = grown;
+      this.view = new DataView(grown.buffer);
+    }
+    this.length = end;
+    return at;
+  }
+
+  u32(value: number): void {
+    const at = this.reserve(4); // before this.view: reserve() may replace it
+    this.view.setUint32(at, value, true);
+  }
+  i32(value: number): void {
+    const at = this.reserve(4); // before this.view: reserve() may replace it
+    this.view.setInt32(at, value, true);
+  }
+  i64(value: bigint): void {
+    const at = this.reserve(8); // before this.view: reserve() may replace it
+    this.view.setBigInt64(at, value, true);
+  }
+  f32(value: number): void {
+    const at = this.reserve(4); // before this.view: reserve() may replace it
+    this.view.setFloat32(at, value, true);
+  }
+  f64(value: number): void {
+    const at = this.reserve(8); // before this.view: reserve() may replace it
+    this.view.setFloat64(at, value, true);
+  }
+  /** Bytes then zeros up to a multiple of 4. */
+  padded(data: Uint8Array): void {
+    const at = this.reserve(data.length + padding(data.length));
+    this.bytes.set(data, at);
+    // The buffer may be reused memory from growth: padding is zeroed explicitly.
+    this.bytes.fill(0, at + data.length, this.length);
+  }
+  result(): Uint8Array {
+    return this.bytes.slice(0, this.length);
+  }
+}
+
+function unencodable(what: string): VariantError {
+  return new VariantError('ERR_VARIANT_UNENCODABLE', `Godot has no type for ${what}`);
+}
+
+function utf8(text: string): Uint8Array {
+  if (LONE_SURROGATE.test(text)) throw unencodable('a string with a lone UTF-16 surrogate');
+  // Godot 3 reads strings as C strings: it would silently cut one at its first NUL.
+  if (text.includes('\0')) throw unencodable('a string with a NUL character (Godot cuts strings there)');
+  return utf8Encoder.encode(text);
+}
+
+/** A value for a message: numbers and strings as they are, anything else by its kind. */
+function describeValue(value: unknown): string {
+  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
+  return describe(value);
+}
+
+function isPlainObject(value: object): boolean {
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+/** The header id of `type` in `engine`'s numbering; refuses a Godot 4-only type for Godot 3. */
+function wireId(type: Type, engine: Engine, what: string): number {
+  if (engine === 4) return type;
+  const id = GODOT3_IDS[type] ?? -1;
+  if (id < 0) {
+    throw new VariantError(
+      'ERR_VARIANT_UNENCODABLE',
+      `${what} is a Godot 4 type that Godot 3 has no counterpart for: pass { engine: 4 } to encode it`,
+    );
+  }
+  return id;
+}
+
+class Encoder {
+  constructor(
+    private readonly out: Writer,
+    private readonly maxDepth: number,
+    private readonly engine: Engine,
+  ) {}
+
+  /** The 4-byte header: the type's id in this engine's numbering, and flags. */
+  private header(type: Type, flags = 0, what: string = TYPE_NAMES[type] ?? 'this type'): void {
+    this.out.u32((wireId(type, this.engine, what) | flags) >>> 0);
+  }
+
+  private string(text: string): void {
+    const data = utf8(text);
+    this.out.u32(data.length);
+    this.out.padded(data);
+  }
+
+  private float(value: number): void {
+    // As the engine does: 32 bits when they hold the value exactly, else 64 (NaN takes 64).
+    if (Math.fround(value) === value) {
+      this.header(Type.Float);
+      this.out.f32(value);
+    } else {
+      this.header(Type.Float, HEADER_FLAG_64);
+      this.out.f64(value);
+    }
+  }
+
+  private int(value: bigint): void {
+    if (value < INT64_MIN || value > INT64_MAX) throw unencodable(`the integer ${value} (beyond 64 bits)`);
+    if (value >= BigInt(INT32_MIN) && value <= BigInt(INT32_MAX)) {
+      this.header(Type.Int);
+      this.out.i32(Number(value));
+    } else {
+      this.header(Type.Int, HEADER_FLAG_64);
+      this.out.i64(value);
+    }
+  }
+
+  /** A component of Vector2i and its kin: the engine keeps an int32, which must hold it exactly. */
+  private int32(value: unknown, what: string): void {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < INT32_MIN || value > INT32_MAX) {
+      throw new VariantError(
+        'ERR_VARIANT_UNENCODABLE',
+        `a ${what} component must be a 32-bit integer, not ${describeValue(value)}`,
+      );
+    }
+    this.out.i32(value);
+  }
+
+  private vector2(v: Vector2): void {
+    this.out.f32(v.x);
+    this.out.f32(v.y);
+  }
+
+  private vector2i(v: Vector2i, what = 'Vector2i'): void {
+    this.int32(v.x, what);
+    this.int32(v.y, what);
+  }
+
+  private vector3(v: Vector3): void {
+    this.out.f32(v.x);
+    this.out.f32(v.y);
+    this.out.f32(v.z);
+  }
+
+  private vector4(v: Vector4): void {
+    this.out.f32(v.x);
+    this.out.f32(v.y);
+    this.out.f32(v.z);
+    this.out.f32(v.w);
+  }
+
+  private color(c: Color): void {
+    this.out.f32(c.r);
+    this.out.f32(c.g);
+    this.out.f32(c.b);
+    this.out.f32(c.a);
+  }
+
+  private enterContainer(depth: number): number {
+    if (depth + 1 > this.maxDepth) {
+      throw new VariantError(
+        'ERR_VARIANT_DEPTH',
+        `arrays and dictionaries nest deeper than maxDepth (${this.maxDepth}), or contain themselves`,
+      );
+    }
+    return depth + 1;
+  }
+
+  value(value: unknown, depth: number): void {
+    switch (typeof value) {
+      case 'boolean':
+        this.header(Type.Bool);
+        this.out.u32(value ? 1 : 0);
+        return;
+      case 'number':
+        // Integers (within 64 bits) are Godot ints, everything else a float; -0 is the int 0.
+        if (Number.isInteger(value) && value >= -TWO_POW_63 && value < TWO_POW_63) this.int(BigInt(value));
+        else this.float(value);
+        return;
+      case 'bigint':
+        this.int(value);
+        return;
+      case 'string':
+        this.header(Type.String);
+        this.string(value);
+        return;
+      case 'object':
+        if (value === null) {
+          this.header(Type.Nil);
+          return;
+        }
+        this.object(value, depth);
+        return;
+      default:
+        throw unencodable(describe(value));
+    }
+  }
+
+  private object(value: object, depth: number): void {
+    const out = this.out;
+    if (value instanceof GodotFloat) {
+      if (typeof value.value !== 'number') throw unencodable(`GodotFloat of ${describe(value.value)}`);
+      this.float(value.value);
+    } else if (value instanceof Vector2) {
+      this.header(Type.Vector2);
+      this.vector2(value);
+    } else if (value instanceof Vector2i) {
+      this.header(Type.Vector2i);
+      this.vector2i(value);
+    } else if (value instanceof Rect2) {
+      this.header(Type.Rect2);
+      this.vector2(value.position);
+      this.vector2(value.size);
+    } else if (value instanceof Rect2i) {
+      this.header(Type.Rect2i);
+      this.vector2i(value.position, 'Rect2i');
+      this.vector2i(value.size, 'Rect2i');
+    } else if (value instanceof Vector3) {
+      this.header(Type.Vector3);
+      this.vector3(value);
+    } else if (value instanceof Vector3i) {
+      this.header(Type.Vector3i);
+      this.int32(value.x, 'Vector3i');
+      this.int32(value.y, 'Vector3i');
+      this.int32(value.z, 'Vector3i');
+    } else if (value instanceof Transform2D) {
+      this.header(Type.Transform2D);
+      this.vector2(value.x);
+      this.vector2(value.y);
+      this.vector2(value.origin);
+    } else if (value instanceof Vector4) {
+      this.header(Type.Vector4);
+      this.vector4(value);
+    } else if (value instanceof Vector4i) {
+      this.header(Type.Vector4i);
+      this.int32(value.x, 'Vector4i');
+      this.int32(value.y, 'Vector4i');
+      this.int32(value.z, 'Vector4i');
+      this.int32(value.w, 'Vector4i');
+    } else if (value instanceof Plane) {
+      this.header(Type.Plane);
+      this.vector3(value.normal);
+      out.f32(value.d);
+    } else if (value instanceof Quat) {
+      this.header(Type.Quaternion);
+      out.f32(value.x);
+      out.f32(value.y);
+      out.f32(value.z);
+      out.f32(value.w);
+    } else if (value instanceof AABB) {
+      this.header(Type.AABB);
+      this.vector3(value.position);
+      this.vector3(value.size);
+    } else if (value instanceof Basis) {
+      this.header(Type.Basis);
+      this.basis(value);
+    } else if (value instanceof Transform) {
+      this.header(Type.Transform3D);
+      this.basis(value.basis);
+      this.vector3(value.origin);
+    } else if (value instanceof Projection) {
+      // Column by column, as the engine keeps it: no transposing here.
+      this.header(Type.Projection);
+      this.vector4(value.x);
+      this.vector4(value.y);
+      this.vector4(value.z);
+      this.vector4(value.w);
+    } else if (value instanceof Color) {
+      // Always four 32-bit floats, in a double-precision Godot 4 build too.
+      this.header(Type.Color);
+      this.color(value);
+    } else if (value instanceof StringName) {
+      if (typeof value.value !== 'string') throw unencodable(`StringName of ${describe(value.value)}`);
+      this.header(Type.StringName);
+      this.string(value.value);
+    } else if (value instanceof NodePath) {
+      this.header(Type.NodePath);
+      out.u32((value.names.length | NODE_PATH_NEW_FORMAT) >>> 0);
+      out.u32(value.subnames.length);
+      out.u32(value.absolute ? NODE_PATH_ABSOLUTE : 0);
+      for (const name of value.names) this.string(name);
+      for (const name of value.subnames) this.string(name);
+    } else if (value instanceof Uint8Array) {
+      this.header(Type.PackedByteArray);
+      out.u32(value.length);
+      out.padded(value);
+    } else if (value instanceof Int32Array) {
+      this.header(Type.PackedInt32Array);
+      out.u32(value.length);
+      for (const element of value) out.i32(element);
+    } else if (value instanceof BigInt64Array) {
+      this.header(Type.PackedInt64Array, 0, 'PackedInt64Array (a BigInt64Array)');
+      out.u32(value.length);
+      for (const element of value) out.i64(element);
+    } else if (value instanceof Float32Array) {
+      this.header(Type.PackedFloat32Array);
+      out.u32(value.length);
+      for (const element of value) out.f32(element);
+    } else if (value instanceof Float64Array) {
+      this.header(Type.PackedFloat64Array, 0, 'PackedFloat64Array (a Float64Array)');
+      out.u32(value.length);
+      for (const element of value) out.f64(element);
+    } else if (value instanceof PoolStringArray) {
+      this.header(Type.PackedStringArray);
+      out.u32(value.values.length);
+      for (const element of value.values) {
+        // Both engines write each of these strings with its terminating NUL.
+        const data = utf8(element);
+        const terminated = new Uint8Array(data.length + 1);
+        terminated.set(data);
+        out.u32(terminated.length);
+        out.padded(terminated);
+      }
+    } else if (value instanceof PoolVector2Array) {
+      this.header(Type.PackedVector2Array);
+      out.u32(value.values.length);
+      for (const element of value.values) this.vector2(element);
+    } else if (value instanceof PoolVector3Array) {
+      this.header(Type.PackedVector3Array);
+      out.u32(value.values.length);
+      for (const element of value.values) this.vector3(element);
+    } else if (value instanceof PoolColorArray) {
+      this.header(Type.PackedColorArray);
+      out.u32(value.values.length);
+      for (const element of value.values) this.color(element);
+    } else if (value instanceof PackedVector4Array) {
+      this.header(Type.PackedVector4Array);
+      out.u32(value.values.length);
+      for (const element of value.values) this.vector4(element);
+    } else if (Array.isArray(value)) {
+      const inner = this.enterContainer(depth);
+      // Untyped: no element type in the header (Godot 4's typed arrays are decoded, not made).
+      this.header(Type.Array);
+      out.u32(value.length);
+      // An index loop, not for-of: holes must reach value() as undefined and be refused.
+      for (let i = 0; i < value.length; i++) this.value(value[i], inner);
+    } else if (value instanceof Map) {
+      const inner = this.enterContainer(depth);
+      this.header(Type.Dictionary);
+      out.u32(value.size);
+      for (const [key, element] of value) {
+        this.value(key, inner);
+        this.value(element, inner);
+      }
+    } else if (isPlainObject(value)) {
+      const inner = this.enterContainer(depth);
+      const keys = Object.keys(value);
+      this.header(Type.Dictionary);
+      out.u32(keys.length);
+      for (const key of keys) {
+        this.header(Type.String);
+        this.string(key);
+        this.value((value as Record<string, unknown>)[key], inner);
+      }
+    } else {
+      throw unencodable(describe(value));
+    }
+  }
+
+  /** Godot keeps a Basis as rows; ours are columns. */
+  private basis(b: Basis): void {
+    for (const row of ['x', 'y', 'z'] as const) {
+      this.out.f32(b.x[row]);
+      this.out.f32(b.y[row]);
+      this.out.f32(b.z[row]);
+    }
+  }
+}
+
+/**
+ * @internal The encoding of `value`, as `encodeVariant()` returns it; options already checked.
+ * Throws `VariantError`, or, for a throwing getter and the like, whatever was thrown.
+ */
+export function encode(value: unknown, { maxSize, maxDepth, engine }: Required<VariantOptions>): Uint8Array {
+  const out = new Writer(maxSize);
+  new Encoder(out, maxDepth, engine).value(value, 0);
+  return out.result();
+}
