@@ -372,6 +372,14 @@ describe('codec/variant', () => {
       }
     });
 
+    it('refuses a detached buffer (transferred away) with ERR_VARIANT_INVALID_ARG, as the peer treats it', () => {
+      const buffer = new Uint8Array([2, 0, 0, 0, 1, 0, 0, 0]).buffer;
+      const view = new Uint8Array(buffer);
+      structuredClone(buffer, { transfer: [buffer] });
+      expectCode(() => decodeVariant(buffer), 'ERR_VARIANT_INVALID_ARG');
+      expectCode(() => decodeVariant(view), 'ERR_VARIANT_INVALID_ARG');
+    });
+
     const malformed: [string, string, VariantErrorCode][] = [
       ['no bytes', '', 'ERR_VARIANT_TRUNCATED'],
       ['half a header', '0200', 'ERR_VARIANT_TRUNCATED'],

@@ -8,8 +8,9 @@ import { VariantError } from './VariantError.js';
 import { type PacketLike, registerVariantCodec } from './variantSlot.js';
 import { decode } from './variant/decode.js';
 import { encode } from './variant/encode.js';
-import { describe } from './variant/format.js';
-import { resolveVariantOptions, safeString, type VariantOptions } from './variant/options.js';
+import { asBytes } from '../internal/bytes.js';
+import { kindOf } from './variant/format.js';
+import { resolveVariantOptions, type VariantOptions } from './variant/options.js';
 
 export {
   DEFAULT_VARIANT_ENGINE,
@@ -19,6 +20,15 @@ export {
   VARIANT_OPTION_KEYS,
   type VariantOptions,
 } from './variant/options.js';
+
+/** String(error), unless even that throws (a hostile toString). */
+function safeString(error: unknown): string {
+  try {
+    return String(error);
+  } catch {
+    return 'an error that cannot be described';
+  }
+}
 
 /** Anything else thrown inside the codec (a throwing getter, a bug) still leaves as a VariantError. */
 function wrapUnexpected(error: unknown, code: 'ERR_VARIANT_UNENCODABLE' | 'ERR_VARIANT_INVALID'): VariantError {
@@ -56,13 +66,14 @@ export function encodeVariant(value: Variant, options?: VariantOptions): Uint8Ar
   }
 }
 
-function asBytes(bytes: unknown): Uint8Array {
-  if (bytes instanceof Uint8Array) return bytes;
-  if (bytes instanceof ArrayBuffer) return new Uint8Array(bytes);
-  if (ArrayBuffer.isView(bytes)) return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+/** `bytes` as a `Uint8Array` view; anything else, a detached buffer too, is a bad argument. */
+function inputBytes(bytes: unknown): Uint8Array {
+  const input = asBytes(bytes);
+  if (input !== undefined) return input;
+  const what = bytes instanceof ArrayBuffer || ArrayBuffer.isView(bytes) ? 'a detached buffer' : kindOf(bytes);
   throw new VariantError(
     'ERR_VARIANT_INVALID_ARG',
-    `decodeVariant() takes bytes (a Uint8Array or an ArrayBuffer), not ${describe(bytes)}`,
+    `decodeVariant() takes bytes (a Uint8Array or an ArrayBuffer), not ${what}`,
   );
 }
 
@@ -94,7 +105,7 @@ function asBytes(bytes: unknown): Uint8Array {
 export function decodeVariant(bytes: Uint8Array | ArrayBuffer | ArrayBufferView, options?: VariantOptions): Variant {
   try {
     const resolved = resolveVariantOptions('decodeVariant', options);
-    return decode(asBytes(bytes), resolved);
+    return decode(inputBytes(bytes), resolved);
   } catch (error) {
     throw wrapUnexpected(error, 'ERR_VARIANT_INVALID');
   }

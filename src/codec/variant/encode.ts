@@ -26,10 +26,10 @@ import {
   Vector4,
   Vector4i,
 } from '../godotTypes.js';
+import { describe } from '../../internal/bytes.js';
 import { VariantError } from '../VariantError.js';
 import type { VariantOptions } from './options.js';
 import {
-  describe,
   type Engine,
   GODOT3_IDS,
   HEADER_FLAG_64,
@@ -37,6 +37,7 @@ import {
   INT32_MIN,
   INT64_MAX,
   INT64_MIN,
+  kindOf,
   NODE_PATH_ABSOLUTE,
   NODE_PATH_NEW_FORMAT,
   padding,
@@ -115,12 +116,6 @@ function utf8(text: string): Uint8Array {
   return utf8Encoder.encode(text);
 }
 
-/** A value for a message: numbers and strings as they are, anything else by its kind. */
-function describeValue(value: unknown): string {
-  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
-  return describe(value);
-}
-
 function isPlainObject(value: object): boolean {
   const proto = Object.getPrototypeOf(value) as unknown;
   return proto === Object.prototype || proto === null;
@@ -184,7 +179,7 @@ class Encoder {
     if (typeof value !== 'number' || !Number.isInteger(value) || value < INT32_MIN || value > INT32_MAX) {
       throw new VariantError(
         'ERR_VARIANT_UNENCODABLE',
-        `a ${what} component must be a 32-bit integer, not ${describeValue(value)}`,
+        `a ${what} component must be a 32-bit integer, not ${describe(value)}`,
       );
     }
     this.out.i32(value);
@@ -256,7 +251,7 @@ class Encoder {
         this.object(value, depth);
         return;
       default:
-        throw unencodable(describe(value));
+        throw unencodable(kindOf(value));
     }
   }
 
@@ -417,7 +412,7 @@ class Encoder {
         this.value((value as Record<string, unknown>)[key], inner);
       }
     } else {
-      throw unencodable(describe(value));
+      throw unencodable(kindOf(value));
     }
   }
 

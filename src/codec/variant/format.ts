@@ -133,8 +133,12 @@ export function padding(length: number): number {
   return (4 - (length % 4)) % 4;
 }
 
-/** What kind of value `value` is, for a message: `null`, `a function`, `an instance of Map`. */
-export function describe(value: unknown): string {
+/**
+ * What kind of value `value` is, for a message: `null`, `a function`, `an instance of Blob`. (The
+ * value itself, `describe()` in internal/bytes.ts, would say `an object` of the Blob, and print a
+ * function's source.)
+ */
+export function kindOf(value: unknown): string {
   if (value === null || value === undefined) return String(value);
   if (typeof value === 'object') return `an instance of ${value.constructor?.name ?? 'a null-prototype class'}`;
   return `a ${typeof value}`;

@@ -1,3 +1,4 @@
+import { describe } from '../../internal/bytes.js';
 import { optionKeys, unknownOption } from '../../internal/optionKeys.js';
 import { VariantError } from '../VariantError.js';
 
@@ -60,29 +61,20 @@ export function resolveVariantOptions(fn: string, options: VariantOptions | unde
   if (!Number.isSafeInteger(maxSize) || maxSize < 4) {
     throw new VariantError(
       'ERR_VARIANT_INVALID_ARG',
-      `maxSize must be an integer of at least 4, not ${safeString(maxSize)}`,
+      `maxSize must be an integer of at least 4, not ${describe(maxSize)}`,
     );
   }
   if (!Number.isSafeInteger(maxDepth) || maxDepth < 0) {
     throw new VariantError(
       'ERR_VARIANT_INVALID_ARG',
-      `maxDepth must be a non-negative integer, not ${safeString(maxDepth)}`,
+      `maxDepth must be a non-negative integer, not ${describe(maxDepth)}`,
     );
   }
   if (engine !== 3 && engine !== 4) {
     throw new VariantError(
       'ERR_VARIANT_INVALID_ARG',
-      `engine must be 3 or 4 (Godot 3.x or 4.x), not ${safeString(engine)}`,
+      `engine must be 3 or 4 (Godot 3.x or 4.x), not ${describe(engine)}`,
     );
   }
   return { maxSize, maxDepth, engine };
-}
-
-/** String(error), unless even that throws (a hostile toString). */
-export function safeString(error: unknown): string {
-  try {
-    return String(error);
-  } catch {
-    return 'an error that cannot be described';
-  }
 }
