@@ -1,10 +1,11 @@
 import { Observable } from 'rxjs';
-import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from '../peer/constants.js';
+import { CloseCode, DEFAULT_HANDSHAKE_TIMEOUT_MS } from '../peer/constants.js';
+import { BrowserTransport } from '../transport/browser/BrowserTransport.js';
 import {
   type BrowserWebSocket,
   type BrowserWebSocketConstructor,
-  BrowserTransport,
-} from '../transport/browser/BrowserTransport.js';
+  ReadyState,
+} from '../transport/browser/BrowserWebSocket.js';
 import { WebSocketPeer } from '../peer/WebSocketPeer.js';
 import { checkOptionKeys } from '../internal/optionKeys.js';
 import { WebSocketPeerError } from '../errors/WebSocketPeerError.js';
@@ -21,8 +22,6 @@ const NODE_ONLY: readonly (keyof ConnectOptions)[] = [
   'noDelay',
   'heartbeatInterval',
 ];
-
-const CONNECTING = 0;
 
 /**
  * `connect()` in the browser, over the browser's own `WebSocket`: the same observable as in
@@ -80,7 +79,7 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Observ
       removeListeners();
       if (protocols.length > 0 && ws.protocol === '') {
         // As in Node: a server that selects none of the subprotocols we offered is refused.
-        ws.close(1000);
+        ws.close(CloseCode.Normal);
         subscriber.error(
           new WebSocketPeerError(
             'ERR_CONNECT_FAILED',
@@ -112,7 +111,7 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Observ
         peer.close();
         return;
       }
-      if (ws.readyState === CONNECTING) {
+      if (ws.readyState === ReadyState.Connecting) {
         removeListeners();
         ws.close();
       }

@@ -40,11 +40,12 @@ export interface TransportHandlers {
  */
 export interface Transport {
   /**
-   * `'browser'` where the browser's `WebSocket` limits what a peer can do: it sends only the
-   * close codes 1000 and 3000-4999, and tells no address, takes no socket option, cannot stop
-   * reading nor send pings.
+   * The close codes `close()` can send: `'all'` that RFC 6455 §7.4 lets an endpoint send
+   * (1000-1003, 1007-1014, 3000-4999), or only `'application'` ones, 1000 and 3000-4999, which is
+   * all the browser's `WebSocket` sends (WHATWG WebSockets). The peer refuses the others, and its
+   * `sink.error()` closes with 1011 (internal error) where it can be sent, else with 4011.
    */
-  readonly platform: 'node' | 'browser';
+  readonly closeCodes: 'all' | 'application';
   /** The subprotocol the server selected, `''` when none. */
   readonly protocol: string;
   /** The other side's address; `undefined` where the platform does not tell it. */

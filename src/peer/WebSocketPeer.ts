@@ -222,7 +222,7 @@ export class WebSocketPeer implements TransportHandlers, InboxOwner<Packet> {
       next: (data) => this.putPacket(data),
       // A browser sends no 1011: 4011 there (CloseCode.BrowserInternalError).
       error: () =>
-        this.close(this.transport.platform === 'browser' ? CloseCode.BrowserInternalError : CloseCode.InternalError),
+        this.close(this.transport.closeCodes === 'all' ? CloseCode.InternalError : CloseCode.BrowserInternalError),
       complete: () => this.close(),
     });
   }
@@ -272,7 +272,7 @@ export class WebSocketPeer implements TransportHandlers, InboxOwner<Packet> {
    * @throws RangeError (`ERR_INVALID_CLOSE_CODE`, `ERR_INVALID_CLOSE_REASON`); the connection stays open.
    */
   close(code: number = CloseCode.Normal, reason = ''): void {
-    validateClose(code, reason, this.transport.platform === 'browser');
+    validateClose(code, reason, this.transport.closeCodes === 'application');
     if (this.state !== 'open') return;
     this.startClosing(code, reason);
     // The other side's close frame may sit behind packets we stopped reading; read on to get it.

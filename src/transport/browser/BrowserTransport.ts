@@ -8,23 +8,9 @@ import {
   type TransportHandlers,
 } from '../../peer/Transport.js';
 import type { HandshakeInfo } from '../../peer/types.js';
+import { CloseCode } from '../../peer/constants.js';
 import { utf8Length } from '../../internal/bytes.js';
-
-/** @internal What we use of a WHATWG `WebSocket` (typed here, so the build needs no DOM types). */
-export interface BrowserWebSocket {
-  readonly url: string;
-  readonly protocol: string;
-  readonly readyState: number;
-  readonly bufferedAmount: number;
-  binaryType: string;
-  send(data: string | ArrayBufferView | ArrayBuffer): void;
-  close(code?: number, reason?: string): void;
-  addEventListener(type: string, listener: (event: never) => void): void;
-  removeEventListener(type: string, listener: (event: never) => void): void;
-}
-
-/** @internal The constructor of a WHATWG `WebSocket`. */
-export type BrowserWebSocketConstructor = new (url: string, protocols?: string | string[]) => BrowserWebSocket;
+import { type BrowserWebSocket, ReadyState } from './BrowserWebSocket.js';
 
 interface MessageEventLike {
   readonly data: string | ArrayBuffer;
@@ -44,14 +30,13 @@ export const BUFFER_SAMPLE_MS = 10;
 const encoder = new TextEncoder();
 // ignoreBOM: a leading byte-order mark is part of the bytes the user sends, not to be eaten.
 const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
-const OPEN = 1;
 
 /**
  * @internal The browser transport: a WHATWG `WebSocket` that is already open. What the browser
  * does not expose (addresses, socket options, pings, pausing) it leaves out, and the peer says so.
  */
 export class BrowserTransport implements Transport {
-  readonly platform = 'browser';
+  readonly closeCodes = 'application';
   readonly protocol: string;
   readonly remoteHost = undefined;
   readonly remotePort = undefined;
@@ -91,7 +76,7 @@ export class BrowserTransport implements Transport {
   }
 
   isOpen(): boolean {
-    return this.ws.readyState === OPEN;
+    return this.ws.readyState === ReadyState.Open;
   }
 
   queuedBytes(): number {
@@ -104,7 +89,7 @@ export class BrowserTransport implements Transport {
 
   terminate(): void {
     // The browser cannot drop a connection without its closing handshake; 1000 is what it can send.
-    this.ws.close(1000);
+    this.ws.close(CloseCode.Normal);
   }
 
   /** Reports each message whose bytes the browser has handed on; looks again later if some wait. */
