@@ -1,12 +1,8 @@
-import type { ClientRequest, IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
-import { Observable, type Subscriber, type Unsubscribable } from 'rxjs';
+import { Observable } from 'rxjs';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_PAYLOAD } from '../peer/constants.js';
-import { NodeTransport } from '../transport/node/NodeTransport.js';
-import { PeerSocket, type SocketHandler } from '../transport/node/PeerSocket.js';
+import { type ClientHandshakeOptions, clientHandshake } from '../transport/node/clientHandshake.js';
 import { checkOptionKeys } from '../internal/optionKeys.js';
-import { type ResolvedPeerOptions, WebSocketPeer } from '../peer/WebSocketPeer.js';
-import { WebSocketPeerError } from '../errors/WebSocketPeerError.js';
+import type { WebSocketPeer } from '../peer/WebSocketPeer.js';
 import {
   checkCertificates,
   checkOption,
@@ -21,7 +17,7 @@ import {
   resolvePeerOptions,
   toPem,
 } from './options.js';
-import { emitOpenPeer, parseUrl } from './common.js';
+import { Opening, PeerOpener, parseUrl } from './common.js';
 import { type ConnectOptions as AnyPlatformConnectOptions, CONNECT_OPTION_KEYS } from './connectOptions.js';
 
 /** Options of `connect()`. */
@@ -79,152 +75,29 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Observ
     }
   }
   if (ca !== undefined) checkCertificates('connect', 'ca', ca);
-  const tlsOptions = secure && {
-    // Explicit, so that NODE_TLS_REJECT_UNAUTHORIZED=0 cannot turn verification off unseen.
-    rejectUnauthorized: true,
-    ...(ca !== undefined && { ca: toPem(ca) }),
-    ...(servername !== undefined && { servername }),
+  const handshakeOptions: ClientHandshakeOptions = {
+    protocols: protocols ?? [],
+    headers: headers ?? {},
+    maxPayload,
+    maxFragments,
+    handshakeTimeout,
+    ...(secure && {
+      tls: {
+        // Explicit, so that NODE_TLS_REJECT_UNAUTHORIZED=0 cannot turn verification off unseen.
+        rejectUnauthorized: true,
+        ...(ca !== undefined && { ca: toPem(ca) }),
+        ...(servername !== undefined && { servername }),
+      },
+    }),
   };
 
   const href = target.href;
   return new Observable<WebSocketPeer>((subscriber) => {
-    const ws = new PeerSocket(href, protocols ?? [], {
-      headers: headers ?? {},
-      maxPayload,
-      maxFragments,
-      perMessageDeflate: false,
-      ...tlsOptions,
-    });
     // Nothing made here outlives the handshake but `opening`, which the subscriber keeps: an open
     // connection keeps neither this scope nor connect()'s (the options, the URL) alive.
     const opening = new Opening();
-    opening.handshake = new ClientHandshake(ws, href, handshakeTimeout, peerOptions, subscriber, opening);
+    const opener = new PeerOpener(subscriber, opening, href, handshakeTimeout, peerOptions);
+    opening.handshake = clientHandshake(href, handshakeOptions, opener);
     return opening;
   });
 }
-
-/**
- * What a `connect()` subscription ends when unsubscribed: its peer once open, the handshake until
- * then. An object rather than a closure: the one thing an open client keeps of `connect()`.
- */
-class Opening implements Unsubscribable {
-  peer: WebSocketPeer | undefined = undefined;
-  handshake: ClientHandshake | undefined = undefined;
-
-  unsubscribe(): void {
-    if (this.peer) this.peer.close();
-    else this.handshake?.abort();
-  }
-}
-
-/**
- * Follows the opening handshake of `ws` as its handler (no listeners, no closures): opens the
- * peer with the TCP socket and the response's headers, or errors `subscriber` with what went wrong.
- */
-class ClientHandshake implements SocketHandler {
-  private readonly timer: NodeJS.Timeout;
-  private socket: Socket | undefined;
-  private responseHeaders: IncomingMessage['headers'] = {};
-  private rejectedWith: number | undefined;
-  private timedOut = false;
-  private lastError: Error | undefined;
-
-  constructor(
-    private readonly ws: PeerSocket,
-    private readonly href: string,
-    private readonly handshakeTimeout: number,
-    private readonly peerOptions: ResolvedPeerOptions,
-    private readonly subscriber: Subscriber<WebSocketPeer>,
-    private readonly opening: Opening,
-  ) {
-    // Our own timer rather than ws's, so that fake clocks drive it and the error says what happened.
-    this.timer = setTimeout(timeOut, handshakeTimeout, this);
-    ws.handler = this;
-  }
-
-  /** The handshake took too long. */
-  timeOut(): void {
-    this.timedOut = true;
-    this.ws.terminate();
-  }
-
-  /** Unsubscribed before the peer opened. */
-  abort(): void {
-    const ws = this.ws;
-    if (ws.readyState !== PeerSocket.CONNECTING) return;
-    this.done();
-    // Aborting makes ws emit 'error' and 'close' on a socket nobody reads any more.
-    ws.on('error', ignore);
-    ws.terminate();
-  }
-
-  upgrade(response: IncomingMessage): void {
-    this.socket = response.socket as Socket;
-    this.responseHeaders = response.headers;
-  }
-
-  unexpectedResponse(_request: ClientRequest, response: IncomingMessage): void {
-    this.rejectedWith = response.statusCode;
-    response.resume();
-    this.ws.terminate();
-  }
-
-  message(): void {
-    // Not before 'open'.
-  }
-
-  error(error: Error): void {
-    this.lastError = error;
-  }
-
-  open(): void {
-    this.done();
-    const peer = new WebSocketPeer(
-      new NodeTransport(this.ws, this.socket as Socket, { url: this.href, headers: this.responseHeaders }, true),
-      this.peerOptions,
-    );
-    this.opening.peer = peer;
-    emitOpenPeer(peer, this.subscriber);
-  }
-
-  /** ws's 'close' before 'open'. */
-  closed(): void {
-    this.done();
-    const where = this.href;
-    if (this.timedOut) {
-      this.subscriber.error(
-        new WebSocketPeerError(
-          'ERR_HANDSHAKE_TIMEOUT',
-          `Opening handshake with ${where} took over ${this.handshakeTimeout} ms`,
-        ),
-      );
-    } else if (this.rejectedWith !== undefined) {
-      this.subscriber.error(
-        new WebSocketPeerError(
-          'ERR_HANDSHAKE_REJECTED',
-          `${where} answered the handshake with HTTP ${this.rejectedWith}`,
-          { statusCode: this.rejectedWith },
-        ),
-      );
-    } else {
-      const lastError = this.lastError;
-      const detail = lastError ? `: ${lastError.message}` : '';
-      this.subscriber.error(
-        new WebSocketPeerError('ERR_CONNECT_FAILED', `Could not connect to ${where}${detail}`, { cause: lastError }),
-      );
-    }
-  }
-
-  /** The handshake is over, one way or the other: let go of the timer, the socket and `opening`. */
-  private done(): void {
-    clearTimeout(this.timer);
-    if (this.ws.handler === this) this.ws.handler = undefined;
-    this.opening.handshake = undefined;
-  }
-}
-
-function timeOut(handshake: ClientHandshake): void {
-  handshake.timeOut();
-}
-
-function ignore(): void {}
