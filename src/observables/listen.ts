@@ -1,16 +1,15 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Server as TlsServer } from 'node:tls';
 import { Observable } from 'rxjs';
-import { WebSocketServer } from 'ws';
 import { CloseCode, DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_PAYLOAD } from '../peer/constants.js';
 import { Inbox } from '../internal/Inbox.js';
 import { kWhenClosed } from '../internal/symbols.js';
-import { NodeTransport } from '../transport/node/NodeTransport.js';
-import { PeerSocket } from '../transport/node/PeerSocket.js';
-import type { CloseInfo, HandshakeInfo } from '../peer/types.js';
+import type { Transport } from '../peer/Transport.js';
+import { refuseUpgrade, UpgradeServer } from '../transport/node/upgradeServer.js';
+import type { CloseInfo } from '../peer/types.js';
 import { checkOptionKeys } from '../internal/optionKeys.js';
 import { WebSocketPeer } from '../peer/WebSocketPeer.js';
 import { argumentError, WebSocketPeerError } from '../errors/WebSocketPeerError.js';
@@ -84,16 +83,6 @@ const connectionKey = (socket: Socket): string =>
 /** Whether an upgrade request offers one of `protocols` (RFC 6455 §4.1: a comma-separated list). */
 function offersOneOf(header: string | undefined, protocols: readonly string[]): boolean {
   return header !== undefined && header.split(',').some((offered) => protocols.includes(offered.trim()));
-}
-
-function reject(socket: Duplex, status: number): void {
-  // Node removes its own 'error' listener from a socket it hands to 'upgrade': without one, a
-  // client that resets before this answer is written would crash the process (ECONNRESET).
-  socket.on('error', () => {});
-  // Once the answer is out the socket goes: a client that never closes its side must not keep
-  // it (and the process) alive.
-  socket.once('finish', () => socket.destroy());
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
 
 /**
@@ -170,7 +159,7 @@ export function listen(options: ListenOptions = {}): Observable<PeerServer> {
     maxFragments,
     handshakeTimeout: server ? undefined : handshakeTimeout,
   };
-  const extraHeaders = Object.entries(headers ?? {}).map(([name, value]) => `${name}: ${value}`);
+  const upgradeOptions = { protocols, headers, maxPayload, maxFragments };
 
   return new Observable<PeerServer>((subscriber) => {
     const onRequest = (_request: IncomingMessage, response: ServerResponse): void => {
@@ -185,17 +174,7 @@ export function listen(options: ListenOptions = {}): Observable<PeerServer> {
       (tls
         ? createHttpsServer({ ...timeouts, ...tls, handshakeTimeout }, onRequest)
         : createServer(timeouts, onRequest));
-    const wss = new WebSocketServer({
-      noServer: true,
-      clientTracking: false,
-      maxPayload,
-      maxFragments,
-      perMessageDeflate: false,
-      WebSocket: PeerSocket,
-      ...(protocols && {
-        handleProtocols: (offered: Set<string>) => protocols.find((p) => offered.has(p)) ?? false,
-      }),
-    });
+    const upgrades = new UpgradeServer(upgradeOptions);
     const inbox = new Inbox<WebSocketPeer>();
     const live = new Set<WebSocketPeer>();
     /** Torn down: unsubscribed, or ended. */
@@ -273,31 +252,27 @@ export function listen(options: ListenOptions = {}): Observable<PeerServer> {
       return undefined;
     };
 
-    const onHeaders = (responseHeaders: string[]): void => {
-      responseHeaders.push(...extraHeaders);
-    };
     const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
       if (path !== undefined && pathOf(request.url) !== path) {
         // Another handler on a shared server may own that path.
-        if (httpServer.listenerCount('upgrade') === 1) reject(socket, HttpStatus.NotFound);
+        if (httpServer.listenerCount('upgrade') === 1) refuseUpgrade(socket, HttpStatus.NotFound);
         return;
       }
       const refusal = refusalOf(request);
       if (refusal !== undefined) {
-        reject(socket, refusal);
+        refuseUpgrade(socket, refusal);
         return;
       }
-      const handshake = { url: request.url ?? '/', headers: request.headers };
-      wss.handleUpgrade(request, socket, head, (ws) => accept(ws as PeerSocket, socket as Socket, handshake));
+      upgrades.upgrade(request, socket, head, accept);
     };
     // Apart from onUpgrade: what a peer keeps alive must not include the request.
     const forgetPeer = (_info: CloseInfo, peer: WebSocketPeer): void => {
       live.delete(peer);
       if (stopping !== undefined && live.size === 0) stopDone();
     };
-    const accept = (ws: PeerSocket, socket: Socket, handshake: HandshakeInfo): void => {
+    const accept = (transport: Transport, socket: Socket): void => {
       handshakeDone(socket);
-      const peer = new WebSocketPeer(new NodeTransport(ws, socket, handshake, false), peerOptions);
+      const peer = new WebSocketPeer(transport, peerOptions);
       // An upgrade that was under way when the server stopped.
       if (stopped || stopping !== undefined) {
         peer.close(stopping?.code ?? CloseCode.GoingAway, stopping?.reason);
@@ -354,7 +329,6 @@ export function listen(options: ListenOptions = {}): Observable<PeerServer> {
       subscriber.complete();
     };
 
-    wss.on('headers', onHeaders);
     httpServer.on('upgrade', onUpgrade);
     httpServer.on('close', onServerClose);
     if (!server) httpServer.on('connection', onConnection);
@@ -368,7 +342,6 @@ export function listen(options: ListenOptions = {}): Observable<PeerServer> {
 
     return () => {
       stopped = true;
-      wss.off('headers', onHeaders);
       httpServer.off('upgrade', onUpgrade);
       httpServer.off('close', onServerClose);
       httpServer.off('listening', onListening);
@@ -382,7 +355,7 @@ export function listen(options: ListenOptions = {}): Observable<PeerServer> {
       }
       for (const peer of live) peer.close(CloseCode.GoingAway);
       inbox.end();
-      wss.close();
+      upgrades.close();
       if (!server && httpServer.listening) httpServer.close();
     };
   });
