@@ -3,15 +3,15 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Server as TlsServer } from 'node:tls';
-import { Observable } from 'rxjs';
+import { Observable, type Subscriber } from 'rxjs';
 import { CloseCode, DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_PAYLOAD } from '../peer/constants.js';
 import { Inbox } from '../internal/Inbox.js';
 import { kWhenClosed } from '../internal/symbols.js';
 import type { Transport } from '../peer/Transport.js';
-import { refuseUpgrade, UpgradeServer } from '../transport/node/upgradeServer.js';
+import { refuseUpgrade, UpgradeServer, type UpgradeServerOptions } from '../transport/node/upgradeServer.js';
 import type { CloseInfo } from '../peer/types.js';
 import { checkOptionKeys } from '../internal/optionKeys.js';
-import { WebSocketPeer } from '../peer/WebSocketPeer.js';
+import { type ResolvedPeerOptions, WebSocketPeer } from '../peer/WebSocketPeer.js';
 import { argumentError, WebSocketPeerError } from '../errors/WebSocketPeerError.js';
 import {
   checkOption,
@@ -24,10 +24,10 @@ import {
   isProtocolList,
   isString,
   isTimeout,
-  normalizeOrigin,
   type PemInput,
   resolvePeerOptions,
   serverTlsOptions,
+  type ServerTlsOptions,
 } from './options.js';
 import {
   type ListenOptions as AnyPlatformListenOptions,
@@ -36,15 +36,8 @@ import {
   DEFAULT_SERVER_HANDSHAKE_TIMEOUT_MS,
 } from './listenOptions.js';
 import { PeerServer, type ServerLimits } from './PeerServer.js';
-
-/** The HTTP statuses `listen()` answers an upgrade request it refuses with. */
-export const HttpStatus = {
-  BadRequest: 400,
-  Forbidden: 403,
-  NotFound: 404,
-  UpgradeRequired: 426,
-  ServiceUnavailable: 503,
-} as const;
+import { HandshakeDeadlines } from './handshakeDeadlines.js';
+import { HttpStatus, UpgradePolicy } from './upgradePolicy.js';
 
 /** Options of `listen()`. */
 export interface ListenOptions extends AnyPlatformListenOptions {
@@ -70,21 +63,6 @@ const isPath = (value: unknown): value is string =>
 const isServer = (value: unknown): value is Server =>
   typeof value === 'object' && value !== null && typeof (value as Server).listen === 'function' && 'listening' in value;
 
-function pathOf(url: string | undefined): string {
-  const path = url ?? '/';
-  const query = path.indexOf('?');
-  return query === -1 ? path : path.slice(0, query);
-}
-
-/** The TCP connection under a socket, by its addresses: the same for a TLS socket and the one it wraps. */
-const connectionKey = (socket: Socket): string =>
-  `${socket.remoteAddress}|${socket.remotePort}|${socket.localAddress}|${socket.localPort}`;
-
-/** Whether an upgrade request offers one of `protocols` (RFC 6455 §4.1: a comma-separated list). */
-function offersOneOf(header: string | undefined, protocols: readonly string[]): boolean {
-  return header !== undefined && header.split(',').some((offered) => protocols.includes(offered.trim()));
-}
-
 /**
  * Listens for WebSocket connections. Emits one `PeerServer` once listening; its `peers$` emits
  * each peer as it opens. `PeerServer.stop()` is the graceful stop: every packet that arrived is
@@ -109,6 +87,27 @@ function offersOneOf(header: string | undefined, protocols: readonly string[]): 
  * @throws TypeError (`ERR_INVALID_OPTION`) synchronously, for a bad option.
  */
 export function listen(options: ListenOptions = {}): Observable<PeerServer> {
+  const setup = resolveListenOptions(options);
+  return new Observable<PeerServer>((subscriber) => serve(setup, subscriber));
+}
+
+/** What `listen()` makes of its options, checked, defaults filled in: the same for every subscription. */
+interface ListenSetup {
+  readonly peerOptions: ResolvedPeerOptions;
+  readonly port: number | undefined;
+  readonly host: string | undefined;
+  /** A server of the user's to attach to; otherwise `listen()` makes its own. */
+  readonly server: Server | HttpsServer | undefined;
+  /** For a server of its own: serve `wss:` with these. */
+  readonly tls: ServerTlsOptions | undefined;
+  readonly handshakeTimeout: number;
+  readonly policy: UpgradePolicy;
+  readonly upgrade: UpgradeServerOptions;
+  readonly limits: ServerLimits;
+}
+
+/** @throws TypeError (`ERR_INVALID_OPTION`) for a bad option. */
+function resolveListenOptions(options: ListenOptions): ListenSetup {
   checkOptionKeys('listen', options, LISTEN_OPTION_KEYS);
   const peerOptions = resolvePeerOptions('listen', options);
   const { port, host, path, server, protocols, headers, maxPayload = DEFAULT_MAX_PAYLOAD } = options;
@@ -152,211 +151,149 @@ export function listen(options: ListenOptions = {}): Observable<PeerServer> {
   // Checked here: a key that does not fit its certificate, or a wrong passphrase, throws now.
   const tls =
     key !== undefined && cert !== undefined ? serverTlsOptions('listen', { key, cert, passphrase }) : undefined;
-  const allowedOrigins = origins && new Set(origins.map(normalizeOrigin));
-  const limits: ServerLimits = {
-    maxConnections,
-    maxPayload,
-    maxFragments,
-    handshakeTimeout: server ? undefined : handshakeTimeout,
+  return {
+    peerOptions,
+    port,
+    host,
+    server,
+    tls,
+    handshakeTimeout,
+    policy: new UpgradePolicy({ path, origins, requireOrigin, protocols, requireProtocol, maxConnections }),
+    upgrade: { protocols, headers, maxPayload, maxFragments },
+    limits: { maxConnections, maxPayload, maxFragments, handshakeTimeout: server ? undefined : handshakeTimeout },
   };
-  const upgradeOptions = { protocols, headers, maxPayload, maxFragments };
+}
 
-  return new Observable<PeerServer>((subscriber) => {
-    const onRequest = (_request: IncomingMessage, response: ServerResponse): void => {
-      response.writeHead(HttpStatus.UpgradeRequired, { Upgrade: 'websocket', 'Content-Type': 'text/plain' });
-      response.end('This is a WebSocket endpoint.\n');
-    };
-    // Our own timer below holds the deadline. Node's two (60 s and 300 s by default, checked every
-    // 30 s) are set to the same value, so that neither cuts a longer handshakeTimeout short.
-    const timeouts = { headersTimeout: handshakeTimeout, requestTimeout: handshakeTimeout };
-    const httpServer: Server | HttpsServer =
-      server ??
-      (tls
-        ? createHttpsServer({ ...timeouts, ...tls, handshakeTimeout }, onRequest)
-        : createServer(timeouts, onRequest));
-    const upgrades = new UpgradeServer(upgradeOptions);
-    const inbox = new Inbox<WebSocketPeer>();
-    const live = new Set<WebSocketPeer>();
-    /** Torn down: unsubscribed, or ended. */
-    let stopped = false;
-    /** `stop()` was called: the code and reason every peer is closed with. */
-    let stopping: { code: number; reason: string } | undefined;
+/** The server `listen()` makes when not given one: `http`, or `https` with `tls`. */
+function ownServer({ tls, handshakeTimeout }: ListenSetup): Server | HttpsServer {
+  const onRequest = (_request: IncomingMessage, response: ServerResponse): void => {
+    response.writeHead(HttpStatus.UpgradeRequired, { Upgrade: 'websocket', 'Content-Type': 'text/plain' });
+    response.end('This is a WebSocket endpoint.\n');
+  };
+  // Our own timer (HandshakeDeadlines) holds the deadline. Node's two (60 s and 300 s by
+  // default, checked every 30 s) are set to the same value, so that neither cuts a longer
+  // handshakeTimeout short.
+  const timeouts = { headersTimeout: handshakeTimeout, requestTimeout: handshakeTimeout };
+  return tls
+    ? createHttpsServer({ ...timeouts, ...tls, handshakeTimeout }, onRequest)
+    : createServer(timeouts, onRequest);
+}
 
-    // Connections of our own server that have not upgraded yet, each with the time it must have
-    // upgraded by. One timer serves them all: with one timeout for all, they fall due in the order
-    // they came, which is the Map's order. (A timer and a closure per connection, alive for the
-    // whole handshake, cost a busy server about a kilobyte per connection in garbage that
-    // outlived the young generation.) Over TLS, 'upgrade' hands over the TLS socket that wraps
-    // the TCP socket of 'connection': `byAddress` finds the one from the other by their TCP
-    // addresses, which both tell.
-    const handshaking = new Map<Socket, { due: number; key: string | undefined }>();
-    const byAddress = tls !== undefined ? new Map<string, Socket>() : undefined;
-    let sweeper: NodeJS.Timeout | undefined;
-    const forget = (socket: Socket | undefined): void => {
-      const pending = socket && handshaking.get(socket);
-      if (socket === undefined || pending === undefined) return;
-      socket.off('close', onHandshakeClose);
-      handshaking.delete(socket);
-      if (pending.key !== undefined) byAddress?.delete(pending.key);
-      // No timer is left behind once no handshake is under way.
-      if (handshaking.size === 0 && sweeper !== undefined) {
-        clearTimeout(sweeper);
-        sweeper = undefined;
-      }
-    };
-    const sweep = (): void => {
-      sweeper = undefined;
-      const now = performance.now();
-      for (const [socket, { due }] of handshaking) {
-        if (due > now) {
-          sweeper = setTimeout(sweep, Math.ceil(due - now));
-          return;
-        }
-        forget(socket);
-        // Destroying the TCP socket ends a TLS socket over it too.
-        socket.destroy();
-      }
-    };
-    function onHandshakeClose(this: Socket): void {
-      forget(this);
+/**
+ * One subscription of `listen()`: the server's life, from listening to its teardown. The upgrade
+ * policy judges each request, the upgrade server completes those it accepts, the deadlines drop
+ * connections that never ask; this emits the server, keeps its live peers, stops it gracefully
+ * (`stop()`) and tears it all down when unsubscribed. Returns the teardown.
+ */
+function serve(setup: ListenSetup, subscriber: Subscriber<PeerServer>): () => void {
+  const { server, tls, handshakeTimeout, policy, limits, peerOptions } = setup;
+  const httpServer = server ?? ownServer(setup);
+  const upgrades = new UpgradeServer(setup.upgrade);
+  // Only our own server's connections: a server of yours keeps its own timeouts.
+  const deadlines = server ? undefined : new HandshakeDeadlines(handshakeTimeout, tls !== undefined);
+  const inbox = new Inbox<WebSocketPeer>();
+  const live = new Set<WebSocketPeer>();
+  /** Torn down: unsubscribed, or ended. */
+  let stopped = false;
+  /** `stop()` was called: the code and reason every peer is closed with. */
+  let stopping: { code: number; reason: string } | undefined;
+
+  const onConnection = (socket: Socket): void => deadlines?.start(socket);
+  const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    if (!policy.isOnPath(request)) {
+      // Another handler on a shared server may own that path.
+      if (httpServer.listenerCount('upgrade') === 1) refuseUpgrade(socket, HttpStatus.NotFound);
+      return;
     }
-    const onConnection = (socket: Socket): void => {
-      let key: string | undefined;
-      if (byAddress !== undefined) {
-        key = connectionKey(socket);
-        forget(byAddress.get(key));
-        byAddress.set(key, socket);
-      }
-      handshaking.set(socket, { due: performance.now() + handshakeTimeout, key });
-      socket.on('close', onHandshakeClose);
-      sweeper ??= setTimeout(sweep, handshakeTimeout);
-    };
-    const handshakeDone = (socket: Socket): void => {
-      forget(handshaking.has(socket) ? socket : byAddress?.get(connectionKey(socket)));
-    };
-
-    /** The status to refuse an upgrade request with, or `undefined` to accept it. */
-    const refusalOf = (request: IncomingMessage): number | undefined => {
-      // Browsers send Origin (RFC 6454 §7); clients of protocol version 8 sent Sec-WebSocket-Origin.
-      const origin = request.headers.origin ?? request.headers['sec-websocket-origin'];
-      if (origin === undefined) {
-        if (requireOrigin) return HttpStatus.Forbidden;
-      } else if (allowedOrigins && (typeof origin !== 'string' || !allowedOrigins.has(normalizeOrigin(origin)))) {
-        return HttpStatus.Forbidden;
-      }
-      if (requireProtocol && !offersOneOf(request.headers['sec-websocket-protocol'], protocols ?? [])) {
-        return HttpStatus.BadRequest;
-      }
-      // Last: a client refused for good above must not be told to come back later.
-      if (live.size >= maxConnections || stopping !== undefined) return HttpStatus.ServiceUnavailable;
-      return undefined;
-    };
-
-    const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
-      if (path !== undefined && pathOf(request.url) !== path) {
-        // Another handler on a shared server may own that path.
-        if (httpServer.listenerCount('upgrade') === 1) refuseUpgrade(socket, HttpStatus.NotFound);
-        return;
-      }
-      const refusal = refusalOf(request);
-      if (refusal !== undefined) {
-        refuseUpgrade(socket, refusal);
-        return;
-      }
-      upgrades.upgrade(request, socket, head, accept);
-    };
-    // Apart from onUpgrade: what a peer keeps alive must not include the request.
-    const forgetPeer = (_info: CloseInfo, peer: WebSocketPeer): void => {
-      live.delete(peer);
-      if (stopping !== undefined && live.size === 0) stopDone();
-    };
-    const accept = (transport: Transport, socket: Socket): void => {
-      handshakeDone(socket);
-      const peer = new WebSocketPeer(transport, peerOptions);
-      // An upgrade that was under way when the server stopped.
-      if (stopped || stopping !== undefined) {
-        peer.close(stopping?.code ?? CloseCode.GoingAway, stopping?.reason);
-        return;
-      }
-      live.add(peer);
-      peer[kWhenClosed](forgetPeer);
-      inbox.put(peer, 1);
-    };
-    const onListening = (): void => {
-      httpServer.off('error', onListenError);
-      httpServer.on('error', onServerError);
-      const address = httpServer.address();
-      const where =
-        typeof address === 'string' || address === null
-          ? { host: address ?? '', port: 0 }
-          : { host: address.address, port: address.port };
-      const secure = tls !== undefined || httpServer instanceof TlsServer;
-      subscriber.next(new PeerServer(where.host, where.port, inbox.observable, secure, limits, stop));
-    };
-    /** `PeerServer.stop()`: refuse new connections, close the peers, and end once they have closed. */
-    const stop = (code: number, reason: string): void => {
-      if (stopped || stopping !== undefined) return;
-      stopping = { code, reason };
-      // No new TCP connections; 'close' comes once every connection, upgraded or not, is gone.
-      if (!server) httpServer.close();
-      // Closing a peer may close another synchronously (a handler that closes): a copy to walk.
-      for (const peer of [...live]) peer.close(code, reason);
-      if (live.size === 0) stopDone();
-    };
-    /**
-     * The last peer of a `stop()` has closed: `peers$` completes, handshakes still under way go,
-     * and `listen()` completes (its own server stopped listening when `stop()` began).
-     */
-    const stopDone = (): void => {
-      inbox.end();
-      for (const socket of handshaking.keys()) {
-        forget(socket);
-        socket.destroy();
-      }
-      subscriber.complete();
-    };
-    const onListenError = (error: Error): void => {
-      subscriber.error(
-        new WebSocketPeerError('ERR_LISTEN_FAILED', `Could not listen: ${error.message}`, { cause: error }),
-      );
-    };
-    const onServerError = (error: Error): void => {
-      subscriber.error(
-        new WebSocketPeerError('ERR_LISTEN_FAILED', `The server failed: ${error.message}`, { cause: error }),
-      );
-    };
-    const onServerClose = (): void => {
-      subscriber.complete();
-    };
-
-    httpServer.on('upgrade', onUpgrade);
-    httpServer.on('close', onServerClose);
-    if (!server) httpServer.on('connection', onConnection);
-    if (server?.listening) {
-      onListening();
-    } else {
-      httpServer.once('listening', onListening);
-      httpServer.once('error', onListenError);
-      if (!server) httpServer.listen(port ?? 0, host);
+    const refusal = policy.refusalOf(request, live.size, stopping !== undefined);
+    if (refusal !== undefined) refuseUpgrade(socket, refusal);
+    else upgrades.upgrade(request, socket, head, accept);
+  };
+  // Apart from onUpgrade: what a peer keeps alive must not include the request.
+  const forgetPeer = (_info: CloseInfo, peer: WebSocketPeer): void => {
+    live.delete(peer);
+    if (stopping !== undefined && live.size === 0) stopDone();
+  };
+  const accept = (transport: Transport, socket: Socket): void => {
+    deadlines?.done(socket);
+    const peer = new WebSocketPeer(transport, peerOptions);
+    // An upgrade that was under way when the server stopped.
+    if (stopped || stopping !== undefined) {
+      peer.close(stopping?.code ?? CloseCode.GoingAway, stopping?.reason);
+      return;
     }
+    live.add(peer);
+    peer[kWhenClosed](forgetPeer);
+    inbox.put(peer, 1);
+  };
+  const onListening = (): void => {
+    httpServer.off('error', onListenError);
+    httpServer.on('error', onServerError);
+    const address = httpServer.address();
+    const where =
+      typeof address === 'string' || address === null
+        ? { host: address ?? '', port: 0 }
+        : { host: address.address, port: address.port };
+    const secure = tls !== undefined || httpServer instanceof TlsServer;
+    subscriber.next(new PeerServer(where.host, where.port, inbox.observable, secure, limits, stop));
+  };
+  /** `PeerServer.stop()`: refuse new connections, close the peers, and end once they have closed. */
+  const stop = (code: number, reason: string): void => {
+    if (stopped || stopping !== undefined) return;
+    stopping = { code, reason };
+    // No new TCP connections; 'close' comes once every connection, upgraded or not, is gone.
+    if (!server) httpServer.close();
+    // Closing a peer may close another synchronously (a handler that closes): a copy to walk.
+    for (const peer of [...live]) peer.close(code, reason);
+    if (live.size === 0) stopDone();
+  };
+  /**
+   * The last peer of a `stop()` has closed: `peers$` completes, handshakes still under way go,
+   * and `listen()` completes (its own server stopped listening when `stop()` began).
+   */
+  const stopDone = (): void => {
+    inbox.end();
+    deadlines?.dropAll();
+    subscriber.complete();
+  };
+  const onListenError = (error: Error): void => {
+    subscriber.error(
+      new WebSocketPeerError('ERR_LISTEN_FAILED', `Could not listen: ${error.message}`, { cause: error }),
+    );
+  };
+  const onServerError = (error: Error): void => {
+    subscriber.error(
+      new WebSocketPeerError('ERR_LISTEN_FAILED', `The server failed: ${error.message}`, { cause: error }),
+    );
+  };
+  const onServerClose = (): void => {
+    subscriber.complete();
+  };
 
-    return () => {
-      stopped = true;
-      httpServer.off('upgrade', onUpgrade);
-      httpServer.off('close', onServerClose);
-      httpServer.off('listening', onListening);
-      httpServer.off('error', onListenError);
-      httpServer.off('error', onServerError);
-      httpServer.off('connection', onConnection);
-      // Half-done handshakes go with the server, and their timer with the last of them.
-      for (const socket of handshaking.keys()) {
-        forget(socket);
-        socket.destroy();
-      }
-      for (const peer of live) peer.close(CloseCode.GoingAway);
-      inbox.end();
-      upgrades.close();
-      if (!server && httpServer.listening) httpServer.close();
-    };
-  });
+  httpServer.on('upgrade', onUpgrade);
+  httpServer.on('close', onServerClose);
+  if (!server) httpServer.on('connection', onConnection);
+  if (server?.listening) {
+    onListening();
+  } else {
+    httpServer.once('listening', onListening);
+    httpServer.once('error', onListenError);
+    if (!server) httpServer.listen(setup.port ?? 0, setup.host);
+  }
+
+  return () => {
+    stopped = true;
+    httpServer.off('upgrade', onUpgrade);
+    httpServer.off('close', onServerClose);
+    httpServer.off('listening', onListening);
+    httpServer.off('error', onListenError);
+    httpServer.off('error', onServerError);
+    httpServer.off('connection', onConnection);
+    // Half-done handshakes go with the server, and their timer with the last of them.
+    deadlines?.dropAll();
+    for (const peer of live) peer.close(CloseCode.GoingAway);
+    inbox.end();
+    upgrades.close();
+    if (!server && httpServer.listening) httpServer.close();
+  };
 }
