@@ -35,8 +35,16 @@ export interface TransportHandlers {
 }
 
 /**
- * @internal The one seam between `WebSocketPeer` and a WebSocket implementation: `ws` in Node,
- * the browser's `WebSocket` there. Nothing above `src/peer` knows which one it has.
+ * @internal The one seam between `WebSocketPeer` and a WebSocket implementation: `ws` in Node
+ * (`src/transport/node`), the browser's `WebSocket` there (`src/transport/browser`). This is its
+ * side for an open connection; opening one is the other side, `src/transport/Handshake.ts`, which
+ * hands over a transport open and not yet bound. The peer knows no more than this interface, and
+ * only `src/transport/node` imports `ws`.
+ *
+ * Call order: whoever gets an open transport binds it (makes its peer) before returning to the
+ * event loop: no handler exists to hear what arrives before `bind()`, which is called once. Only
+ * the fields and `setNoDelay()` come before it. Once the transport has called `[kOnClose]` (see
+ * `TransportHandlers`), `close()` and `terminate()` do nothing.
  */
 export interface Transport {
   /**
