@@ -1,19 +1,29 @@
 // What connect() and the options code share on every platform: nothing here may import a Node module.
 import type { Subscriber, Unsubscribable } from 'rxjs';
 import { kWhenClosed } from '../internal/symbols.js';
-import { MAX_TIMEOUT_MS } from '../peer/constants.js';
 import type { Transport } from '../peer/Transport.js';
 import {
   DEFAULT_PEER_OPTIONS,
-  MAX_HEARTBEAT_INTERVAL_MS,
   type PeerOptions,
   type ResolvedPeerOptions,
   WebSocketPeer,
 } from '../peer/WebSocketPeer.js';
 import type { Handshake, HandshakeFailure, HandshakeHandler } from '../transport/Handshake.js';
-import { type ArgumentError, argumentError, WebSocketPeerError } from '../errors/WebSocketPeerError.js';
+import { argumentError, WebSocketPeerError } from '../errors/WebSocketPeerError.js';
 import { validateWriteMode } from '../peer/validation.js';
 import { describe } from '../internal/bytes.js';
+import {
+  checkOption,
+  invalidOption,
+  isBoolean,
+  isPositiveInteger,
+  isString,
+  isTimeout,
+  MAX_TIMEOUT_MS,
+} from '../internal/options.js';
+
+// The option checks live in src/internal/options.ts; the observables' modules take them from here.
+export { checkOption, invalidOption, isBoolean, isPositiveInteger, isString, isTimeout };
 
 /**
  * PEM text: a string, its bytes (a `Uint8Array`; a Node `Buffer` is one), or an array of them.
@@ -21,29 +31,6 @@ import { describe } from '../internal/bytes.js';
  * type, so that the browser entry's declarations compile without `@types/node`.
  */
 export type PemInput = string | Uint8Array | Array<string | Uint8Array>;
-
-/** @internal Throws `ERR_INVALID_OPTION` unless `value` passes `check`. */
-export function checkOption<T>(
-  fn: string,
-  name: string,
-  value: unknown,
-  check: (value: unknown) => value is T,
-  expected: string,
-): asserts value is T | undefined {
-  if (value !== undefined && !check(value)) {
-    throw argumentError(TypeError, 'ERR_INVALID_OPTION', `${fn}(): option '${name}' must be ${expected}`);
-  }
-}
-
-/** @internal */
-export const isPositiveInteger = (value: unknown): value is number =>
-  typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
-
-/** @internal */
-export const isBoolean = (value: unknown): value is boolean => typeof value === 'boolean';
-
-/** @internal */
-export const isString = (value: unknown): value is string => typeof value === 'string';
 
 /** @internal RFC 7230 §3.2.6 token, the characters a header name may have. */
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -75,8 +62,8 @@ export function resolvePeerOptions(fn: string, options: PeerOptions): ResolvedPe
     'heartbeatInterval',
     heartbeatInterval,
     // Node runs a timer of a larger delay after 1 ms: a typo must not become a 1 ms heartbeat.
-    (value): value is number => isPositiveInteger(value) && value <= MAX_HEARTBEAT_INTERVAL_MS,
-    `a positive integer (ms) up to ${MAX_HEARTBEAT_INTERVAL_MS}`,
+    isTimeout,
+    `a positive integer (ms) up to ${MAX_TIMEOUT_MS}`,
   );
   return {
     writeMode: writeMode ?? DEFAULT_PEER_OPTIONS.writeMode,
@@ -86,15 +73,6 @@ export function resolvePeerOptions(fn: string, options: PeerOptions): ResolvedPe
     heartbeatInterval: heartbeatInterval ?? DEFAULT_PEER_OPTIONS.heartbeatInterval,
   };
 }
-
-/** @internal `ERR_INVALID_OPTION` as a `TypeError`, with the error that explains it as `cause`. */
-export function invalidOption(fn: string, message: string, cause?: unknown): ArgumentError {
-  const error = new TypeError(`${fn}(): ${message}`, cause === undefined ? undefined : { cause });
-  return Object.assign(error, { code: 'ERR_INVALID_OPTION' as const });
-}
-
-/** @internal A delay Node's timers honour: a positive integer of ms up to 2^31 - 1. */
-export const isTimeout = (value: unknown): value is number => isPositiveInteger(value) && value <= MAX_TIMEOUT_MS;
 
 /** @internal The URL of `connect()`, checked: `ws:` or `wss:`, no fragment. */
 export function parseUrl(url: unknown): URL {

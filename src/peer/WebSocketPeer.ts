@@ -71,9 +71,6 @@ export type ResolvedPeerOptions = Required<Omit<PeerOptions, 'heartbeatInterval'
   heartbeatInterval: number | undefined;
 };
 
-/** @internal Node's largest timer delay; it runs a larger one after 1 ms. */
-export const MAX_HEARTBEAT_INTERVAL_MS = 2 ** 31 - 1;
-
 /** @internal */
 export const DEFAULT_PEER_OPTIONS: ResolvedPeerOptions = {
   writeMode: WriteMode.Text,

@@ -84,6 +84,3 @@ export const DEFAULT_MAX_FRAGMENTS = 16 * 1024;
 
 /** @internal Time a client gives the opening handshake before it gives up. */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
-
-/** @internal The longest delay Node's timers take (2^31 - 1 ms); a longer one fires after 1 ms. */
-export const MAX_TIMEOUT_MS = 2_147_483_647;
