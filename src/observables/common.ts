@@ -1,15 +1,13 @@
 // What connect() and the options code share on every platform: nothing here may import a Node module.
-import type { Subscriber, Unsubscribable } from 'rxjs';
+import type { Subscriber } from 'rxjs';
 import { kWhenClosed } from '../internal/symbols.js';
-import type { Transport } from '../peer/Transport.js';
 import {
   DEFAULT_PEER_OPTIONS,
   type PeerOptions,
   type ResolvedPeerOptions,
-  WebSocketPeer,
+  type WebSocketPeer,
 } from '../peer/WebSocketPeer.js';
-import type { Handshake, HandshakeFailure, HandshakeHandler } from '../transport/Handshake.js';
-import { argumentError, WebSocketPeerError } from '../errors/WebSocketPeerError.js';
+import { argumentError } from '../errors/WebSocketPeerError.js';
 import { validateWriteMode } from '../peer/validation.js';
 import { describe } from '../internal/bytes.js';
 import {
@@ -105,68 +103,4 @@ export function emitOpenPeer(peer: WebSocketPeer, subscriber: Subscriber<WebSock
   // The peer has just opened: it cannot close before next() returns.
   peer[kWhenClosed](subscriber);
   subscriber.next(peer);
-}
-
-/**
- * @internal What a `connect()` subscription ends when unsubscribed, on every platform: its peer
- * once open, the handshake until then. An object rather than a closure: the one thing an open
- * client keeps of `connect()`.
- */
-export class Opening implements Unsubscribable {
-  peer: WebSocketPeer | undefined = undefined;
-  handshake: Handshake | undefined = undefined;
-
-  unsubscribe(): void {
-    if (this.peer) this.peer.close();
-    else this.handshake?.abort();
-  }
-}
-
-/**
- * @internal What `connect()` does with the end of its opening handshake, on every platform:
- * makes the peer and emits it, or errors with what went wrong. It lives as long as the
- * handshake: an open connection keeps neither it nor `connect()`'s scope (the options, the URL).
- */
-export class PeerOpener implements HandshakeHandler {
-  constructor(
-    private readonly subscriber: Subscriber<WebSocketPeer>,
-    private readonly opening: Opening,
-    private readonly href: string,
-    private readonly handshakeTimeout: number,
-    private readonly peerOptions: ResolvedPeerOptions,
-  ) {}
-
-  opened(transport: Transport): void {
-    this.opening.handshake = undefined;
-    const peer = new WebSocketPeer(transport, this.peerOptions);
-    this.opening.peer = peer;
-    emitOpenPeer(peer, this.subscriber);
-  }
-
-  failed(failure: HandshakeFailure): void {
-    this.opening.handshake = undefined;
-    this.subscriber.error(handshakeError(failure, this.href, this.handshakeTimeout));
-  }
-}
-
-/** @internal The error `connect()` reports a failed opening handshake with. */
-export function handshakeError(failure: HandshakeFailure, href: string, handshakeTimeout: number): WebSocketPeerError {
-  switch (failure.kind) {
-    case 'timeout':
-      return new WebSocketPeerError(
-        'ERR_HANDSHAKE_TIMEOUT',
-        `Opening handshake with ${href} took over ${handshakeTimeout} ms`,
-      );
-    case 'rejected':
-      return new WebSocketPeerError(
-        'ERR_HANDSHAKE_REJECTED',
-        `${href} answered the handshake with HTTP ${failure.status}`,
-        { statusCode: failure.status },
-      );
-    case 'failed': {
-      const { cause } = failure;
-      const detail = cause instanceof Error ? `: ${cause.message}` : '';
-      return new WebSocketPeerError('ERR_CONNECT_FAILED', `Could not connect to ${href}${detail}`, { cause });
-    }
-  }
 }

@@ -1,14 +1,10 @@
 import { Observable } from 'rxjs';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS } from '../peer/constants.js';
-import {
-  type BrowserHandshakeOptions,
-  browserWebSocket,
-  clientHandshake,
-} from '../transport/browser/clientHandshake.js';
-import type { WebSocketPeer } from '../peer/WebSocketPeer.js';
+import { clientHandshake } from '../transport/browser/clientHandshake.js';
+import { WebSocketPeer } from '../peer/WebSocketPeer.js';
 import { checkOptionKeys } from '../internal/optionKeys.js';
 import { WebSocketPeerError } from '../errors/WebSocketPeerError.js';
-import { checkOption, isProtocolList, isTimeout, Opening, parseUrl, PeerOpener, resolvePeerOptions } from './common.js';
+import { checkOption, emitOpenPeer, isProtocolList, isTimeout, parseUrl, resolvePeerOptions } from './common.js';
 import { CONNECT_OPTION_KEYS, type ConnectOptions } from './connectOptions.js';
 
 /** Options the browser's `WebSocket` has no way to honour: known (not a typo), yet refused. */
@@ -44,20 +40,18 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Observ
   checkOption('connect', 'protocols', protocols, isProtocolList, 'a token or an array of distinct tokens');
   checkOption('connect', 'handshakeTimeout', handshakeTimeout, isTimeout, 'a positive integer (ms) up to 2^31 - 1');
 
-  const handshakeOptions: BrowserHandshakeOptions = { protocols, handshakeTimeout };
-
   const href = target.href;
   return new Observable<WebSocketPeer>((subscriber) => {
-    const WebSocketClass = browserWebSocket();
-    if (WebSocketClass === undefined) {
-      subscriber.error(
-        new WebSocketPeerError('ERR_NOT_SUPPORTED', 'connect(): there is no WebSocket here (server-side rendering?)'),
-      );
-      return undefined;
-    }
-    const opening = new Opening();
-    const opener = new PeerOpener(subscriber, opening, href, handshakeTimeout, peerOptions);
-    opening.handshake = clientHandshake(WebSocketClass, href, handshakeOptions, opener);
-    return opening;
+    // Closures, where Node's connect() has objects: a browser holds few connections, and in its
+    // bundle the names of locals minify.
+    let peer: WebSocketPeer | undefined;
+    const handshake = clientHandshake(href, protocols, handshakeTimeout, {
+      opened: (transport) => {
+        peer = new WebSocketPeer(transport, peerOptions);
+        emitOpenPeer(peer, subscriber);
+      },
+      failed: (error) => subscriber.error(error),
+    });
+    return () => (peer ? peer.close() : handshake.abort());
   });
 }

@@ -1,8 +1,10 @@
-import { Observable } from 'rxjs';
+import { Observable, type Subscriber, type Unsubscribable } from 'rxjs';
 import { DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_PAYLOAD } from '../peer/constants.js';
 import { type ClientHandshakeOptions, clientHandshake } from '../transport/node/clientHandshake.js';
 import { checkOptionKeys } from '../internal/optionKeys.js';
-import type { WebSocketPeer } from '../peer/WebSocketPeer.js';
+import type { Transport } from '../peer/Transport.js';
+import { type ResolvedPeerOptions, WebSocketPeer } from '../peer/WebSocketPeer.js';
+import type { Handshake, HandshakeError, HandshakeHandler } from '../transport/Handshake.js';
 import {
   checkCertificates,
   checkOption,
@@ -17,7 +19,7 @@ import {
   resolvePeerOptions,
   toPem,
 } from './options.js';
-import { Opening, PeerOpener, parseUrl } from './common.js';
+import { emitOpenPeer, parseUrl } from './common.js';
 import { type ConnectOptions as AnyPlatformConnectOptions, CONNECT_OPTION_KEYS } from './connectOptions.js';
 
 /** Options of `connect()`. */
@@ -96,8 +98,46 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Observ
     // Nothing made here outlives the handshake but `opening`, which the subscriber keeps: an open
     // connection keeps neither this scope nor connect()'s (the options, the URL) alive.
     const opening = new Opening();
-    const opener = new PeerOpener(subscriber, opening, href, handshakeTimeout, peerOptions);
-    opening.handshake = clientHandshake(href, handshakeOptions, opener);
+    opening.handshake = clientHandshake(href, handshakeOptions, new PeerOpener(subscriber, peerOptions, opening));
     return opening;
   });
+}
+
+/**
+ * What a `connect()` subscription ends when unsubscribed: its peer once open, the handshake until
+ * then. An object rather than a closure: the one thing an open client keeps of `connect()`.
+ */
+class Opening implements Unsubscribable {
+  peer: WebSocketPeer | undefined = undefined;
+  handshake: Handshake | undefined = undefined;
+
+  unsubscribe(): void {
+    if (this.peer) this.peer.close();
+    else this.handshake?.abort();
+  }
+}
+
+/**
+ * What a `connect()` subscription does with the end of its handshake: makes the peer and emits
+ * it, or errors. It lives as long as the handshake, which lets go of it when it reports.
+ */
+class PeerOpener implements HandshakeHandler {
+  constructor(
+    private readonly subscriber: Subscriber<WebSocketPeer>,
+    private readonly peerOptions: ResolvedPeerOptions,
+    private readonly opening: Opening,
+  ) {}
+
+  opened(transport: Transport): void {
+    const opening = this.opening;
+    opening.handshake = undefined;
+    const peer = new WebSocketPeer(transport, this.peerOptions);
+    opening.peer = peer;
+    emitOpenPeer(peer, this.subscriber);
+  }
+
+  failed(error: HandshakeError): void {
+    this.opening.handshake = undefined;
+    this.subscriber.error(error);
+  }
 }

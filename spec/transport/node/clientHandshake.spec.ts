@@ -3,7 +3,8 @@ import { createServer as createHttpServer } from 'node:http';
 import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
 import { expect } from 'chai';
 import type { Transport } from '../../../src/peer/Transport.js';
-import type { HandshakeFailure } from '../../../src/transport/Handshake.js';
+import { WebSocketPeerError } from '../../../src/errors/WebSocketPeerError.js';
+import type { HandshakeError } from '../../../src/transport/Handshake.js';
 import { clientHandshake } from '../../../src/transport/node/clientHandshake.js';
 import { NodeTransport } from '../../../src/transport/node/NodeTransport.js';
 import { CLIENT_DEFAULTS, handshakeOutcome, until, upgradeHost } from './transportHelpers.js';
@@ -39,21 +40,22 @@ describe('clientHandshake() (Node)', () => {
     expect(ws.listenerCount('error') + ws.listenerCount('close') + ws.listenerCount('message')).to.equal(0);
   });
 
-  it("failed, with ws's error as cause, when nobody listens", async () => {
+  it("ERR_CONNECT_FAILED, with ws's error as cause, when nobody listens", async () => {
     const { failure } = await handshakeOutcome(`ws://127.0.0.1:${await freePort()}`);
-    expect(failure?.kind).to.equal('failed');
-    expect((failure as { cause: unknown }).cause).to.have.property('code', 'ECONNREFUSED');
+    expect(failure).to.be.instanceOf(WebSocketPeerError);
+    expect(failure?.code).to.equal('ERR_CONNECT_FAILED');
+    expect(failure?.cause).to.have.property('code', 'ECONNREFUSED');
   });
 
-  it('failed when the server selects none of the subprotocols offered', async () => {
+  it('ERR_CONNECT_FAILED when the server selects none of the subprotocols offered', async () => {
     const host = await upgradeHost({ protocols: ['other'] });
     cleanups.push(() => host.close());
     const { failure } = await handshakeOutcome(host.url, { protocols: ['chat'] });
-    expect(failure?.kind).to.equal('failed');
-    expect((failure as { cause: Error }).cause).to.be.instanceOf(Error);
+    expect(failure?.code).to.equal('ERR_CONNECT_FAILED');
+    expect(failure?.cause).to.be.instanceOf(Error);
   });
 
-  it('rejected, with the HTTP status, when the server answers something other than 101', async () => {
+  it('ERR_HANDSHAKE_REJECTED, with the HTTP status, when the server answers something other than 101', async () => {
     const http = createHttpServer();
     http.on('upgrade', (_request, socket: Socket) => {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
@@ -62,10 +64,10 @@ describe('clientHandshake() (Node)', () => {
     await once(http, 'listening');
     cleanups.push(() => http.close());
     const { failure } = await handshakeOutcome(`ws://127.0.0.1:${(http.address() as AddressInfo).port}`);
-    expect(failure).to.deep.equal({ kind: 'rejected', status: 404 });
+    expect(failure).to.include({ code: 'ERR_HANDSHAKE_REJECTED', statusCode: 404 });
   });
 
-  it('timeout when the server never answers, after handshakeTimeout', async () => {
+  it('ERR_HANDSHAKE_TIMEOUT when the server never answers, after handshakeTimeout', async () => {
     const sockets: Socket[] = [];
     const silent = createTcpServer((socket) => sockets.push(socket.resume())).listen(0, '127.0.0.1');
     await once(silent, 'listening');
@@ -77,7 +79,7 @@ describe('clientHandshake() (Node)', () => {
     const { failure } = await handshakeOutcome(`ws://127.0.0.1:${(silent.address() as AddressInfo).port}`, {
       handshakeTimeout: 150,
     });
-    expect(failure).to.deep.equal({ kind: 'timeout' });
+    expect(failure?.code).to.equal('ERR_HANDSHAKE_TIMEOUT');
     expect(Date.now() - start).to.be.within(100, 2000);
     await until(() => sockets.every((socket) => socket.closed), 'the connection to be dropped');
   });
@@ -87,8 +89,8 @@ describe('clientHandshake() (Node)', () => {
     const silent = createTcpServer((socket) => sockets.push(socket.resume())).listen(0, '127.0.0.1');
     await once(silent, 'listening');
     cleanups.push(() => silent.close());
-    const calls: Array<Transport | HandshakeFailure> = [];
-    const record = { opened: (t: Transport) => calls.push(t), failed: (f: HandshakeFailure) => calls.push(f) };
+    const calls: Array<Transport | HandshakeError> = [];
+    const record = { opened: (t: Transport) => calls.push(t), failed: (f: HandshakeError) => calls.push(f) };
     const url = `ws://127.0.0.1:${(silent.address() as AddressInfo).port}`;
     const handshake = clientHandshake(url, { ...CLIENT_DEFAULTS, handshakeTimeout: 100 }, record);
     await until(() => sockets.length === 1, 'the TCP connection');

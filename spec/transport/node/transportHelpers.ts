@@ -12,7 +12,7 @@ import {
   type TransportHandlers,
 } from '../../../src/peer/Transport.js';
 import type { Packet } from '../../../src/peer/types.js';
-import type { HandshakeFailure } from '../../../src/transport/Handshake.js';
+import type { HandshakeError } from '../../../src/transport/Handshake.js';
 import { type ClientHandshakeOptions, clientHandshake } from '../../../src/transport/node/clientHandshake.js';
 import { UpgradeServer, type UpgradeServerOptions } from '../../../src/transport/node/upgradeServer.js';
 
@@ -110,7 +110,7 @@ export const CLIENT_DEFAULTS: ClientHandshakeOptions = {
 export function handshakeOutcome(
   url: string,
   options: Partial<ClientHandshakeOptions> = {},
-): Promise<{ transport?: Transport; failure?: HandshakeFailure }> {
+): Promise<{ transport?: Transport; failure?: HandshakeError }> {
   return new Promise((resolve) => {
     clientHandshake(
       url,
@@ -130,7 +130,7 @@ export async function openPair(
 ): Promise<{ client: Transport; server: Transport; serverSocket: Socket }> {
   const before = host.accepted.length;
   const { transport, failure } = await handshakeOutcome(host.url, options);
-  if (!transport) throw new Error(`the handshake failed: ${JSON.stringify(failure)}`);
+  if (!transport) throw new Error(`the handshake failed: ${failure?.message}`);
   await until(() => host.accepted.length > before, 'the server side to open');
   const { transport: server, socket: serverSocket } = host.accepted[before] as UpgradeHost['accepted'][number];
   return { client: transport, server, serverSocket };

@@ -10,7 +10,7 @@ import {
 import type { HandshakeInfo } from '../../peer/types.js';
 import { CloseCode } from '../../peer/constants.js';
 import { utf8Length } from '../../internal/bytes.js';
-import { type BrowserWebSocket, ReadyState } from './BrowserWebSocket.js';
+import { type BrowserWebSocket, OPEN } from './BrowserWebSocket.js';
 
 interface MessageEventLike {
   readonly data: string | ArrayBuffer;
@@ -76,7 +76,7 @@ export class BrowserTransport implements Transport {
   }
 
   isOpen(): boolean {
-    return this.ws.readyState === ReadyState.Open;
+    return this.ws.readyState === OPEN;
   }
 
   queuedBytes(): number {

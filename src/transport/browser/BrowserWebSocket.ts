@@ -14,10 +14,16 @@ export interface BrowserWebSocket {
 /** @internal The constructor of a WHATWG `WebSocket`. */
 export type BrowserWebSocketConstructor = new (url: string, protocols?: string | string[]) => BrowserWebSocket;
 
-/** @internal The values of a WHATWG `WebSocket`'s `readyState` (its static `CONNECTING`, `OPEN`, ...). */
-export const ReadyState = {
-  Connecting: 0,
-  Open: 1,
-  Closing: 2,
-  Closed: 3,
-} as const;
+/*
+ * @internal The values of a WHATWG `WebSocket`'s `readyState`, named as its static constants.
+ * Constants of their own rather than an object's properties: a bundler writes the numbers where
+ * they are used, so that naming them costs a browser bundle nothing.
+ */
+/** @internal The opening handshake is under way. */
+export const CONNECTING = 0;
+/** @internal Open: messages go both ways. */
+export const OPEN = 1;
+/** @internal The closing handshake is under way. */
+export const CLOSING = 2;
+/** @internal Closed, or it could not open. */
+export const CLOSED = 3;

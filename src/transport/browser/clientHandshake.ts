@@ -1,101 +1,88 @@
+import { WebSocketPeerError } from '../../errors/WebSocketPeerError.js';
 import { CloseCode } from '../../peer/constants.js';
-import type { Handshake, HandshakeHandler } from '../Handshake.js';
+import type { Handshake, HandshakeError, HandshakeHandler } from '../Handshake.js';
 import { BrowserTransport } from './BrowserTransport.js';
-import { type BrowserWebSocket, type BrowserWebSocketConstructor, ReadyState } from './BrowserWebSocket.js';
+import { type BrowserWebSocket, type BrowserWebSocketConstructor, CONNECTING } from './BrowserWebSocket.js';
 
-/** @internal How the browser's `clientHandshake()` opens: what its `WebSocket` lets a page choose. */
-export interface BrowserHandshakeOptions {
-  /** Subprotocols to offer; a server that selects none of them (when some are offered) fails. */
-  readonly protocols: readonly string[];
-  /** Milliseconds until a connection that has not opened fails with `'timeout'`. */
-  readonly handshakeTimeout: number;
-}
-
-/** @internal The page's `WebSocket` class, or `undefined` where there is none (server-side rendering). */
-export function browserWebSocket(): BrowserWebSocketConstructor | undefined {
-  const WebSocketClass = (globalThis as { WebSocket?: BrowserWebSocketConstructor }).WebSocket;
-  return typeof WebSocketClass === 'function' ? WebSocketClass : undefined;
-}
+/** The handshake that never began. */
+const NONE: Handshake = { abort: () => {} };
 
 /**
- * @internal Opens a client connection to `url` with the browser's `WebSocket` (`WebSocketClass`,
- * from `browserWebSocket()`), and reports to `handler` as `Handshake` says: `opened` with a
- * `BrowserTransport`, or `failed`. The browser tells nothing of why a handshake failed (refused,
- * an HTTP status, TLS), so a failure is `'failed'` with no `cause`, or `'timeout'`; a `WebSocket`
- * that refuses the URL at once (a blocked port, a Content-Security-Policy) fails before this
- * returns, with what it threw as `cause`.
+ * @internal Opens a client connection to `url` with the browser's `WebSocket`, offering
+ * `protocols`, and reports to `handler` as `Handshake` says: `opened` with a `BrowserTransport`,
+ * or `failed`. The browser tells nothing of why a handshake failed (refused, an HTTP status,
+ * TLS): that is `ERR_CONNECT_FAILED` with no `cause`. Where there is no `WebSocket`, or it refuses
+ * the URL at once (a blocked port, a Content-Security-Policy), it fails before it returns.
+ * Closures rather than a class, unlike Node's: in a browser bundle, names of locals minify.
  */
 export function clientHandshake(
-  WebSocketClass: BrowserWebSocketConstructor,
   url: string,
-  options: BrowserHandshakeOptions,
+  protocols: readonly string[],
+  handshakeTimeout: number,
   handler: HandshakeHandler,
 ): Handshake {
+  const WebSocketClass = (globalThis as { WebSocket?: BrowserWebSocketConstructor }).WebSocket;
+  if (typeof WebSocketClass !== 'function') {
+    const error = new WebSocketPeerError(
+      'ERR_NOT_SUPPORTED',
+      'connect(): there is no WebSocket here (server-side rendering?)',
+    );
+    handler.failed(error as HandshakeError);
+    return NONE;
+  }
   let ws: BrowserWebSocket;
   try {
-    ws = new WebSocketClass(url, options.protocols as string[]);
+    ws = new WebSocketClass(url, protocols as string[]);
   } catch (error) {
-    handler.failed({ kind: 'failed', cause: error });
-    return DONE;
+    handler.failed(
+      new WebSocketPeerError('ERR_CONNECT_FAILED', `Could not connect to ${url}`, { cause: error }) as HandshakeError,
+    );
+    return NONE;
   }
-  return new BrowserHandshake(ws, options, handler);
-}
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    ws.close();
+  }, handshakeTimeout);
 
-/** The handshake that is already over. */
-const DONE: Handshake = { abort: () => {} };
-
-class BrowserHandshake implements Handshake {
-  private readonly timer: ReturnType<typeof setTimeout>;
-  private timedOut = false;
-
-  constructor(
-    private readonly ws: BrowserWebSocket,
-    private readonly options: BrowserHandshakeOptions,
-    /** Until it has been called. */
-    private handler: HandshakeHandler | undefined,
-  ) {
-    this.timer = setTimeout(this.timeOut, options.handshakeTimeout);
-    ws.addEventListener('open', this.onOpen);
-    ws.addEventListener('close', this.onCloseBeforeOpen);
-  }
-
-  abort(): void {
-    if (this.done() === undefined) return;
-    // Once a timeout has started closing it, there is nothing more to do.
-    if (this.ws.readyState === ReadyState.Connecting) this.ws.close();
-  }
-
-  private readonly timeOut = (): void => {
-    this.timedOut = true;
-    this.ws.close();
+  /** The handshake is over, one way or the other: no timer, no listener is left. */
+  const done = (): void => {
+    clearTimeout(timer);
+    ws.removeEventListener('open', onOpen);
+    ws.removeEventListener('close', onCloseBeforeOpen);
   };
-
-  private readonly onOpen = (): void => {
-    const handler = this.done();
-    const { ws, options } = this;
-    if (options.protocols.length > 0 && ws.protocol === '') {
+  const onOpen = (): void => {
+    done();
+    if (protocols.length > 0 && ws.protocol === '') {
       // As in Node: a server that selects none of the subprotocols we offered is refused.
       ws.close(CloseCode.Normal);
-      const selected = `the server selected none of the subprotocols ${options.protocols.join(', ')}`;
-      handler?.failed({ kind: 'failed', cause: new Error(selected) });
+      const message = `${url} selected none of the subprotocols ${protocols.join(', ')}`;
+      handler.failed(new WebSocketPeerError('ERR_CONNECT_FAILED', message) as HandshakeError);
       return;
     }
-    handler?.opened(new BrowserTransport(ws));
+    handler.opened(new BrowserTransport(ws));
   };
-
-  private readonly onCloseBeforeOpen = (): void => {
-    const handler = this.done();
-    // The browser hides why (refused, an HTTP status, TLS): it only says the handshake failed.
-    handler?.failed(this.timedOut ? { kind: 'timeout' } : { kind: 'failed', cause: undefined });
+  const onCloseBeforeOpen = (): void => {
+    done();
+    handler.failed(
+      (timedOut
+        ? new WebSocketPeerError(
+            'ERR_HANDSHAKE_TIMEOUT',
+            `Opening handshake with ${url} took over ${handshakeTimeout} ms`,
+          )
+        : // The browser hides why (refused, an HTTP status, TLS): it only says the handshake failed.
+          new WebSocketPeerError('ERR_CONNECT_FAILED', `Could not connect to ${url}`)) as HandshakeError,
+    );
   };
+  ws.addEventListener('open', onOpen);
+  ws.addEventListener('close', onCloseBeforeOpen);
 
-  /** The handshake is over, one way or the other: lets go of the timer, the listeners and the handler. */
-  private done(): HandshakeHandler | undefined {
-    const handler = this.handler;
-    this.handler = undefined;
-    clearTimeout(this.timer);
-    this.ws.removeEventListener('open', this.onOpen);
-    this.ws.removeEventListener('close', this.onCloseBeforeOpen);
-    return handler;
-  }
+  return {
+    abort: () => {
+      // After the end there is nothing to remove, and the socket is no longer connecting; when a
+      // timeout has begun to close it, its close event is no longer heard.
+      done();
+      if (ws.readyState === CONNECTING) ws.close();
+    },
+  };
 }

@@ -1,6 +1,7 @@
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Handshake, HandshakeHandler } from '../Handshake.js';
+import { WebSocketPeerError } from '../../errors/WebSocketPeerError.js';
+import type { Handshake, HandshakeError, HandshakeHandler } from '../Handshake.js';
 import { NodeTransport } from './NodeTransport.js';
 import { PeerSocket, type SocketHandler } from './PeerSocket.js';
 
@@ -53,7 +54,7 @@ class NodeClientHandshake implements SocketHandler, Handshake {
   constructor(
     private readonly ws: PeerSocket,
     private readonly href: string,
-    handshakeTimeout: number,
+    private readonly handshakeTimeout: number,
     /** Until it has been called. */
     private handler: HandshakeHandler | undefined,
   ) {
@@ -106,10 +107,29 @@ class NodeClientHandshake implements SocketHandler, Handshake {
 
   /** ws's 'close' before 'open'. */
   closed(): void {
-    const handler = this.done();
-    if (this.timedOut) handler?.failed({ kind: 'timeout' });
-    else if (this.rejectedWith !== undefined) handler?.failed({ kind: 'rejected', status: this.rejectedWith });
-    else handler?.failed({ kind: 'failed', cause: this.lastError });
+    this.done()?.failed(this.failure());
+  }
+
+  private failure(): HandshakeError {
+    const where = this.href;
+    if (this.timedOut) {
+      return new WebSocketPeerError(
+        'ERR_HANDSHAKE_TIMEOUT',
+        `Opening handshake with ${where} took over ${this.handshakeTimeout} ms`,
+      ) as HandshakeError;
+    }
+    if (this.rejectedWith !== undefined) {
+      return new WebSocketPeerError(
+        'ERR_HANDSHAKE_REJECTED',
+        `${where} answered the handshake with HTTP ${this.rejectedWith}`,
+        { statusCode: this.rejectedWith },
+      ) as HandshakeError;
+    }
+    const lastError = this.lastError;
+    const detail = lastError ? `: ${lastError.message}` : '';
+    return new WebSocketPeerError('ERR_CONNECT_FAILED', `Could not connect to ${where}${detail}`, {
+      cause: lastError,
+    }) as HandshakeError;
   }
 
   /** The handshake is over, one way or the other: lets go of the timer, the socket and the handler. */
