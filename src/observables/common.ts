@@ -1,12 +1,8 @@
 // What connect() and the options code share on every platform: nothing here may import a Node module.
 import type { Subscriber } from 'rxjs';
 import { kWhenClosed } from '../internal/symbols.js';
-import {
-  DEFAULT_PEER_OPTIONS,
-  type PeerOptions,
-  type ResolvedPeerOptions,
-  type WebSocketPeer,
-} from '../peer/WebSocketPeer.js';
+import type { WebSocketPeer } from '../peer/WebSocketPeer.js';
+import { DEFAULT_PEER_OPTIONS, type PeerOptions, type ResolvedPeerOptions } from '../peer/WebSocketPeer.js';
 import { argumentError } from '../errors/WebSocketPeerError.js';
 import { validateWriteMode } from '../peer/validation.js';
 import { describe } from '../internal/bytes.js';
