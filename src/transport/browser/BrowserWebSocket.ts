@@ -14,11 +14,9 @@ export interface BrowserWebSocket {
 /** @internal The constructor of a WHATWG `WebSocket`. */
 export type BrowserWebSocketConstructor = new (url: string, protocols?: string | string[]) => BrowserWebSocket;
 
-/*
- * @internal The values of a WHATWG `WebSocket`'s `readyState`, named as its static constants.
- * Constants of their own rather than an object's properties: a bundler writes the numbers where
- * they are used, so that naming them costs a browser bundle nothing.
- */
+// The values of a WHATWG `WebSocket`'s `readyState`, named as its static constants. Constants of
+// their own rather than an object's properties: a bundler writes the numbers where they are used,
+// so that naming them costs a browser bundle nothing.
 /** @internal The opening handshake is under way. */
 export const CONNECTING = 0;
 /** @internal Open: messages go both ways. */
