@@ -38,7 +38,11 @@ export function checkOption<T>(
   isValid: (value: unknown) => value is T,
   expected: string,
 ): asserts value is T | undefined {
-  if (value !== undefined && !isValid(value)) throw optionMustBe(fn, name, expected);
+  // argumentError() directly, not optionMustBe(): the browser's connect() carries this function
+  // alone, and each call layer is bytes in every app's bundle.
+  if (value !== undefined && !isValid(value)) {
+    throw argumentError(TypeError, 'ERR_INVALID_OPTION', `${fn}(): option '${name}' must be ${expected}`);
+  }
 }
 
 /** @internal An integer >= 0 that a double holds exactly (a count, bytes, ms). */

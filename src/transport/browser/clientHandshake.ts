@@ -21,23 +21,20 @@ export function clientHandshake(
   handshakeTimeout: number,
   handler: HandshakeHandler,
 ): Handshake {
+  // One place that makes the failures: in a browser bundle, every repeated call is bytes.
+  const fail = (code: HandshakeError['code'], message = `Could not connect to ${url}`, cause?: unknown): Handshake => {
+    handler.failed(new WebSocketPeerError(code, message, { cause }) as HandshakeError);
+    return NONE;
+  };
   const WebSocketClass = (globalThis as { WebSocket?: BrowserWebSocketConstructor }).WebSocket;
   if (typeof WebSocketClass !== 'function') {
-    const error = new WebSocketPeerError(
-      'ERR_NOT_SUPPORTED',
-      'connect(): there is no WebSocket here (server-side rendering?)',
-    );
-    handler.failed(error as HandshakeError);
-    return NONE;
+    return fail('ERR_NOT_SUPPORTED', 'connect(): there is no WebSocket here (server-side rendering?)');
   }
   let ws: BrowserWebSocket;
   try {
     ws = new WebSocketClass(url, protocols as string[]);
   } catch (error) {
-    handler.failed(
-      new WebSocketPeerError('ERR_CONNECT_FAILED', `Could not connect to ${url}`, { cause: error }) as HandshakeError,
-    );
-    return NONE;
+    return fail('ERR_CONNECT_FAILED', undefined, error);
   }
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -56,23 +53,16 @@ export function clientHandshake(
     if (protocols.length > 0 && ws.protocol === '') {
       // As in Node: a server that selects none of the subprotocols we offered is refused.
       ws.close(CloseCode.Normal);
-      const message = `${url} selected none of the subprotocols ${protocols.join(', ')}`;
-      handler.failed(new WebSocketPeerError('ERR_CONNECT_FAILED', message) as HandshakeError);
+      fail('ERR_CONNECT_FAILED', `${url} selected none of the subprotocols ${protocols.join(', ')}`);
       return;
     }
     handler.opened(new BrowserTransport(ws));
   };
   const onCloseBeforeOpen = (): void => {
     done();
-    handler.failed(
-      (timedOut
-        ? new WebSocketPeerError(
-            'ERR_HANDSHAKE_TIMEOUT',
-            `Opening handshake with ${url} took over ${handshakeTimeout} ms`,
-          )
-        : // The browser hides why (refused, an HTTP status, TLS): it only says the handshake failed.
-          new WebSocketPeerError('ERR_CONNECT_FAILED', `Could not connect to ${url}`)) as HandshakeError,
-    );
+    if (timedOut) fail('ERR_HANDSHAKE_TIMEOUT', `Opening handshake with ${url} took over ${handshakeTimeout} ms`);
+    // The browser hides why (refused, an HTTP status, TLS): it only says the handshake failed.
+    else fail('ERR_CONNECT_FAILED');
   };
   ws.addEventListener('open', onOpen);
   ws.addEventListener('close', onCloseBeforeOpen);
