@@ -60,7 +60,8 @@ function wrapUnexpected(error: unknown, code: 'ERR_VARIANT_UNENCODABLE' | 'ERR_V
  */
 export function encodeVariant(value: Variant, options?: VariantOptions): Uint8Array {
   try {
-    return encode(value, resolveVariantOptions('encodeVariant', options));
+    const { maxSize, maxDepth, engine } = resolveVariantOptions('encodeVariant', options);
+    return encode(value, maxSize, maxDepth, engine);
   } catch (error) {
     throw wrapUnexpected(error, 'ERR_VARIANT_UNENCODABLE');
   }
@@ -104,8 +105,8 @@ function inputBytes(bytes: unknown): Uint8Array {
  */
 export function decodeVariant(bytes: Uint8Array | ArrayBuffer | ArrayBufferView, options?: VariantOptions): Variant {
   try {
-    const resolved = resolveVariantOptions('decodeVariant', options);
-    return decode(inputBytes(bytes), resolved);
+    const { maxSize, maxDepth, engine } = resolveVariantOptions('decodeVariant', options);
+    return decode(inputBytes(bytes), maxSize, maxDepth, engine);
   } catch (error) {
     throw wrapUnexpected(error, 'ERR_VARIANT_INVALID');
   }
