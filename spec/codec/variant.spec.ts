@@ -231,6 +231,17 @@ describe('codec/variant', () => {
       expect(toHex(encodeVariant(new GodotFloat(-0)))).to.equal('0300000000000080');
     });
 
+    it('writes an instance of a subclass as its class: a Node Buffer is a PackedByteArray', () => {
+      const bytes = [1, 2, 3, 4, 5];
+      expect(toHex(encodeVariant(Buffer.from(bytes)))).to.equal(toHex(encodeVariant(new Uint8Array(bytes))));
+      class Position extends Vector2 {}
+      expect(toHex(encodeVariant(new Position(1, 2)))).to.equal(toHex(encodeVariant(new Vector2(1, 2))));
+      // A null-prototype object is a plain one; an object that only inherits from Array.prototype is no array.
+      const bare = Object.assign(Object.create(null) as object, { a: 1 });
+      expect(toHex(encodeVariant(bare as Variant))).to.equal(toHex(encodeVariant({ a: 1 })));
+      expectCode(() => encodeVariant(Object.create(Array.prototype) as Variant), 'ERR_VARIANT_UNENCODABLE');
+    });
+
     it('NodePath.parse() makes the paths Godot makes from the same text', () => {
       for (const [name, text] of [
         ['nodepath_empty', ''],

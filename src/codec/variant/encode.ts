@@ -138,6 +138,14 @@ function wireId(type: Type, engine: Engine, what: string): number {
   return id;
 }
 
+/** How a value of one kind goes on the wire: its header, then its payload. */
+type Write = (e: Encoder, value: never) => void;
+
+/** An entry of `Encoder.writers`: `kind`'s instances are written by `write`. */
+function writes<T>(kind: { readonly prototype: T }, write: (e: Encoder, value: T) => void): [object, Write] {
+  return [kind.prototype as object, write];
+}
+
 class Encoder {
   constructor(
     private readonly out: Writer,
@@ -259,138 +267,184 @@ class Encoder {
     }
   }
 
-  private object(value: object, depth: number): void {
-    const out = this.out;
-    if (value instanceof GodotFloat) {
-      if (typeof value.value !== 'number') throw unencodable(`GodotFloat of ${describe(value.value)}`);
-      this.float(value.value);
-    } else if (value instanceof Vector2) {
-      this.header(Type.Vector2);
-      this.vector2(value);
-    } else if (value instanceof Vector2i) {
-      this.header(Type.Vector2i);
-      this.vector2i(value);
-    } else if (value instanceof Rect2) {
-      this.header(Type.Rect2);
-      this.vector2(value.position);
-      this.vector2(value.size);
-    } else if (value instanceof Rect2i) {
-      this.header(Type.Rect2i);
-      this.vector2i(value.position, 'Rect2i');
-      this.vector2i(value.size, 'Rect2i');
-    } else if (value instanceof Vector3) {
-      this.header(Type.Vector3);
-      this.vector3(value);
-    } else if (value instanceof Vector3i) {
-      this.header(Type.Vector3i);
-      this.int32(value.x, 'Vector3i');
-      this.int32(value.y, 'Vector3i');
-      this.int32(value.z, 'Vector3i');
-    } else if (value instanceof Transform2D) {
-      this.header(Type.Transform2D);
-      this.vector2(value.x);
-      this.vector2(value.y);
-      this.vector2(value.origin);
-    } else if (value instanceof Vector4) {
-      this.header(Type.Vector4);
-      this.vector4(value);
-    } else if (value instanceof Vector4i) {
-      this.header(Type.Vector4i);
-      this.int32(value.x, 'Vector4i');
-      this.int32(value.y, 'Vector4i');
-      this.int32(value.z, 'Vector4i');
-      this.int32(value.w, 'Vector4i');
-    } else if (value instanceof Plane) {
-      this.header(Type.Plane);
-      this.vector3(value.normal);
-      out.f32(value.d);
-    } else if (value instanceof Quat) {
-      this.header(Type.Quaternion);
-      out.f32(value.x);
-      out.f32(value.y);
-      out.f32(value.z);
-      out.f32(value.w);
-    } else if (value instanceof AABB) {
-      this.header(Type.AABB);
-      this.vector3(value.position);
-      this.vector3(value.size);
-    } else if (value instanceof Basis) {
-      this.header(Type.Basis);
-      this.basis(value);
-    } else if (value instanceof Transform) {
-      this.header(Type.Transform3D);
-      this.basis(value.basis);
-      this.vector3(value.origin);
-    } else if (value instanceof Projection) {
+  /**
+   * How each of the codec's classes, and each typed array Godot has a type for, goes on the wire,
+   * by prototype: one lookup where a chain of 27 instanceof tests stood. An instance of a subclass
+   * (a Node Buffer, say) finds its class's entry up its prototype chain; none of these classes
+   * extends another, so the nearest entry is the only one its instance belongs to.
+   */
+  private static readonly writers = new Map<object, Write>([
+    writes(GodotFloat, (e, v) => {
+      if (typeof v.value !== 'number') throw unencodable(`GodotFloat of ${describe(v.value)}`);
+      e.float(v.value);
+    }),
+    writes(Vector2, (e, v) => {
+      e.header(Type.Vector2);
+      e.vector2(v);
+    }),
+    writes(Vector2i, (e, v) => {
+      e.header(Type.Vector2i);
+      e.vector2i(v);
+    }),
+    writes(Rect2, (e, v) => {
+      e.header(Type.Rect2);
+      e.vector2(v.position);
+      e.vector2(v.size);
+    }),
+    writes(Rect2i, (e, v) => {
+      e.header(Type.Rect2i);
+      e.vector2i(v.position, 'Rect2i');
+      e.vector2i(v.size, 'Rect2i');
+    }),
+    writes(Vector3, (e, v) => {
+      e.header(Type.Vector3);
+      e.vector3(v);
+    }),
+    writes(Vector3i, (e, v) => {
+      e.header(Type.Vector3i);
+      e.int32(v.x, 'Vector3i');
+      e.int32(v.y, 'Vector3i');
+      e.int32(v.z, 'Vector3i');
+    }),
+    writes(Transform2D, (e, v) => {
+      e.header(Type.Transform2D);
+      e.vector2(v.x);
+      e.vector2(v.y);
+      e.vector2(v.origin);
+    }),
+    writes(Vector4, (e, v) => {
+      e.header(Type.Vector4);
+      e.vector4(v);
+    }),
+    writes(Vector4i, (e, v) => {
+      e.header(Type.Vector4i);
+      e.int32(v.x, 'Vector4i');
+      e.int32(v.y, 'Vector4i');
+      e.int32(v.z, 'Vector4i');
+      e.int32(v.w, 'Vector4i');
+    }),
+    writes(Plane, (e, v) => {
+      e.header(Type.Plane);
+      e.vector3(v.normal);
+      e.out.f32(v.d);
+    }),
+    writes(Quat, (e, v) => {
+      e.header(Type.Quaternion);
+      e.out.f32(v.x);
+      e.out.f32(v.y);
+      e.out.f32(v.z);
+      e.out.f32(v.w);
+    }),
+    writes(AABB, (e, v) => {
+      e.header(Type.AABB);
+      e.vector3(v.position);
+      e.vector3(v.size);
+    }),
+    writes(Basis, (e, v) => {
+      e.header(Type.Basis);
+      e.basis(v);
+    }),
+    writes(Transform, (e, v) => {
+      e.header(Type.Transform3D);
+      e.basis(v.basis);
+      e.vector3(v.origin);
+    }),
+    writes(Projection, (e, v) => {
       // Column by column, as the engine keeps it: no transposing here.
-      this.header(Type.Projection);
-      this.vector4(value.x);
-      this.vector4(value.y);
-      this.vector4(value.z);
-      this.vector4(value.w);
-    } else if (value instanceof Color) {
+      e.header(Type.Projection);
+      e.vector4(v.x);
+      e.vector4(v.y);
+      e.vector4(v.z);
+      e.vector4(v.w);
+    }),
+    writes(Color, (e, v) => {
       // Always four 32-bit floats, in a double-precision Godot 4 build too.
-      this.header(Type.Color);
-      this.color(value);
-    } else if (value instanceof StringName) {
-      if (typeof value.value !== 'string') throw unencodable(`StringName of ${describe(value.value)}`);
-      this.header(Type.StringName);
-      this.string(value.value);
-    } else if (value instanceof NodePath) {
-      this.header(Type.NodePath);
-      out.u32((value.names.length | NODE_PATH_NEW_FORMAT) >>> 0);
-      out.u32(value.subnames.length);
-      out.u32(value.absolute ? NODE_PATH_ABSOLUTE : 0);
-      for (const name of value.names) this.string(name);
-      for (const name of value.subnames) this.string(name);
-    } else if (value instanceof Uint8Array) {
-      this.header(Type.PackedByteArray);
-      out.u32(value.length);
-      out.padded(value);
-    } else if (value instanceof Int32Array) {
-      this.header(Type.PackedInt32Array);
-      out.u32(value.length);
-      for (const element of value) out.i32(element);
-    } else if (value instanceof BigInt64Array) {
-      this.header(Type.PackedInt64Array, 0, 'PackedInt64Array (a BigInt64Array)');
-      out.u32(value.length);
-      for (const element of value) out.i64(element);
-    } else if (value instanceof Float32Array) {
-      this.header(Type.PackedFloat32Array);
-      out.u32(value.length);
-      for (const element of value) out.f32(element);
-    } else if (value instanceof Float64Array) {
-      this.header(Type.PackedFloat64Array, 0, 'PackedFloat64Array (a Float64Array)');
-      out.u32(value.length);
-      for (const element of value) out.f64(element);
-    } else if (value instanceof PoolStringArray) {
-      this.header(Type.PackedStringArray);
-      out.u32(value.values.length);
-      for (const element of value.values) {
+      e.header(Type.Color);
+      e.color(v);
+    }),
+    writes(StringName, (e, v) => {
+      if (typeof v.value !== 'string') throw unencodable(`StringName of ${describe(v.value)}`);
+      e.header(Type.StringName);
+      e.string(v.value);
+    }),
+    writes(NodePath, (e, v) => {
+      e.header(Type.NodePath);
+      e.out.u32((v.names.length | NODE_PATH_NEW_FORMAT) >>> 0);
+      e.out.u32(v.subnames.length);
+      e.out.u32(v.absolute ? NODE_PATH_ABSOLUTE : 0);
+      for (const name of v.names) e.string(name);
+      for (const name of v.subnames) e.string(name);
+    }),
+    writes(Uint8Array, (e, v) => {
+      e.header(Type.PackedByteArray);
+      e.out.u32(v.length);
+      e.out.padded(v);
+    }),
+    writes(Int32Array, (e, v) => {
+      e.header(Type.PackedInt32Array);
+      e.out.u32(v.length);
+      for (const element of v) e.out.i32(element);
+    }),
+    writes(BigInt64Array, (e, v) => {
+      e.header(Type.PackedInt64Array, 0, 'PackedInt64Array (a BigInt64Array)');
+      e.out.u32(v.length);
+      for (const element of v) e.out.i64(element);
+    }),
+    writes(Float32Array, (e, v) => {
+      e.header(Type.PackedFloat32Array);
+      e.out.u32(v.length);
+      for (const element of v) e.out.f32(element);
+    }),
+    writes(Float64Array, (e, v) => {
+      e.header(Type.PackedFloat64Array, 0, 'PackedFloat64Array (a Float64Array)');
+      e.out.u32(v.length);
+      for (const element of v) e.out.f64(element);
+    }),
+    writes(PoolStringArray, (e, v) => {
+      e.header(Type.PackedStringArray);
+      e.out.u32(v.values.length);
+      for (const element of v.values) {
         // Both engines write each of these strings with its terminating NUL.
         const data = utf8(element);
         const terminated = new Uint8Array(data.length + 1);
         terminated.set(data);
-        out.u32(terminated.length);
-        out.padded(terminated);
+        e.out.u32(terminated.length);
+        e.out.padded(terminated);
       }
-    } else if (value instanceof PoolVector2Array) {
-      this.header(Type.PackedVector2Array);
-      out.u32(value.values.length);
-      for (const element of value.values) this.vector2(element);
-    } else if (value instanceof PoolVector3Array) {
-      this.header(Type.PackedVector3Array);
-      out.u32(value.values.length);
-      for (const element of value.values) this.vector3(element);
-    } else if (value instanceof PoolColorArray) {
-      this.header(Type.PackedColorArray);
-      out.u32(value.values.length);
-      for (const element of value.values) this.color(element);
-    } else if (value instanceof PackedVector4Array) {
-      this.header(Type.PackedVector4Array);
-      out.u32(value.values.length);
-      for (const element of value.values) this.vector4(element);
-    } else if (Array.isArray(value)) {
+    }),
+    writes(PoolVector2Array, (e, v) => {
+      e.header(Type.PackedVector2Array);
+      e.out.u32(v.values.length);
+      for (const element of v.values) e.vector2(element);
+    }),
+    writes(PoolVector3Array, (e, v) => {
+      e.header(Type.PackedVector3Array);
+      e.out.u32(v.values.length);
+      for (const element of v.values) e.vector3(element);
+    }),
+    writes(PoolColorArray, (e, v) => {
+      e.header(Type.PackedColorArray);
+      e.out.u32(v.values.length);
+      for (const element of v.values) e.color(element);
+    }),
+    writes(PackedVector4Array, (e, v) => {
+      e.header(Type.PackedVector4Array);
+      e.out.u32(v.values.length);
+      for (const element of v.values) e.vector4(element);
+    }),
+  ]);
+
+  private object(value: object, depth: number): void {
+    for (
+      let proto: object | null = Object.getPrototypeOf(value);
+      proto !== null;
+      proto = Object.getPrototypeOf(proto)
+    ) {
+      const write = Encoder.writers.get(proto);
+      if (write !== undefined) return write(this, value as never);
+    }
+    const out = this.out;
+    if (Array.isArray(value)) {
       const inner = this.enterContainer(depth);
       // Untyped: no element type in the header (Godot 4's typed arrays are decoded, not made).
       this.header(Type.Array);
