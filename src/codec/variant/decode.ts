@@ -54,7 +54,8 @@ type Type = format.Type;
 // ignoreBOM: a leading U+FEFF is part of the string, not a marker to strip.
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-class Reader {
+/** @internal Reads the input, refusing to read past its end (`ERR_VARIANT_TRUNCATED`). */
+export class Reader {
   private readonly view: DataView;
   offset = 0;
 
@@ -131,7 +132,8 @@ function decodeUtf8(data: Uint8Array, what: string): string {
   }
 }
 
-class Decoder {
+/** @internal Builds the value the reader's bytes hold, no deeper than maxDepth. */
+export class Decoder {
   constructor(
     private readonly input: Reader,
     private readonly maxDepth: number,
@@ -413,25 +415,4 @@ class Decoder {
     for (let i = 0; i < subnameCount; i++) subnames.push(r.string('NodePath subname'));
     return new NodePath(names, subnames, (flags & NODE_PATH_ABSOLUTE) !== 0);
   }
-}
-
-/**
- * @internal The value `input` holds, as `decodeVariant()` returns it; options already checked
- * (and passed one by one: with an options object, V8 no longer inlined `new Reader()` into
- * `decodeVariant()`: 5% more instructions for a small value).
- * Throws `VariantError`, or, for a bug, whatever was thrown.
- */
-export function decode(input: Uint8Array, maxSize: number, maxDepth: number, engine: Engine): Variant {
-  if (input.length > maxSize) {
-    throw new VariantError('ERR_VARIANT_TOO_LARGE', `${input.length} bytes exceed maxSize (${maxSize} bytes)`);
-  }
-  const reader = new Reader(input);
-  const value = new Decoder(reader, maxDepth, engine).value(0);
-  if (reader.remaining > 0) {
-    throw new VariantError(
-      'ERR_VARIANT_TRAILING',
-      `${reader.remaining} bytes left after the value, which ended at offset ${reader.offset}`,
-    );
-  }
-  return value;
 }

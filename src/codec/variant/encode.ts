@@ -53,7 +53,8 @@ type Type = format.Type;
 const utf8Encoder = new TextEncoder();
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-class Writer {
+/** @internal A buffer that grows as it is written, up to maxSize (`ERR_VARIANT_TOO_LARGE`). */
+export class Writer {
   private bytes = new Uint8Array(64);
   private view = new DataView(this.bytes.buffer);
   length = 0;
@@ -146,7 +147,8 @@ function writes<T>(kind: { readonly prototype: T }, write: (e: Encoder, value: T
   return [kind.prototype as object, write];
 }
 
-class Encoder {
+/** @internal Writes a value to a Writer, no deeper than maxDepth. */
+export class Encoder {
   constructor(
     private readonly out: Writer,
     private readonly maxDepth: number,
@@ -482,15 +484,4 @@ class Encoder {
       this.out.f32(b.z[row]);
     }
   }
-}
-
-/**
- * @internal The encoding of `value`, as `encodeVariant()` returns it; options already checked
- * (and passed one by one: V8 then inlines the constructors here into `encodeVariant()`).
- * Throws `VariantError`, or, for a throwing getter and the like, whatever was thrown.
- */
-export function encode(value: unknown, maxSize: number, maxDepth: number, engine: Engine): Uint8Array {
-  const out = new Writer(maxSize);
-  new Encoder(out, maxDepth, engine).value(value, 0);
-  return out.result();
 }
