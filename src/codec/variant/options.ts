@@ -2,7 +2,7 @@ import { describe } from '../../internal/bytes.js';
 import { optionKeys, unknownOption } from '../../internal/optionKeys.js';
 import { VariantError } from '../VariantError.js';
 
-/** Options of {@link encodeVariant} and {@link decodeVariant}. */
+/** Options of `encodeVariant()` and `decodeVariant()`. */
 export interface VariantOptions {
   /**
    * The largest encoding, in bytes, either way: what `encodeVariant()` would make and what
