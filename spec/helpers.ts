@@ -189,7 +189,7 @@ export function readNoDelay(socket: Socket): number {
 
 /** The listeners on a peer's inbound queue (consumers that pull, like `consumePackets()`). */
 export function inboxWatcherCount(peer: WebSocketPeer): number {
-  return (peer as unknown as { inbox: { watchers: Set<() => void> | undefined } }).inbox.watchers?.size ?? 0;
+  return (peer as unknown as { inbox: { watchers: readonly (() => void)[] } }).inbox.watchers.length;
 }
 
 /**

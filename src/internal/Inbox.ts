@@ -10,6 +10,7 @@ export interface InboxOwner<T> {
 }
 
 const NO_TAKERS: ReadonlySet<never> = new Set();
+const NO_WATCHERS: readonly never[] = [];
 
 /**
  * @internal A queue with a stream over it. Each item is taken once: by all current subscribers
@@ -24,7 +25,8 @@ export class Inbox<T> {
   private takers: Set<Subscriber<T>> | ReadonlySet<never> = NO_TAKERS;
   private ending: { error: unknown } | undefined;
   private delivering = false;
-  private watchers: Set<() => void> | undefined;
+  /** Replaced, never changed in place: a notification goes to the watchers of its start, without a copy. */
+  private watchers: readonly (() => void)[] = NO_WATCHERS;
   private stream: Observable<T> | undefined;
 
   /** @param owner told of each item after it leaves the queue. */
@@ -58,16 +60,29 @@ export class Inbox<T> {
    * consumers that pull with `take()`. Returns the function that stops it.
    */
   watch(listener: () => void): () => void {
-    const watchers = (this.watchers ??= new Set());
-    watchers.add(listener);
+    this.watchers = [...this.watchers, listener];
     return () => {
-      watchers.delete(listener);
+      this.watchers = this.watchers.filter((watcher) => watcher !== listener);
     };
   }
 
   put(item: T, weight: number): void {
-    (this.queue ??= new WeightedQueue()).push(item, weight);
-    this.drain();
+    if (this.takers.size > 0 && !this.delivering && this.size === 0) {
+      // Straight to the takers: what put() then drain() would do, without the queue.
+      this.owner?.[kOnTaken](item);
+      this.delivering = true;
+      try {
+        for (const taker of this.takers) taker.next(item);
+      } finally {
+        this.delivering = false;
+      }
+      // What a taker put or ended meanwhile waited for this delivery to end.
+      if (this.size === 0 && this.ending === undefined) return;
+      this.drain();
+    } else {
+      (this.queue ??= new WeightedQueue()).push(item, weight);
+      this.drain();
+    }
     if (this.size > 0) this.notify();
   }
 
@@ -98,8 +113,8 @@ export class Inbox<T> {
   }
 
   private notify(): void {
-    if (this.watchers === undefined || this.watchers.size === 0) return;
-    for (const watcher of [...this.watchers]) watcher();
+    const watchers = this.watchers;
+    for (let i = 0; i < watchers.length; i++) (watchers[i] as () => void)();
   }
 
   private drain(): void {
