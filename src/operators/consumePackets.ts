@@ -87,13 +87,21 @@ export function consumePackets<R>(
         const packet = peer.getPacket();
         if (packet === undefined) break;
         active++;
-        let output: Observable<R>;
+        let result: ObservableInput<R> | R;
         try {
-          output = outputOf(handler(packet, index++));
+          result = handler(packet, index++);
         } catch (error) {
           subscriber.error(error);
           return;
         }
+        if (result === null || (typeof result !== 'object' && typeof result !== 'function')) {
+          // A plain value (undefined, most often): what of(result) would do at once, without an
+          // Observable, an observer and a subscription for every packet.
+          subscriber.next(result as R);
+          active--;
+          continue;
+        }
+        const output = outputOf(result);
         const slot = new Subscription();
         handlers.add(slot);
         slot.add(
