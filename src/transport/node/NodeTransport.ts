@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { clientFrame, findNativeMasking } from './clientFrame.js';
+import { type DirectMessages, readFramesDirectly } from './directFrames.js';
 import type { PeerSocket, SocketHandler } from './PeerSocket.js';
 import { WeightedQueue } from '../../internal/WeightedQueue.js';
 import { CloseCode } from '../../peer/constants.js';
@@ -35,7 +36,7 @@ const COALESCE_MAX_SENDS = 1024;
 type Deferred = string | Buffer;
 
 /** @internal The Node transport: a `ws` WebSocket that is already open, and its TCP socket. */
-export class NodeTransport implements Transport, SocketHandler {
+export class NodeTransport implements Transport, SocketHandler, DirectMessages {
   readonly protocol: string;
   readonly remoteHost: string;
   readonly remotePort: number;
@@ -78,6 +79,8 @@ export class NodeTransport implements Transport, SocketHandler {
   bind(handlers: TransportHandlers, watchAlive: boolean): void {
     this.handlers = handlers;
     this.ws.handler = this;
+    // Whole single-frame messages skip ws's per-frame work (directFrames.ts); ws reads the rest.
+    readFramesDirectly((this.ws as unknown as { _receiver: unknown })._receiver, this);
     // Raw bytes rather than ws's 'pong' and 'message': a long message still arriving proves life,
     // though its 'message' and any pong queued behind it come only once it is complete.
     if (watchAlive) {
@@ -218,6 +221,16 @@ export class NodeTransport implements Transport, SocketHandler {
     } else {
       handlers[kOnMessage]({ isString: true, data: data.toString('utf8') }, data.byteLength);
     }
+  }
+
+  /** @internal directFrames.ts: a whole binary message, a view of what the socket read. */
+  binary(bytes: Uint8Array): void {
+    this.handlers?.[kOnMessage]({ isString: false, data: bytes }, bytes.byteLength);
+  }
+
+  /** @internal directFrames.ts: a whole text message, checked UTF-8, of `byteLength` bytes. */
+  text(text: string, byteLength: number): void {
+    this.handlers?.[kOnMessage]({ isString: true, data: text }, byteLength);
   }
 
   /** @internal PeerSocket: ws's 'error'. */
