@@ -31,7 +31,7 @@ const requireFromRepo = createRequire(join(repo, 'package.json'));
 // Knobs, for investigation (the default run uses none): BENCH_RUNS (7), BENCH_PAIR_REPEATS (5 for 64 B, 1),
 // BENCH_RTT_RUNS (5),
 // BENCH_IDLE_RUNS (5), BENCH_IDLE_CONNECTIONS (5000), BENCH_ONLY=oneway,inbound,rtt,idle,slow or case
-// ids 64B-bin,64B-text,64K-bin,64K-text,in-64B,in-64K (a subset),
+// ids 64B-bin,64B-text,64K-bin,64K-text,in-64B,in-64K,in-64B-100,in-64K-100 (a subset),
 // BENCH_SCALE=0.25 (fewer messages), BENCH_CHILD_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/p' (sender
 // children only), BENCH_RECEIVER_FLAGS (the same for the one-way/rtt receiver and the inbound
 // receivers), BENCH_CLIENTS=ours (one-way/rtt clients), BENCH_RECEIVERS=ws,packets$ (inbound
@@ -103,10 +103,16 @@ const ONE_WAY = [
 ];
 // The inbound case: the same sizes, binary, from our fastest sender to each kind of receiver; both
 // three times RUNS, since a row's runs spread by 2x on a busy machine.
+// Each with one connection and with 100 (the sender round-robins its messages over them).
 const INBOUND = [
-  { id: 'in-64B', name: '64 B binary x 200k', size: 64, n: 200_000, unit: 'msgs/s', runs: 3 },
-  { id: 'in-64K', name: '64 KiB binary x 4k', size: 64 * KiB, n: 4_000, unit: 'MB/s', runs: 3 },
+  { id: 'in-64B', name: '64 B binary x 200k', size: 64, n: 200_000, unit: 'msgs/s', runs: 3, connections: 1 },
+  { id: 'in-64K', name: '64 KiB binary x 4k', size: 64 * KiB, n: 4_000, unit: 'MB/s', runs: 3, connections: 1 },
+  { id: 'in-64B-100', name: '64 B binary x 200k', size: 64, n: 200_000, unit: 'msgs/s', runs: 2, connections: 100 },
+  { id: 'in-64K-100', name: '64 KiB binary x 4k', size: 64 * KiB, n: 4_000, unit: 'MB/s', runs: 2, connections: 100 },
 ];
+// Issue 16: a listen() peer takes messages in at least as fast as a raw ws server (packets$), or
+// nearly (consumePackets(), which calls a handler per packet), judged per CPU-second of the receiver.
+const INBOUND_TARGETS = { packets$: 1.0, consume: 0.95 };
 // The inbound queue bounds that were the defaults before issue #13, measured beside the new ones.
 const OLD_QUEUE = { maxQueuedBytes: 16 * 1024 * 1024, maxQueuedPackets: 4096 };
 const RECEIVER_ROWS = {
@@ -123,7 +129,7 @@ const RECEIVER_ROWS = {
 // default ones (BENCH_RECEIVERS shows them). A getPacket() loop lets packets wait between turns:
 // its two rows run as a pair, INBOUND_PAIR_REPEATS times a round, judged on the median of the
 // pairs' ratios (63 pairs; with 21, identical code came out anywhere within 0.85-1.02x).
-const DEFAULT_RECEIVERS = ['ws', 'packets$', 'getPacket', 'getPacket-old', 'consume'];
+const DEFAULT_RECEIVERS = ['ws', 'packets$', 'getPacket', 'consume'];
 const INBOUND_PAIR_REPEATS = 3;
 // `pairRepeats`: how many times a run measures the Subject/backpressure() pair, and whether
 // backpressure()'s 5% target applies: only where it holds nothing (64 B), so that the pair differs
@@ -398,7 +404,7 @@ async function oneWay(spec) {
 
 async function inbound(spec) {
   const n = Math.max(1, Math.round(spec.n * SCALE));
-  const connections = INBOUND_CONNECTIONS;
+  const connections = process.env.BENCH_INBOUND_CONNECTIONS ? INBOUND_CONNECTIONS : spec.connections;
   const kinds = RECEIVERS ?? DEFAULT_RECEIVERS;
   const unknownKinds = kinds.filter((k) => !RECEIVER_ROWS[k]);
   if (unknownKinds.length) throw new Error(`BENCH_RECEIVERS: no receiver ${unknownKinds.join(', ')}`);
@@ -496,6 +502,15 @@ async function inbound(spec) {
         vsRxjs: '-',
         note: notes.join('; '),
       };
+      const floor = queue === OLD_QUEUE ? undefined : INBOUND_TARGETS[consumer];
+      if (floor !== undefined && cpuRates.ws) {
+        const cpuVsWs = cpuRates[kind].median / cpuRates.ws.median;
+        row.target = `>= ${floor.toFixed(2)}x ws per CPU-s`;
+        row.result = verdict(
+          cpuVsWs >= floor,
+          `inbound ${spec.name}, ${connections} connection${connections === 1 ? '' : 's'}: ${label} at least ${floor.toFixed(2)}x a raw ws server per CPU-second (${ratio(cpuVsWs)}; wall clock ${rates.ws ? ratio(r.median / rates.ws.median) : '-'})`,
+        );
+      }
       // Issue #13: the smaller default queue costs at most 5% against the old bounds. Judged per
       // CPU-second: on a busy machine the wall clock of identical rows differs by up to 10%.
       if (vsOld) {
@@ -771,7 +786,12 @@ function maskingInUse() {
 
 const sections = [
   ...ONE_WAY.map((spec) => ({ key: 'oneway', id: spec.id, name: `one-way ${spec.name}`, run: () => oneWay(spec) })),
-  ...INBOUND.map((spec) => ({ key: 'inbound', id: spec.id, name: `inbound ${spec.name}`, run: () => inbound(spec) })),
+  ...INBOUND.map((spec) => ({
+    key: 'inbound',
+    id: spec.id,
+    name: `inbound ${spec.name}, ${spec.connections} connection${spec.connections === 1 ? '' : 's'}`,
+    run: () => inbound(spec),
+  })),
   { key: 'rtt', name: `round trip 64 B x ${num(RTT.n * SCALE)}`, run: roundTrip },
   { key: 'idle', name: `idle memory, ${num(IDLE_CONNECTIONS)} connections`, run: idle },
   { key: 'slow', name: 'slow reader (bench/memory.mjs cases 1, 4a, 4b)', run: slowReader },
