@@ -516,6 +516,28 @@ describe('WebSocketPeer', () => {
       await checkExact(remote, client.peer);
     });
 
+    it("counts a server peer's text by its UTF-8 bytes, not by its length in UTF-16 units", async () => {
+      const { client, remote } = await openPair();
+      internalsOf(client.peer).socket.pause();
+      const chunk = new Uint8Array(256 * KiB);
+      remote.setWriteMode(WriteMode.Binary);
+      for (let i = 0; i < 256 && remote.getCurrentOutboundBufferedAmount() === 0; i++) remote.sink.next(chunk);
+      remote.setWriteMode(WriteMode.Text);
+      // From here on each message waits whole in the process: it adds its payload, exactly.
+      for (const text of ['é'.repeat(3000), '€😀'.repeat(5), 'ascii']) {
+        const before = remote.getCurrentOutboundBufferedAmount();
+        remote.sink.next(text);
+        expect(remote.getCurrentOutboundBufferedAmount() - before, JSON.stringify(text.slice(0, 4))).to.equal(
+          Buffer.byteLength(text),
+        );
+      }
+      // The client takes every packet as it comes (its inbound queue would stop it reading).
+      const received = collect(client.peer.packets$);
+      internalsOf(client.peer).socket.resume();
+      await until(() => remote.getCurrentOutboundBufferedAmount() === 0, 10_000);
+      await until(() => received.values.at(-1)?.data === 'ascii');
+    });
+
     it('sends the first small message of a turn at once, counts the ones held for the turn, and is 0 again', async () => {
       const { client } = await openPair();
       const socket = internalsOf(client.peer).socket;

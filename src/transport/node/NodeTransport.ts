@@ -3,6 +3,7 @@ import { WebSocket } from 'ws';
 import { clientFrame, findNativeMasking } from './clientFrame.js';
 import { type DirectMessages, readFramesDirectly } from './directFrames.js';
 import type { PeerSocket, SocketHandler } from './PeerSocket.js';
+import { utf8Length } from '../../internal/bytes.js';
 import { WeightedQueue } from '../../internal/WeightedQueue.js';
 import { CloseCode } from '../../peer/constants.js';
 import {
@@ -135,9 +136,16 @@ export class NodeTransport implements Transport, SocketHandler, DirectMessages {
       // Nothing of ws's sender waits to go out (no compression): the frame follows what ws wrote.
       this.socket.write(clientFrame(data, asText, bytes), written);
     } else {
-      // Corked frames wait by reference, so small bytes are copied: the caller may reuse its
-      // buffer at once, as when each went out by itself. A server's large messages are not.
-      const payload = small && typeof data !== 'string' ? Buffer.from(data) : data;
+      let payload = data;
+      if (typeof data !== 'string') {
+        // Corked frames wait by reference, so small bytes are copied: the caller may reuse its
+        // buffer at once, as when each went out by itself. A server's large messages are not.
+        if (small) payload = Buffer.from(data);
+      } else if ((bytes = utf8Length(data)) !== data.length) {
+        // Node's stream counts a string it holds by its UTF-16 length, and `writableLength` is
+        // what the peer's amount is checked against: text that is not ASCII goes as its bytes.
+        payload = Buffer.from(data);
+      }
       this.ws.send(payload, asText ? TEXT : BINARY, written);
     }
     // A long burst goes out in batches, so that the kernel starts sending and memory stays small.
