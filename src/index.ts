@@ -57,6 +57,7 @@ export { decodeJsonPackets, encodeJsonPackets } from './operators/jsonPackets.js
 export type { WaterMarks } from './operators/marks.js';
 export { decodeVariants, encodeVariants } from './operators/variants.js';
 export { sendAll, type SendAllOptions, type SendProgress, type SendSource } from './operators/sendAll.js';
+export { broadcast, type BroadcastFailure, type BroadcastResult } from './peer/broadcast.js';
 export { CloseCode, WriteMode } from './peer/constants.js';
 export type { CloseInfo, HandshakeInfo, OutboundData, Packet, PeerState } from './peer/types.js';
 export { WebSocketCloseError } from './errors/WebSocketCloseError.js';

@@ -22,3 +22,11 @@ export const kWatchInbox: unique symbol = Symbol('rx-websocket-peer.watchInbox')
  * subscription costs.
  */
 export const kWhenClosed: unique symbol = Symbol('rx-websocket-peer.whenClosed');
+
+/**
+ * `peer[kBroadcast](message)`: `broadcast()`'s write to one peer of a message already checked
+ * against the peer's write mode, as its shared frame where the transport takes one. Returns
+ * `undefined` once the message is sent, or the `ERR_PEER_CLOSED` error a write would throw (and
+ * sends nothing).
+ */
+export const kBroadcast: unique symbol = Symbol('rx-websocket-peer.broadcast');

@@ -35,6 +35,17 @@ export interface TransportHandlers {
 }
 
 /**
+ * @internal One message framed once, for every transport that can write the frame as it is
+ * (`Transport.sendFrame()`).
+ */
+export interface SharedFrame {
+  /** The size of the payload in bytes (a text's UTF-8 length), what `send()` would count. */
+  readonly payloadLength: number;
+  /** The whole frame, made on the first call; every call gives the same bytes, never changed. */
+  bytes(): Uint8Array;
+}
+
+/**
  * @internal The one seam between `WebSocketPeer` and a WebSocket implementation: `ws` in Node
  * (`src/transport/node`), the browser's `WebSocket` there (`src/transport/browser`). This is its
  * side for an open connection; opening one is the other side, `src/transport/Handshake.ts`, which
@@ -68,6 +79,23 @@ export interface Transport {
    * socket buffer has room. `[kOnWritten]` follows once the OS has all of them.
    */
   send(data: string | Uint8Array, asText: boolean): number;
+  /**
+   * Writes one message that was framed once for many connections (`broadcast()`): `frame.bytes()`
+   * is the whole frame as a server sends it (RFC 6455 §5.2: FIN, opcode, payload length, no
+   * mask, then the payload), the same bytes for every transport that takes it. The transport
+   * asks for them only once it knows it writes them, may hold them until the OS has them, and
+   * never changes them. Everything else is as for `send()` with that payload: the same return
+   * value, `[kOnWritten]` once for the message, and the same place in order among the messages
+   * given to `send()`.
+   *
+   * Returns `undefined`, having written nothing, where a frame made for others cannot go out as
+   * it is: the caller then sends the payload with `send()`, with the same result. That is a
+   * client's connection (its frames are masked, each with a key of its own: RFC 6455 §5.3), one
+   * with an extension that rewrites frames or makes them wait (permessage-deflate; we negotiate
+   * none), and one that is no longer open. Absent where the platform frames every message itself
+   * (the browser's `WebSocket`).
+   */
+  sendFrame?(frame: SharedFrame): number | undefined;
   /**
    * Whether the connection still takes messages, for a platform that does not report the start
    * of a closing handshake (the browser): `false` once the other side's close frame has come.

@@ -4,7 +4,7 @@ import { CloseCode, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_QUEUED_PACKETS, WriteM
 import type { Variant } from '../codec/godotTypes.js';
 import type { VariantOptions } from '../codec/variant.js';
 import { Inbox, type InboxOwner, kOnTaken } from '../internal/Inbox.js';
-import { kWatchInbox, kWhenClosed, kWrite } from '../internal/symbols.js';
+import { kBroadcast, kWatchInbox, kWhenClosed, kWrite } from '../internal/symbols.js';
 import { LiveValue } from '../internal/LiveValue.js';
 import { optionKeys } from '../internal/optionKeys.js';
 import {
@@ -19,6 +19,7 @@ import {
 } from './Transport.js';
 import { variantCodec } from '../codec/variantSlot.js';
 import { WeightedQueue } from '../internal/WeightedQueue.js';
+import type { SharedMessage } from './SharedMessage.js';
 import type { CloseInfo, HandshakeInfo, OutboundData, Packet, PeerState } from './types.js';
 import { checkOutbound, endedNormally, validateClose, validateWriteMode } from './validation.js';
 import { asBytes } from '../internal/bytes.js';
@@ -373,11 +374,31 @@ export class WebSocketPeer implements TransportHandlers, InboxOwner<Packet> {
    */
   [kWrite](data: OutboundData, onWritten?: () => void, mode: WriteMode = this.writeMode): void {
     this.noticeClosing();
-    if (this.state !== 'open') {
-      throw new WebSocketPeerError('ERR_PEER_CLOSED', `Cannot send: the peer is ${this.state}`);
-    }
+    if (this.state !== 'open') throw this.closedError();
     const asText = checkOutbound(data, mode);
     this.transmit(typeof data === 'string' ? data : (asBytes(data) ?? (data as Packet).data), asText, onWritten);
+  }
+
+  /**
+   * @internal `broadcast()`: sends `message`, which it has checked against this peer's write
+   * mode, as `putPacket()` would, through its shared frame where the transport takes that.
+   * Returns the error `putPacket()` would throw once the peer is closing or closed, having sent
+   * nothing, else `undefined`.
+   */
+  [kBroadcast](message: SharedMessage): WebSocketPeerError | undefined {
+    this.noticeClosing();
+    if (this.state !== 'open') return this.closedError();
+    const asText = message.isString ?? this.writeMode === WriteMode.Text;
+    const transport = this.transport;
+    let unwritten = transport.sendFrame?.(message.frame(asText));
+    // Where the frame cannot go as it is (a client masks each frame), the payload goes as any other.
+    if (unwritten === undefined) unwritten = transport.send(message.payload, asText);
+    this.logWrite(unwritten);
+    return undefined;
+  }
+
+  private closedError(): WebSocketPeerError {
+    return new WebSocketPeerError('ERR_PEER_CLOSED', `Cannot send: the peer is ${this.state}`);
   }
 
   /**
@@ -394,9 +415,7 @@ export class WebSocketPeer implements TransportHandlers, InboxOwner<Packet> {
   putVar(value: Variant, options?: VariantOptions): void {
     const codec = variantCodec('putVar()');
     codec.check('putVar', options);
-    if (!this.isConnectedToHost()) {
-      throw new WebSocketPeerError('ERR_PEER_CLOSED', `Cannot send: the peer is ${this.state}`);
-    }
+    if (!this.isConnectedToHost()) throw this.closedError();
     this[kWrite]({ isString: false, data: codec.encode(value, options) });
   }
 
@@ -433,7 +452,11 @@ export class WebSocketPeer implements TransportHandlers, InboxOwner<Packet> {
   }
 
   private transmit(data: string | Uint8Array, asText: boolean, onWritten?: () => void): void {
-    const unwritten = this.transport.send(data, asText);
+    this.logWrite(this.transport.send(data, asText), onWritten);
+  }
+
+  /** Logs a message just handed to the transport, `unwritten` of its bytes not yet the OS's. */
+  private logWrite(unwritten: number, onWritten?: () => void): void {
     const writes = (this.writes ??= new WeightedQueue());
     writes.push(onWritten, unwritten);
     // The log may still count messages the OS took whose callbacks have not run yet: the socket

@@ -13,6 +13,7 @@ import {
   kOnError,
   kOnMessage,
   kOnWritten,
+  type SharedFrame,
   type Transport,
   type TransportHandlers,
 } from '../../peer/Transport.js';
@@ -52,6 +53,12 @@ export class NodeTransport implements Transport, SocketHandler, DirectMessages {
   private deferred: WeightedQueue<Deferred> | undefined;
   /** ws's write callback, one for all frames of this connection. */
   private written: (() => void) | undefined;
+  /**
+   * Whether a frame made for many connections goes out on this one as it is: a server's end
+   * (unmasked frames) whose `ws` sender writes each frame at once, as it does without
+   * extensions (permessage-deflate would compress each message, and queue behind that).
+   */
+  private readonly framesShared: boolean;
 
   /**
    * @param masked whether this is the client's end, whose frames are masked (RFC 6455 §5.3): we
@@ -70,6 +77,8 @@ export class NodeTransport implements Transport, SocketHandler, DirectMessages {
     this.remotePort = socket.remotePort ?? 0;
     // The first client looks for ws's native masking addon; its messages wait for nothing meanwhile.
     if (masked) void findNativeMasking();
+    // The extensions were settled by the opening handshake, which is over.
+    this.framesShared = !masked && ws.extensions === '';
   }
 
   /** A getter, not a field: it costs a connection nothing. */
@@ -93,31 +102,11 @@ export class NodeTransport implements Transport, SocketHandler, DirectMessages {
   send(data: string | Uint8Array, asText: boolean): number {
     // A string's length bounds its UTF-8 size from below: long ones go out as large messages.
     const small = (typeof data === 'string' ? data.length : data.byteLength) <= COALESCE_MAX_BYTES;
-    if (small) {
-      // Write coalescing: small messages sent in one turn of the event loop leave in one writev
-      // (ws corks only within one frame). The first one goes out at once, so that a lone message
-      // waits for nothing; the second corks the socket, and the end of the turn
-      // (process.nextTick, no timer) uncorks it.
-      if (!this.inTurn) {
-        this.inTurn = true;
-        process.nextTick(endOfTurn, this);
-      } else if (!this.corked) {
-        this.corked = true;
-        this.socket.cork();
-      }
-      if (this.corked) this.corkedSends++;
-    } else if (this.corked) {
-      // A large message goes out now, after the small ones before it.
-      this.uncork();
-    }
+    this.coalesce(small);
     // What the kernel has not taken waits in `writableLength` (corked frames too), header bytes
     // first: its growth is this frame's unwritten part, exactly.
     const before = this.socket.writableLength;
-    // One callback for every frame, made with the first: Node calls them in the order of the writes.
-    const written = (this.written ??= () => {
-      this.handlers?.[kOnWritten]();
-      if (this.deferred !== undefined && this.deferred.size > 0) this.writeDeferred(DEFER_ABOVE_BYTES);
-    });
+    const written = this.writtenCallback();
     // The payload's size in bytes: counted once, where it is needed.
     let bytes: number | undefined;
     if (this.masked && this.ws.readyState === WebSocket.OPEN) {
@@ -148,11 +137,63 @@ export class NodeTransport implements Transport, SocketHandler, DirectMessages {
       }
       this.ws.send(payload, asText ? TEXT : BINARY, written);
     }
-    // A long burst goes out in batches, so that the kernel starts sending and memory stays small.
-    if (this.corked && this.corkedSends >= COALESCE_MAX_SENDS) this.uncork();
-    const unwritten = this.socket.writableLength - before;
+    const unwritten = this.afterWrite(before);
     if (unwritten <= 0) return 0;
     return Math.min(unwritten, bytes ?? (typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength));
+  }
+
+  sendFrame(frame: SharedFrame): number | undefined {
+    // ws's own checks, when it sends: after its close, a message goes nowhere (and ws reports it
+    // written at once); send() does that.
+    if (!this.framesShared || this.ws.readyState !== WebSocket.OPEN) return undefined;
+    const bytes = frame.payloadLength;
+    this.coalesce(bytes <= COALESCE_MAX_BYTES);
+    const before = this.socket.writableLength;
+    // Nothing of ws's sender waits to go out (no extensions): the frame follows what ws wrote.
+    // Nobody changes it: corked, it waits by reference, as do the other connections' copies.
+    this.socket.write(frame.bytes(), this.writtenCallback());
+    const unwritten = this.afterWrite(before);
+    return unwritten <= 0 ? 0 : Math.min(unwritten, bytes);
+  }
+
+  /** Write coalescing, before a message of this turn is written: see `send()`. */
+  private coalesce(small: boolean): void {
+    if (small) {
+      // Write coalescing: small messages sent in one turn of the event loop leave in one writev
+      // (ws corks only within one frame). The first one goes out at once, so that a lone message
+      // waits for nothing; the second corks the socket, and the end of the turn
+      // (process.nextTick, no timer) uncorks it.
+      if (!this.inTurn) {
+        this.inTurn = true;
+        process.nextTick(endOfTurn, this);
+      } else if (!this.corked) {
+        this.corked = true;
+        this.socket.cork();
+      }
+      if (this.corked) this.corkedSends++;
+    } else if (this.corked) {
+      // A large message goes out now, after the small ones before it.
+      this.uncork();
+    }
+  }
+
+  /** One callback for every frame, made with the first: Node calls them in the order of the writes. */
+  private writtenCallback(): () => void {
+    return (this.written ??= () => {
+      this.handlers?.[kOnWritten]();
+      if (this.deferred !== undefined && this.deferred.size > 0) this.writeDeferred(DEFER_ABOVE_BYTES);
+    });
+  }
+
+  /**
+   * After a message was written: ends a long burst's batch, and tells how many bytes of its frame
+   * the OS has not taken, from the socket's backlog `before` it (header bytes go first: the
+   * caller caps this at the payload's size).
+   */
+  private afterWrite(before: number): number {
+    // A long burst goes out in batches, so that the kernel starts sending and memory stays small.
+    if (this.corked && this.corkedSends >= COALESCE_MAX_SENDS) this.uncork();
+    return this.socket.writableLength - before;
   }
 
   /** The turn is over: the next small message goes out at once again. */
