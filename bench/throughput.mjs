@@ -29,15 +29,17 @@ const repo = dirname(here);
 const requireFromRepo = createRequire(join(repo, 'package.json'));
 
 // Knobs, for investigation (the default run uses none): BENCH_RUNS (7), BENCH_PAIR_REPEATS (5 for 64 B, 1),
-// BENCH_RTT_RUNS (5),
-// BENCH_IDLE_RUNS (5), BENCH_IDLE_CONNECTIONS (5000), BENCH_ONLY=oneway,inbound,rtt,idle,slow or case
-// ids 64B-bin,64B-text,64K-bin,64K-text,in-64B,in-64K,in-64B-100,in-64K-100 (a subset),
+// BENCH_RTT_RUNS (5), BENCH_FANOUT_RUNS (5), BENCH_FANOUT_PEERS=100 (only those fan-out cases),
+// BENCH_IDLE_RUNS (5), BENCH_IDLE_CONNECTIONS (5000), BENCH_ONLY=oneway,inbound,fanout,rtt,idle,slow or
+// case ids 64B-bin,64B-text,64K-bin,64K-text,in-64B,in-64K,in-64B-100,in-64K-100,fanout-64B,fanout-4K
+// (a subset),
 // BENCH_SCALE=0.25 (fewer messages), BENCH_CHILD_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/p' (sender
-// children only), BENCH_RECEIVER_FLAGS (the same for the one-way/rtt receiver and the inbound
-// receivers), BENCH_CLIENTS=ours (one-way/rtt clients), BENCH_RECEIVERS=ws,packets$ (inbound
-// receivers), BENCH_INBOUND_CONNECTIONS (1), BENCH_INBOUND_QUEUE='{"maxQueuedBytes":2097152}' (peer
-// options of the inbound rows that otherwise use the defaults), BENCH_INBOUND_DUMP=/tmp/inbound.jsonl
-// (every run's times, appended), BENCH_DIST=/some/dist (another build).
+// children only, and the fan-out's clients), BENCH_RECEIVER_FLAGS (the same for the one-way/rtt
+// receiver, the inbound receivers and the fan-out's servers), BENCH_CLIENTS=ours (one-way/rtt
+// clients), BENCH_RECEIVERS=ws,packets$ (inbound receivers), BENCH_INBOUND_CONNECTIONS (1),
+// BENCH_INBOUND_QUEUE='{"maxQueuedBytes":2097152}' (peer options of the inbound rows that otherwise
+// use the defaults), BENCH_INBOUND_DUMP=/tmp/inbound.jsonl (every run's times, appended),
+// BENCH_DIST=/some/dist (another build).
 const RUNS = Number(process.env.BENCH_RUNS || 7);
 const RTT_RUNS = Number(process.env.BENCH_RTT_RUNS || 5);
 const IDLE_RUNS = Number(process.env.BENCH_IDLE_RUNS || 5);
@@ -138,6 +140,43 @@ const INBOUND_PAIR_REPEATS = 3;
 // `runs`: how many times RUNS. A 64 KiB run takes 0.1-0.3 s with bufferutil, and single runs
 // range over 2-5x on these machines: three times the runs keep its median from one run to the next.
 const RTT = { size: 64, n: 20_000, warmup: 2_000 };
+// Fan-out: one server process per kind (ours serves the broadcast() and the sink.next() rows, over
+// the same peers), client processes with `peers / clients` connections to each. `n` messages per
+// run, about 100,000 deliveries (a second or two for raw ws and socket.io, which spend about 10 us
+// of CPU on each here); `batch` messages per turn of the server's event loop, at most `window` in
+// flight (sent, not yet received by every client).
+const FANOUT = [
+  {
+    id: 'fanout-64B',
+    name: '64 B',
+    size: 64,
+    batch: 32,
+    window: 96,
+    cases: [
+      { peers: 100, n: 768, clients: 2 },
+      { peers: 1000, n: 96, clients: 4 },
+    ],
+  },
+  {
+    id: 'fanout-4K',
+    name: '4 KiB',
+    size: 4 * KiB,
+    batch: 8,
+    window: 32,
+    cases: [
+      { peers: 100, n: 1024, clients: 2 },
+      { peers: 1000, n: 96, clients: 4 },
+    ],
+  },
+];
+const FANOUT_RUNS = Number(process.env.BENCH_FANOUT_RUNS || 5);
+const FANOUT_PEERS = process.env.BENCH_FANOUT_PEERS?.split(',').map(Number);
+const FANOUT_SIDES = {
+  broadcast: { server: 'ours', label: 'ours broadcast()' },
+  sink: { server: 'ours', label: 'ours sink.next() loop' },
+  ws: { server: 'ws', label: 'raw ws send() loop' },
+  socketio: { server: 'socketio', label: 'socket.io 4 io.emit()' },
+};
 const LABEL = {
   ws: 'raw ws',
   rxjs: 'rxjs webSocket()',
@@ -155,7 +194,10 @@ function snapshot(dist = join(repo, 'dist')) {
   const pkg = join(root, 'node_modules', 'rx-websocket-peer');
   mkdirSync(join(root, 'node_modules'));
   // bufferutil, ws's optional native masking, which we use too where it is installed.
-  for (const dependency of ['rxjs', 'ws', 'bufferutil'].filter((name) => existsSync(join(repo, 'node_modules', name))))
+  // socket.io and its client: the fan-out case's fourth side.
+  for (const dependency of ['rxjs', 'ws', 'bufferutil', 'socket.io', 'socket.io-client'].filter((name) =>
+    existsSync(join(repo, 'node_modules', name)),
+  ))
     symlinkSync(join(repo, 'node_modules', dependency), join(root, 'node_modules', dependency), 'dir');
   const complete = (dir) => existsSync(join(dir, 'esm', 'index.js')) && existsSync(join(dir, 'cjs', 'package.json'));
   for (let attempt = 1; ; attempt++) {
@@ -206,10 +248,16 @@ function start(script, options, execArgv = []) {
   });
   const inbox = [];
   const waiters = [];
+  /** Listeners by message type: such messages go to them, not to next(). */
+  const listeners = new Map();
   const handle = {
     child,
     exited: false,
     send: (message) => child.send(message),
+    /** Calls `listener(message)` for each message of this type from now on (none for next()). */
+    on(type, listener) {
+      listeners.set(type, listener);
+    },
     /** The next message of this type (an 'error' report rejects). */
     next(type, timeoutMs = CASE_TIMEOUT_MS) {
       const i = inbox.findIndex((m) => m.type === type || m.type === 'error');
@@ -238,6 +286,8 @@ function start(script, options, execArgv = []) {
     },
   };
   child.on('message', (m) => {
+    const listener = listeners.get(m.type);
+    if (listener) return void listener(m);
     const i = waiters.findIndex((w) => w.type === m.type || m.type === 'error');
     if (i < 0) return void inbox.push(m);
     const [w] = waiters.splice(i, 1);
@@ -528,6 +578,136 @@ async function inbound(spec) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Fan-out: each message to every open connection of one server. Per case, a server process per
+// kind (ours, raw ws, socket.io) and client processes holding connections to all three; each run
+// sends n messages to one side, the clients check each arrives in order on every connection and
+// report their progress, which the parent relays to the server as acknowledgements (the server
+// keeps at most `window` messages in flight). The row is the server process's CPU time per
+// delivered message (n x peers) and, in the note, deliveries per second by the wall clock.
+
+async function fanout(spec) {
+  for (const c of spec.cases.filter((c) => !FANOUT_PEERS || FANOUT_PEERS.includes(c.peers))) {
+    await fanoutCase(spec, c);
+  }
+}
+
+async function fanoutCase(spec, { peers, n: fullN, clients: clientCount }) {
+  const n = Math.max(spec.window, Math.round((fullN * SCALE) / spec.batch) * spec.batch);
+  const perClient = peers / clientCount;
+  const serverKinds = ['ours', 'ws', 'socketio'];
+  const servers = {};
+  const clients = [];
+  try {
+    for (const kind of serverKinds) {
+      servers[kind] = start('fanout.mjs', { role: 'server', impl: kind }, ['--expose-gc', ...RECEIVER_FLAGS]);
+    }
+    const ports = {};
+    for (const kind of serverKinds) ports[kind] = (await servers[kind].next('listening')).port;
+    for (let i = 0; i < clientCount; i++) {
+      clients.push(
+        start('fanout.mjs', { role: 'client', ports, connections: perClient }, ['--expose-gc', ...CHILD_FLAGS]),
+      );
+    }
+    for (const kind of serverKinds) servers[kind].send({ type: 'expect', count: peers });
+    await Promise.all([
+      ...clients.map((c) => c.next('ready')),
+      ...serverKinds.map((kind) => servers[kind].next('connected')),
+    ]);
+
+    // One run: arm the clients, have the server make its payloads, then time the sending.
+    let relay;
+    for (const client of clients) client.on('progress', (m) => relay?.(client, m.upTo));
+    const once = async (side) => {
+      const { server: kind } = FANOUT_SIDES[side];
+      const server = servers[kind];
+      await Promise.all(
+        clients.map((c) => {
+          c.send({ type: 'arm', side: kind, n, size: spec.size, ackEvery: spec.batch });
+          return c.next('armed');
+        }),
+      );
+      server.send({ type: 'prepare', n, size: spec.size });
+      await server.next('prepared');
+      const upTo = new Map(clients.map((c) => [c, 0]));
+      let acked = 0;
+      let t1;
+      relay = (client, k) => {
+        upTo.set(client, k);
+        const least = Math.min(...upTo.values());
+        if (least > acked) {
+          acked = least;
+          if (acked >= n) t1 = performance.now();
+          server.send({ type: 'acked', upTo: acked });
+        }
+      };
+      const t0 = performance.now();
+      server.send({ type: 'run', method: side, window: spec.window, batch: spec.batch });
+      const [result, ...done] = await Promise.all([server.next('result'), ...clients.map((c) => c.next('done'))]);
+      relay = undefined;
+      const received = done.reduce((sum, d) => sum + d.messages, 0);
+      if (received !== n * peers)
+        problems.push(`fan-out ${spec.name} to ${peers} ${side}: ${received} of ${n * peers} messages arrived`);
+      return { cpuUs: result.cpuUs, loopUs: result.loopUs, ms: t1 - t0 };
+    };
+
+    const sides = Object.keys(FANOUT_SIDES);
+    for (const side of sides) await once(side); // warm-up
+    const results = Object.fromEntries(sides.map((side) => [side, []]));
+    // broadcast() and the sink.next() loop run back to back as a pair (which goes first
+    // alternates), judged on the median of the pairs' ratios; the groups rotate from run to run.
+    const groups = [['broadcast', 'sink'], ['ws'], ['socketio']];
+    for (let run = 0; run < FANOUT_RUNS; run++) {
+      for (let g = 0; g < groups.length; g++) {
+        const group = groups[(g + run) % groups.length];
+        for (const side of run % 2 ? [...group].reverse() : group) results[side].push(await once(side));
+      }
+    }
+
+    const deliveries = n * peers;
+    const perDelivery = (side) => stats(results[side].map((r) => r.cpuUs / deliveries));
+    const rate = (side) => stats(results[side].map((r) => deliveries / (r.ms / 1000)));
+    const cpu = Object.fromEntries(sides.map((side) => [side, perDelivery(side)]));
+    const pairs = stats(results.broadcast.map((r, i) => r.cpuUs / results.sink[i].cpuUs));
+    for (const side of sides) {
+      const c = cpu[side];
+      const r = rate(side);
+      const loop = median(results[side].map((x) => x.loopUs / deliveries));
+      const notes = [
+        `${num(r.median)} deliveries/s (${num(r.min)}-${num(r.max)})`,
+        `send loops ${num(loop, 3)} us/delivery by the clock`,
+      ];
+      if (side !== 'ws') notes.push(`${ratio(cpu.ws.median / c.median)} less CPU than raw ws`);
+      if (side === 'broadcast') {
+        notes.push(
+          `${ratio(1 / pairs.median)} less than the sink.next() loop (median of ${pairs.all.length} pairs, ${ratio(1 / pairs.max)}-${ratio(1 / pairs.min)})`,
+        );
+      }
+      const row = {
+        section: 'fan-out',
+        case: `${spec.name} to ${num(peers)} peers (${num(n)} msgs)`,
+        client: FANOUT_SIDES[side].label,
+        value: `${num(c.median, 3)} us CPU/delivery`,
+        range: `${num(c.min, 3)}-${num(c.max, 3)}`,
+        vsWs: ratio(c.median / cpu.ws.median),
+        vsRxjs: '-',
+        vsOurs: side === 'sink' ? '' : ratio(c.median / cpu.sink.median),
+        note: notes.join('; '),
+      };
+      if (side === 'broadcast') {
+        row.target = '<= 0.67x sink loop';
+        row.result = verdict(
+          pairs.median <= 1 / 1.5,
+          `fan-out ${spec.name} to ${num(peers)} peers: broadcast() at least 1.5x less server CPU per delivery than the sink.next() loop (${ratio(1 / pairs.median)} less, median of ${pairs.all.length} pairs; ${ratio(cpu.ws.median / c.median)} less than raw ws)`,
+        );
+      }
+      rows.push(row);
+    }
+  } finally {
+    await Promise.all([...clients.map((c) => c.stop()), ...Object.values(servers).map((s) => s.stop())]);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Round trip: a raw `ws` echo server; each client sends 64 B, awaits the echo, n times.
 
 async function roundTrip() {
@@ -765,6 +945,8 @@ const custom = [
   'BENCH_INBOUND_CONNECTIONS',
   'BENCH_INBOUND_QUEUE',
   'BENCH_INBOUND_DUMP',
+  'BENCH_FANOUT_RUNS',
+  'BENCH_FANOUT_PEERS',
   'BENCH_DIST',
 ].filter((k) => process.env[k]);
 if (custom.length) console.log(`NOT THE DEFAULT RUN: ${custom.map((k) => `${k}=${process.env[k]}`).join(' ')}`);
@@ -791,6 +973,12 @@ const sections = [
     id: spec.id,
     name: `inbound ${spec.name}, ${spec.connections} connection${spec.connections === 1 ? '' : 's'}`,
     run: () => inbound(spec),
+  })),
+  ...FANOUT.map((spec) => ({
+    key: 'fanout',
+    id: spec.id,
+    name: `fan-out ${spec.name} to ${spec.cases.map((c) => num(c.peers)).join(' and ')} peers`,
+    run: () => fanout(spec),
   })),
   { key: 'rtt', name: `round trip 64 B x ${num(RTT.n * SCALE)}`, run: roundTrip },
   { key: 'idle', name: `idle memory, ${num(IDLE_CONNECTIONS)} connections`, run: idle },
