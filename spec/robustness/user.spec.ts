@@ -17,6 +17,7 @@ import { listen, type ListenOptions } from '../../src/observables/listen.js';
 import { backpressure } from '../../src/operators/backpressure.js';
 import { consumePackets } from '../../src/operators/consumePackets.js';
 import { sendAll, type SendSource } from '../../src/operators/sendAll.js';
+import { broadcast } from '../../src/peer/broadcast.js';
 import { WriteMode } from '../../src/peer/constants.js';
 import type { OutboundData, PeerState } from '../../src/peer/types.js';
 import { WebSocketCloseError } from '../../src/errors/WebSocketCloseError.js';
@@ -213,6 +214,7 @@ describe('robustness: bad input from the user', function () {
       'backpressure',
       'consumePackets',
       'sendAll',
+      'broadcast',
       'CloseCode', // constants
       'WriteMode',
       'WebSocketCloseError', // error classes
@@ -573,6 +575,7 @@ describe('robustness: bad input from the user', function () {
     for (const [name, write] of [
       ['putPacket', (data: unknown) => peer.putPacket(data as OutboundData)],
       ['sink.next', (data: unknown) => peer.sink.next(data as OutboundData)],
+      ['broadcast', (data: unknown) => broadcast([peer], data as OutboundData)],
     ] as const) {
       describe(`${name}(data)`, () => {
         table([
@@ -595,6 +598,30 @@ describe('robustness: bad input from the user', function () {
         ]);
       });
     }
+
+    describe('broadcast(peers, data)', () => {
+      table([
+        ...values('[]')
+          .concat([["'abc' (a string is iterable, but no collection of peers)", 'abc']])
+          .map(([label, value]): Row => ({
+            label: `broadcast(${label}, 'x')`,
+            run: () => broadcast(value as Iterable<WebSocketPeer>, 'x'),
+            throws: typeError('ERR_INVALID_ARG_TYPE'),
+          })),
+        ...values()
+          .concat([['a peer-like { sink, putPacket }', { sink: {}, putPacket: () => {} }]])
+          .map(([label, value]): Row => ({
+            label: `broadcast([peer, ${label}], 'x') (the peer before it gets nothing either)`,
+            run: () => broadcast([peer, value] as WebSocketPeer[], 'x'),
+            throws: typeError('ERR_INVALID_ARG_TYPE'),
+          })),
+        {
+          label: 'broadcast([], 42) (not data, whoever it is for)',
+          run: () => broadcast([], 42 as unknown as OutboundData),
+          throws: typeError('ERR_INVALID_DATA'),
+        },
+      ]);
+    });
 
     it('each misuse above left the peer open, unchanged, and sent nothing', async () => {
       expect(peer.isConnectedToHost()).to.equal(true);
@@ -804,6 +831,14 @@ describe('robustness: bad input from the user', function () {
       await within(2000, 'closed$', takeValues(client.peer.closed$, 1));
       return { peer: client.peer, remote };
     }
+
+    it('broadcast() to a closed peer throws nothing: the peer is in failed with ERR_PEER_CLOSED, and gets nothing', async () => {
+      const { peer, remote } = await closedPeer();
+      const { sent, failed } = broadcast([peer], 'x');
+      expect([sent, failed.length, failed[0]?.peer === peer]).to.deep.equal([0, 1, true]);
+      expect(failed[0]?.error).to.be.instanceOf(WebSocketPeerError).and.to.have.property('code', 'ERR_PEER_CLOSED');
+      expect(remote.getAvailablePacketCount()).to.equal(0);
+    });
 
     it('close() in any form is a no-op, and close() with a bad code still throws its RangeError', async () => {
       const { peer } = await closedPeer();

@@ -90,7 +90,11 @@ export function broadcast(peers: Iterable<WebSocketPeer>, data: OutboundData): B
  * throws for what is not a peer of this copy of the package (whose writes it could not reach).
  */
 function distinctPeers(peers: Iterable<WebSocketPeer>): { list: WebSocketPeer[]; anyText: boolean } {
-  if (typeof (peers as Partial<Iterable<unknown>> | null | undefined)?.[Symbol.iterator] !== 'function') {
+  // A string is iterable too, but no collection of peers: '' would pass as an empty one, unseen.
+  if (
+    typeof peers === 'string' ||
+    typeof (peers as Partial<Iterable<unknown>> | null | undefined)?.[Symbol.iterator] !== 'function'
+  ) {
     throw argumentError(
       TypeError,
       'ERR_INVALID_ARG_TYPE',
