@@ -46,6 +46,7 @@ const RUNTIME_EXPORTS = [
   'WebSocketPeer',
   'WebSocketPeerError',
   'WriteMode',
+  'broadcast',
   'connect',
   'enableVariants',
   'listen',
