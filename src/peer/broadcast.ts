@@ -58,8 +58,8 @@ export interface BroadcastResult {
  * @returns how many peers took the message, and which did not with why.
  * @throws TypeError `ERR_INVALID_DATA` for data that is not a string, bytes nor a `Packet`;
  *   `ERR_INVALID_UTF8` for bytes that are not UTF-8 while an open peer of the set is in text
- *   mode; `ERR_INVALID_ARG_TYPE` when `peers` is not iterable or lists something that is not a
- *   peer. Nothing is sent then.
+ *   mode; `ERR_INVALID_ARG_TYPE` when `peers` is not iterable (or is a string) or lists something
+ *   that is not a peer. Nothing is sent then.
  */
 export function broadcast(peers: Iterable<WebSocketPeer>, data: OutboundData): BroadcastResult {
   // Misuse first, before any peer gets anything: data that no peer could be sent...
