@@ -30,9 +30,9 @@ const requireFromRepo = createRequire(join(repo, 'package.json'));
 
 // Knobs, for investigation (the default run uses none): BENCH_RUNS (7), BENCH_PAIR_REPEATS (5 for 64 B, 1),
 // BENCH_RTT_RUNS (5), BENCH_FANOUT_RUNS (5), BENCH_FANOUT_PEERS=100 (only those fan-out cases),
-// BENCH_IDLE_RUNS (5), BENCH_IDLE_CONNECTIONS (5000), BENCH_ONLY=oneway,inbound,fanout,rtt,idle,slow or
-// case ids 64B-bin,64B-text,64K-bin,64K-text,in-64B,in-64K,in-64B-100,in-64K-100,fanout-64B,fanout-4K
-// (a subset),
+// BENCH_IDLE_RUNS (5), BENCH_IDLE_CONNECTIONS (5000), BENCH_LOAD_RUNS (3),
+// BENCH_ONLY=oneway,inbound,fanout,rtt,idle,load,slow or case ids 64B-bin,64B-text,64K-bin,64K-text,
+// in-64B,in-64K,in-64B-100,in-64K-100,fanout-64B,fanout-4K,load-mem (a subset),
 // BENCH_SCALE=0.25 (fewer messages), BENCH_CHILD_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/p' (sender
 // children only, and the fan-out's clients), BENCH_RECEIVER_FLAGS (the same for the one-way/rtt
 // receiver, the inbound receivers and the fan-out's servers), BENCH_CLIENTS=ours (one-way/rtt
@@ -44,6 +44,7 @@ const RUNS = Number(process.env.BENCH_RUNS || 7);
 const RTT_RUNS = Number(process.env.BENCH_RTT_RUNS || 5);
 const IDLE_RUNS = Number(process.env.BENCH_IDLE_RUNS || 5);
 const IDLE_CONNECTIONS = Number(process.env.BENCH_IDLE_CONNECTIONS || 5000);
+const LOAD_RUNS = Number(process.env.BENCH_LOAD_RUNS || 3);
 const SCALE = Number(process.env.BENCH_SCALE || 1);
 const ONLY = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
 const CHILD_FLAGS = process.env.BENCH_CHILD_FLAGS?.split(' ').filter(Boolean) ?? [];
@@ -59,6 +60,7 @@ const CASE_TIMEOUT_MS = 120_000;
 /** Overrides each one-way case's `pairRepeats` (see ONE_WAY and oneWay()). */
 const PAIR_REPEATS = Number(process.env.BENCH_PAIR_REPEATS) || undefined;
 const KiB = 1024;
+const MiB = 1024 * KiB;
 const MB = 1e6;
 
 const ONE_WAY = [
@@ -846,6 +848,115 @@ async function idle() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Memory under load: the load suite's exchange (spec/load/), 1,000 connections x 1,000 echoes of
+// 64 B, pipelined, with the server and the clients each in a process of its own
+// (bench/throughput/load.mjs), so that each side's peak RSS (VmHWM, reset when the exchange starts)
+// is its own. Every pairing of a raw `ws` side with ours runs, so that each side is compared with
+// raw ws against the same other side.
+
+const LOAD = { connections: 1000, messages: 1000, size: 64 };
+const LOAD_PAIRS = [
+  ['ws', 'ws'],
+  ['ours', 'ws'],
+  ['ws', 'ours'],
+  ['ours', 'ours'],
+];
+
+async function loadOnce(serverImpl, clientImpl, spec) {
+  const flags = ['--expose-gc'];
+  const server = start('load.mjs', { role: 'server', impl: serverImpl }, [...flags, ...RECEIVER_FLAGS]);
+  let client;
+  try {
+    const { port } = await server.next('listening');
+    client = start('load.mjs', { role: 'client', impl: clientImpl, port, ...spec }, [...flags, ...CHILD_FLAGS]);
+    await client.next('open');
+    server.send({ type: 'go' });
+    await server.next('going');
+    client.send({ type: 'go' });
+    const done = await client.next('done');
+    client.send({ type: 'measure' });
+    const c = await client.next('result');
+    server.send({ type: 'measure' });
+    const s = await server.next('result');
+    const exchanged = spec.connections * spec.messages;
+    const pair = `server ${serverImpl}, clients ${clientImpl}`;
+    if (c.received !== exchanged || c.wrong !== 0 || c.closedClean !== spec.connections || c.problems.length) {
+      problems.push(
+        `load ${pair}: the clients received ${c.received} of ${exchanged} (${c.wrong} wrong), ${c.closedClean} clean closes; ${c.problems.join('; ')}`,
+      );
+    }
+    if (s.echoed !== exchanged) problems.push(`load ${pair}: the server echoed ${s.echoed} of ${exchanged}`);
+    if (!c.peakReset || !s.peakReset)
+      problems.push(`load ${pair}: VmHWM could not be reset (peaks cover the process's life)`);
+    return { server: s, client: c, exchangeMs: done.exchangeMs };
+  } finally {
+    await Promise.all([client?.stop(), server.stop()]);
+  }
+}
+
+async function loadMemory() {
+  const spec = {
+    connections: Math.max(10, Math.round(LOAD.connections * SCALE)),
+    messages: LOAD.messages,
+    size: LOAD.size,
+    openConcurrency: 100,
+  };
+  const results = Object.fromEntries(LOAD_PAIRS.map(([s, c]) => [`${s}/${c}`, []]));
+  for (let run = 0; run < LOAD_RUNS; run++) {
+    for (let p = 0; p < LOAD_PAIRS.length; p++) {
+      const [s, c] = LOAD_PAIRS[(p + run) % LOAD_PAIRS.length];
+      results[`${s}/${c}`].push(await loadOnce(s, c, spec));
+    }
+  }
+  const caseName = `${num(spec.connections)} conns x ${num(spec.messages)} echoes of ${spec.size} B`;
+  // One side of one pairing: its peak RSS over the runs, and the heap and ArrayBuffer maxima.
+  const side = (key, which) => {
+    const runs = results[key];
+    return {
+      peak: stats(runs.map((r) => r[which].peakKiB / KiB)),
+      heap: median(runs.map((r) => r[which].maxHeapUsed / MiB)),
+      buffers: median(runs.map((r) => r[which].maxArrayBuffers / MiB)),
+      cpu: median(runs.map((r) => r[which].cpuMs)),
+      exchange: median(runs.map((r) => r.exchangeMs)),
+    };
+  };
+  const groups = [
+    { which: 'server', other: 'ws', label: 'server side, raw ws clients', keys: { ws: 'ws/ws', ours: 'ours/ws' } },
+    { which: 'server', other: 'ours', label: 'server side, our clients', keys: { ws: 'ws/ours', ours: 'ours/ours' } },
+    { which: 'client', other: 'ws', label: 'client side, raw ws server', keys: { ws: 'ws/ws', ours: 'ws/ours' } },
+    { which: 'client', other: 'ours', label: 'client side, our server', keys: { ws: 'ours/ws', ours: 'ours/ours' } },
+  ];
+  const labels = {
+    server: { ws: 'raw ws WebSocketServer', ours: 'ours listen() echo pipeline' },
+    client: { ws: 'raw ws (send loop)', ours: 'ours connect() + sendAll() + packets$' },
+  };
+  for (const group of groups) {
+    const ws = side(group.keys.ws, group.which);
+    for (const impl of ['ws', 'ours']) {
+      const r = side(group.keys[impl], group.which);
+      const row = {
+        section: 'load memory',
+        case: `${caseName}, ${group.label}`,
+        client: labels[group.which][impl],
+        value: `${num(r.peak.median)} MiB peak RSS`,
+        range: `${num(r.peak.min)}-${num(r.peak.max)}`,
+        vsWs: ratio(r.peak.median / ws.peak.median),
+        vsRxjs: '-',
+        note: `max V8 heap ${num(r.heap)} MiB, ArrayBuffers ${num(r.buffers)} MiB; CPU ${num(r.cpu)} ms; exchange ${num(r.exchange)} ms`,
+      };
+      if (impl === 'ours') {
+        row.target = '<= 1.25x ws';
+        row.result = verdict(
+          r.peak.median / ws.peak.median <= 1.25,
+          `load memory, ${group.label}: ours at most 1.25x raw ws peak RSS (${ratio(r.peak.median / ws.peak.median)})`,
+        );
+      }
+      rows.push(row);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // The slow reader: bench/memory.mjs cases 1 (ours, sendAll), 4a (raw ws) and 4b (RxJS), run as is.
 
 async function slowReader() {
@@ -936,6 +1047,7 @@ const custom = [
   'BENCH_RTT_RUNS',
   'BENCH_IDLE_RUNS',
   'BENCH_IDLE_CONNECTIONS',
+  'BENCH_LOAD_RUNS',
   'BENCH_SCALE',
   'BENCH_ONLY',
   'BENCH_CHILD_FLAGS',
@@ -982,6 +1094,7 @@ const sections = [
   })),
   { key: 'rtt', name: `round trip 64 B x ${num(RTT.n * SCALE)}`, run: roundTrip },
   { key: 'idle', name: `idle memory, ${num(IDLE_CONNECTIONS)} connections`, run: idle },
+  { key: 'load', id: 'load-mem', name: 'memory under load, 1,000 connections x 1,000 echoes', run: loadMemory },
   { key: 'slow', name: 'slow reader (bench/memory.mjs cases 1, 4a, 4b)', run: slowReader },
 ];
 const unknown = ONLY?.filter((key) => !sections.some((s) => s.key === key || s.id === key));
