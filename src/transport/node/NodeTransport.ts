@@ -59,6 +59,8 @@ export class NodeTransport implements Transport, SocketHandler, DirectMessages {
    * extensions (permessage-deflate would compress each message, and queue behind that).
    */
   private readonly framesShared: boolean;
+  /** The turn's first message went out whole at once, without a callback: reported written at the end of the turn. */
+  private firstUnreported = false;
 
   /**
    * @param masked whether this is the client's end, whose frames are masked (RFC 6455 §5.3): we
@@ -102,11 +104,12 @@ export class NodeTransport implements Transport, SocketHandler, DirectMessages {
   send(data: string | Uint8Array, asText: boolean): number {
     // A string's length bounds its UTF-8 size from below: long ones go out as large messages.
     const small = (typeof data === 'string' ? data.length : data.byteLength) <= COALESCE_MAX_BYTES;
-    this.coalesce(small);
+    const first = this.coalesce(small);
     // What the kernel has not taken waits in `writableLength` (corked frames too), header bytes
     // first: its growth is this frame's unwritten part, exactly.
     const before = this.socket.writableLength;
     const written = this.writtenCallback();
+    const callback = first ? undefined : written;
     // The payload's size in bytes: counted once, where it is needed.
     let bytes: number | undefined;
     if (this.masked && this.ws.readyState === WebSocket.OPEN) {
@@ -123,7 +126,7 @@ export class NodeTransport implements Transport, SocketHandler, DirectMessages {
         return bytes;
       }
       // Nothing of ws's sender waits to go out (no compression): the frame follows what ws wrote.
-      this.socket.write(clientFrame(data, asText, bytes), written);
+      this.socket.write(clientFrame(data, asText, bytes), callback);
     } else {
       let payload = data;
       if (typeof data !== 'string') {
@@ -135,8 +138,9 @@ export class NodeTransport implements Transport, SocketHandler, DirectMessages {
         // what the peer's amount is checked against: text that is not ASCII goes as its bytes.
         payload = Buffer.from(data);
       }
-      this.ws.send(payload, asText ? TEXT : BINARY, written);
+      this.ws.send(payload, asText ? TEXT : BINARY, callback);
     }
+    if (first) this.firstWritten();
     const unwritten = this.afterWrite(before);
     if (unwritten <= 0) return 0;
     return Math.min(unwritten, bytes ?? (typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength));
@@ -147,17 +151,24 @@ export class NodeTransport implements Transport, SocketHandler, DirectMessages {
     // written at once); send() does that.
     if (!this.framesShared || this.ws.readyState !== WebSocket.OPEN) return undefined;
     const bytes = frame.payloadLength;
-    this.coalesce(bytes <= COALESCE_MAX_BYTES);
+    const first = this.coalesce(bytes <= COALESCE_MAX_BYTES);
     const before = this.socket.writableLength;
+    const written = this.writtenCallback();
     // Nothing of ws's sender waits to go out (no extensions): the frame follows what ws wrote.
     // Nobody changes it: corked, it waits by reference, as do the other connections' copies.
-    this.socket.write(frame.bytes(), this.writtenCallback());
+    this.socket.write(frame.bytes(), first ? undefined : written);
+    if (first) this.firstWritten();
     const unwritten = this.afterWrite(before);
     return unwritten <= 0 ? 0 : Math.min(unwritten, bytes);
   }
 
-  /** Write coalescing, before a message of this turn is written: see `send()`. */
-  private coalesce(small: boolean): void {
+  /**
+   * Write coalescing, before a message of this turn is written. Returns whether it is the turn's
+   * first small message to a socket with nothing waiting: that one goes without a write callback
+   * (see `firstWritten()`).
+   */
+  private coalesce(small: boolean): boolean {
+    let first = false;
     if (small) {
       // Write coalescing: small messages sent in one turn of the event loop leave in one writev
       // (ws corks only within one frame). The first one goes out at once, so that a lone message
@@ -165,6 +176,7 @@ export class NodeTransport implements Transport, SocketHandler, DirectMessages {
       // (process.nextTick, no timer) uncorks it.
       if (!this.inTurn) {
         this.inTurn = true;
+        first = this.socket.writableLength === 0;
         process.nextTick(endOfTurn, this);
       } else if (!this.corked) {
         this.corked = true;
@@ -175,6 +187,22 @@ export class NodeTransport implements Transport, SocketHandler, DirectMessages {
       // A large message goes out now, after the small ones before it.
       this.uncork();
     }
+    return first;
+  }
+
+  /**
+   * The turn's first message went out without a callback. A write that completed at once with a
+   * callback, followed by the turn's corked writev, made V8's allocation-site pretenuring move
+   * Node's write bookkeeping into the old generation, which then held each turn's frames through
+   * the next scavenges: a client of 1,000 connections sending 64 B messages as fast as it could
+   * promoted ~140 bytes per message instead of ~18, and peaked at 1.5-2x the RSS
+   * (docs/performance.md, "Memory under load"; spec/load/burst.spec.ts). Taken whole, as nearly
+   * always, the end of the turn reports it, before the corked ones; otherwise an empty write
+   * behind it reports it once it is out (Node calls back in the order of the writes).
+   */
+  private firstWritten(): void {
+    if (this.socket.writableLength === 0) this.firstUnreported = true;
+    else this.socket.write(EMPTY, this.written);
   }
 
   /** One callback for every frame, made with the first: Node calls them in the order of the writes. */
@@ -199,6 +227,10 @@ export class NodeTransport implements Transport, SocketHandler, DirectMessages {
   /** The turn is over: the next small message goes out at once again. */
   endTurn(): void {
     this.inTurn = false;
+    if (this.firstUnreported) {
+      this.firstUnreported = false;
+      this.written?.();
+    }
     this.uncork();
   }
 
@@ -300,6 +332,7 @@ export class NodeTransport implements Transport, SocketHandler, DirectMessages {
   }
 }
 
+const EMPTY = Buffer.alloc(0);
 const TEXT = { binary: false } as const;
 const BINARY = { binary: true } as const;
 
