@@ -3,6 +3,7 @@ import { createReadStream, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import { lastValueFrom } from 'rxjs';
 import { sendAll, type SendProgress, type SendSource } from '../../src/operators/sendAll.js';
 import { WriteMode } from '../../src/peer/constants.js';
 import type { Packet } from '../../src/peer/types.js';
@@ -377,6 +378,34 @@ describe('sendAll()', () => {
       expect(finalized).to.equal(true);
       await delay(20);
       expect(pulled).to.equal(pulledThen);
+    });
+
+    it('sends at most 64 items a turn, so that the peer keeps the arrays of its write log', async () => {
+      const { remote } = await openPair();
+      // The write log drops arrays longer than 64 slots once it empties; dropped each turn, new
+      // ones outlived a scavenge, and the growth after that was promoted with them (about 18 MiB
+      // in the load suite's client, docs/performance.md).
+      const log = (): unknown => (remote as unknown as { writes?: { items: unknown[] } }).writes?.items;
+      let turn = 0;
+      const perTurn: number[] = [];
+      const logs = new Set<unknown>();
+      let ticking = true;
+      const tick = (): void => {
+        if (log() !== undefined) logs.add(log());
+        turn++;
+        if (ticking) setImmediate(tick);
+      };
+      setImmediate(tick);
+      function* items(): Generator<string> {
+        for (let i = 0; i < 1000; i++) {
+          perTurn[turn] = (perTurn[turn] ?? 0) + 1;
+          yield 'x';
+        }
+      }
+      await lastValueFrom(sendAll(remote, items()));
+      ticking = false;
+      expect(Math.max(...perTurn.filter((n) => n !== undefined))).to.equal(64);
+      expect(logs.size, 'arrays the write log had').to.equal(1);
     });
 
     it('while it waits for the buffer to drain: stops, and runs the finally block', async () => {

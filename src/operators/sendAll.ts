@@ -180,14 +180,17 @@ export function sendAll(
       let sinceTurn = 0;
       for (;;) {
         if (!peer.isConnectedToHost()) throw closedError();
+        // The item about to go counts in the turn it goes in, so a turn has ITEMS_PER_TURN of
+        // them: with one more, the peer's write log would outgrow the 64 slots a WeightedQueue
+        // keeps and make new arrays every turn, which V8 then promoted (docs/performance.md).
         if (peer.getCurrentOutboundBufferedAmount() >= high) {
           await until((amount) => amount <= low);
-          sinceTurn = 0;
+          sinceTurn = 1;
         } else if (++sinceTurn > ITEMS_PER_TURN) {
           // While the kernel takes every write at once the buffer never reaches the mark (nor
           // with empty items): let timers, I/O and an unsubscribe in now and then.
           await nextTurn();
-          sinceTurn = 0;
+          sinceTurn = 1;
         }
         if (subscriber.closed) return;
         const step = await puller.next();
