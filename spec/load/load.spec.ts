@@ -10,7 +10,8 @@
 // Two runs by default: raw ws clients first (an independent client), then the library's own
 // (connect(), sendAll(), packets$, from the built package). Each takes 10 to 40 s on 2 cores.
 // Sizes: LOAD_CONNECTIONS (1000), LOAD_MESSAGES (1000), LOAD_SIZE (payload bytes, 64) and
-// LOAD_CLIENTS (the runs, in order: 'ws' or 'peer', default 'ws,peer') override them, for measuring.
+// LOAD_CLIENTS (the runs, in order: 'ws' or 'peer', default 'ws,peer') override them, for measuring;
+// LOAD_CLIENT_FLAGS passes Node and V8 flags to the client process ('--trace-gc-nvp', say).
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
@@ -174,7 +175,7 @@ interface Child {
 
 function startClients(args: ClientArgs): Child {
   const child = fork(clientScript, [JSON.stringify(args)], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--import', 'tsx', ...(process.env.LOAD_CLIENT_FLAGS?.split(' ').filter(Boolean) ?? [])],
     stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
   });
   const state: Child = {
