@@ -53,14 +53,8 @@ const FIN_BINARY = 0x82;
 const MASKED = 0x80;
 /** A 7-bit length of 126 says a 16-bit length follows; 127, a 64-bit one (left to ws). */
 const LENGTH_16 = 126;
-/** From this payload size on, the native unmasking of `bufferutil` (when ws has it) beats a JS loop. */
-const NATIVE_UNMASK_MIN = 128;
 /** Below this, a JS loop checks UTF-8 faster than a call into `buffer.isUtf8()` (ws uses 24 too). */
 const NATIVE_UTF8_MIN = 24;
-
-interface NativeUnmask {
-  unmask(buffer: Uint8Array, mask: Uint8Array): void;
-}
 
 /** @internal Whether `receiver` is ws's receiver as this file knows it. */
 export function isKnownReceiver(receiver: unknown): receiver is WsReceiver {
@@ -86,123 +80,39 @@ export function isKnownReceiver(receiver: unknown): receiver is WsReceiver {
 
 /**
  * @internal Reads the whole single-frame messages of `receiver`'s socket itself and hands them to
- * `messages`, in order with what ws hands over; `native` unmasks long payloads when given. Returns
- * whether it could (see `isKnownReceiver`). Call before the first chunk reaches the receiver.
+ * `messages`, in order with what ws hands over. Returns whether it could (see `isKnownReceiver`). Call before the first chunk reaches the receiver.
  */
-export function readFramesDirectly(receiver: unknown, messages: DirectMessages, native?: NativeUnmask): boolean {
+export function readFramesDirectly(receiver: unknown, messages: DirectMessages): boolean {
   if (!isKnownReceiver(receiver)) return false;
+  // One closure per connection, and the reader once something arrives: an idle connection costs
+  // little more than with ws alone (the idle rows of npm run bench).
+  let reader: DirectReader | undefined;
   const wsWrite = receiver._write;
-  const isServer = receiver._isServer;
-  const maxPayload = receiver._maxPayload;
-  /** A frame cut by the end of a chunk, waiting for the rest; ws holds nothing meanwhile. */
-  let carry: Buffer | undefined;
-
-  /** ws reads `from` on in `chunk` (and everything after it), and calls back. */
-  const handOver = (
-    chunk: Buffer,
-    from: number,
-    encoding: BufferEncoding,
-    callback: (error?: Error | null) => void,
-  ): void => {
-    let rest = from === 0 ? chunk : chunk.subarray(from);
-    if (carry !== undefined) {
-      rest = Buffer.concat([carry, rest]);
-      carry = undefined;
-    }
-    wsWrite.call(receiver, rest, encoding, callback);
-  };
-
-  /**
-   * The size of the frame that starts at `at` in `buffer` when it is one read here, `-1` when ws
-   * must read it, `0` when too few of its bytes are there to tell.
-   */
-  const frameSize = (buffer: Buffer, at: number): number => {
-    const available = buffer.length - at;
-    if (available < 2) return 0;
-    const first = buffer[at] as number;
-    const second = buffer[at + 1] as number;
-    if ((first !== FIN_TEXT && first !== FIN_BINARY) || (second & MASKED) !== (isServer ? MASKED : 0)) return -1;
-    let length = second & 0x7f;
-    let header = 2;
-    if (length === LENGTH_16) {
-      if (available < 4) return 0;
-      length = ((buffer[at + 2] as number) << 8) | (buffer[at + 3] as number);
-      header = 4;
-    } else if (length > LENGTH_16) return -1;
-    if (maxPayload > 0 && length > maxPayload) return -1;
-    return header + (isServer ? 4 : 0) + length;
-  };
-
-  /**
-   * Delivers the frame of `size` bytes at `at` in `buffer` (checked by `frameSize`). Returns
-   * false, with the frame as it came, when its text is not UTF-8: ws then fails the connection.
-   */
-  const deliver = (buffer: Buffer, at: number, size: number): boolean => {
-    const isText = buffer[at] === FIN_TEXT;
-    const start = at + size - payloadLength(buffer, at);
-    const end = at + size;
-    let ascii = true;
-    if (isServer) {
-      const m0 = buffer[start - 4] as number;
-      const m1 = buffer[start - 3] as number;
-      const m2 = buffer[start - 2] as number;
-      const m3 = buffer[start - 1] as number;
-      if (native !== undefined && end - start >= NATIVE_UNMASK_MIN) {
-        native.unmask(buffer.subarray(start, end), buffer.subarray(start - 4, start));
-        ascii = false;
-      } else {
-        let seen = 0;
-        let i = start;
-        for (; i + 3 < end; i += 4) {
-          const a = (buffer[i] as number) ^ m0;
-          const b = (buffer[i + 1] as number) ^ m1;
-          const c = (buffer[i + 2] as number) ^ m2;
-          const d = (buffer[i + 3] as number) ^ m3;
-          buffer[i] = a;
-          buffer[i + 1] = b;
-          buffer[i + 2] = c;
-          buffer[i + 3] = d;
-          seen |= a | b | c | d;
-        }
-        if (i < end) {
-          const b = (buffer[i] as number) ^ m0;
-          buffer[i] = b;
-          seen |= b;
-        }
-        if (i + 1 < end) {
-          const b = (buffer[i + 1] as number) ^ m1;
-          buffer[i + 1] = b;
-          seen |= b;
-        }
-        if (i + 2 < end) {
-          const b = (buffer[i + 2] as number) ^ m2;
-          buffer[i + 2] = b;
-          seen |= b;
-        }
-        ascii = seen < 0x80;
-      }
-    } else if (isText) {
-      ascii = false;
-    }
-    if (!isText) {
-      messages.binary(new Uint8Array(buffer.buffer, buffer.byteOffset + start, end - start));
-      return true;
-    }
-    if (ascii) {
-      // ASCII is UTF-8 and reads the same as Latin-1, which makes V8's cheapest strings.
-      messages.text(buffer.toString('latin1', start, end), end - start);
-      return true;
-    }
-    const payload = buffer.subarray(start, end);
-    if (!(payload.length < NATIVE_UTF8_MIN ? isValidUtf8(payload) : isUtf8(payload))) {
-      if (isServer) remask(buffer, start, end);
-      return false;
-    }
-    messages.text(buffer.toString('utf8', start, end), end - start);
-    return true;
-  };
-
   receiver._write = function directWrite(chunk, encoding, callback): void {
+    (reader ??= new DirectReader(receiver, wsWrite, messages)).write(chunk, encoding, callback);
+  };
+  return true;
+}
+
+/** The reading of one receiver's chunks: see the top of this file. */
+class DirectReader {
+  private readonly isServer: boolean;
+  private readonly maxPayload: number;
+  /** A frame cut by the end of a chunk, waiting for the rest; ws holds nothing meanwhile. */
+  private carry: Buffer | undefined;
+
+  constructor(
+    private readonly receiver: WsReceiver,
+    /** ws's own `_write`, which reads what this does not. */
+    private readonly wsWrite: WsReceiver['_write'],
+    private readonly messages: DirectMessages,
+  ) {
+    this.isServer = receiver._isServer;
+    this.maxPayload = receiver._maxPayload;
+  }
+
+  write(chunk: Buffer, encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    const receiver = this.receiver;
     if (
       receiver._state !== GET_INFO ||
       receiver._bufferedBytes !== 0 ||
@@ -211,51 +121,151 @@ export function readFramesDirectly(receiver: unknown, messages: DirectMessages, 
       receiver._errored
     ) {
       // ws is inside something (a frame, fragments, a close): it goes on alone. Nothing is carried.
-      wsWrite.call(receiver, chunk, encoding, callback);
+      this.wsWrite.call(receiver, chunk, encoding, callback);
       return;
     }
     let at = 0;
+    const carry = this.carry;
     if (carry !== undefined) {
       // Complete the cut frame: its header first, if it was cut too, then its payload.
       const joined = joinCarry(carry, chunk);
-      const size = frameSize(joined.buffer, 0);
-      if (size === 0 || (size > 0 && joined.buffer.length < size)) {
+      const size = this.frameSize(joined, 0);
+      if (size === 0 || (size > 0 && joined.length < size)) {
         // Still not whole: the chunk was tiny. Keep all of it.
-        carry = Buffer.concat([carry, chunk]);
+        this.carry = Buffer.concat([carry, chunk]);
         callback();
         return;
       }
       if (size < 0) {
-        handOver(chunk, 0, encoding, callback);
+        this.handOver(chunk, 0, encoding, callback);
         return;
       }
       // The frame's own copy, with exactly its bytes; the chunk goes on after them.
-      const frame = joined.buffer.length === size ? joined.buffer : joined.buffer.subarray(0, size);
+      const frame = joined.length === size ? joined : joined.subarray(0, size);
       at = size - carry.length;
-      const carried = carry;
-      carry = undefined;
-      if (!deliver(frame, 0, size)) {
-        carry = carried;
-        handOver(chunk, 0, encoding, callback);
+      this.carry = undefined;
+      if (!this.deliver(frame, 0, size)) {
+        this.carry = carry;
+        this.handOver(chunk, 0, encoding, callback);
         return;
       }
     }
     const length = chunk.length;
     while (at < length) {
-      const size = frameSize(chunk, at);
+      const size = this.frameSize(chunk, at);
       if (size < 0) break;
       if (size === 0 || length - at < size) {
-        carry = Buffer.from(chunk.subarray(at));
+        this.carry = Buffer.from(chunk.subarray(at));
         callback();
         return;
       }
-      if (!deliver(chunk, at, size)) break;
+      if (!this.deliver(chunk, at, size)) break;
       at += size;
     }
-    if (at < length) handOver(chunk, at, encoding, callback);
+    if (at < length) this.handOver(chunk, at, encoding, callback);
     else callback();
-  };
-  return true;
+  }
+
+  /** ws reads `from` on in `chunk` (and everything after it, after what is carried), and calls back. */
+  private handOver(
+    chunk: Buffer,
+    from: number,
+    encoding: BufferEncoding,
+    callback: (error?: Error | null) => void,
+  ): void {
+    let rest = from === 0 ? chunk : chunk.subarray(from);
+    if (this.carry !== undefined) {
+      rest = Buffer.concat([this.carry, rest]);
+      this.carry = undefined;
+    }
+    this.wsWrite.call(this.receiver, rest, encoding, callback);
+  }
+
+  /**
+   * The size of the frame that starts at `at` in `buffer` when it is one read here, `-1` when ws
+   * must read it, `0` when too few of its bytes are there to tell.
+   */
+  private frameSize(buffer: Buffer, at: number): number {
+    const available = buffer.length - at;
+    if (available < 2) return 0;
+    const first = buffer[at] as number;
+    const second = buffer[at + 1] as number;
+    if ((first !== FIN_TEXT && first !== FIN_BINARY) || (second & MASKED) !== (this.isServer ? MASKED : 0)) return -1;
+    let length = second & 0x7f;
+    let header = 2;
+    if (length === LENGTH_16) {
+      if (available < 4) return 0;
+      length = ((buffer[at + 2] as number) << 8) | (buffer[at + 3] as number);
+      header = 4;
+    } else if (length > LENGTH_16) return -1;
+    if (this.maxPayload > 0 && length > this.maxPayload) return -1;
+    return header + (this.isServer ? 4 : 0) + length;
+  }
+
+  /**
+   * Delivers the frame of `size` bytes at `at` in `buffer` (checked by `frameSize`). Returns
+   * false, with the frame as it came, when its text is not UTF-8: ws then fails the connection.
+   */
+  private deliver(buffer: Buffer, at: number, size: number): boolean {
+    const isText = buffer[at] === FIN_TEXT;
+    const start = at + size - payloadLength(buffer, at);
+    const end = at + size;
+    let ascii = true;
+    if (this.isServer) {
+      const m0 = buffer[start - 4] as number;
+      const m1 = buffer[start - 3] as number;
+      const m2 = buffer[start - 2] as number;
+      const m3 = buffer[start - 1] as number;
+      // Four bytes a step; whether any byte has its top bit set tells ASCII on the way.
+      let seen = 0;
+      let i = start;
+      for (; i + 3 < end; i += 4) {
+        const a = (buffer[i] as number) ^ m0;
+        const b = (buffer[i + 1] as number) ^ m1;
+        const c = (buffer[i + 2] as number) ^ m2;
+        const d = (buffer[i + 3] as number) ^ m3;
+        buffer[i] = a;
+        buffer[i + 1] = b;
+        buffer[i + 2] = c;
+        buffer[i + 3] = d;
+        seen |= a | b | c | d;
+      }
+      if (i < end) {
+        const b = (buffer[i] as number) ^ m0;
+        buffer[i] = b;
+        seen |= b;
+      }
+      if (i + 1 < end) {
+        const b = (buffer[i + 1] as number) ^ m1;
+        buffer[i + 1] = b;
+        seen |= b;
+      }
+      if (i + 2 < end) {
+        const b = (buffer[i + 2] as number) ^ m2;
+        buffer[i + 2] = b;
+        seen |= b;
+      }
+      ascii = seen < 0x80;
+    } else if (isText) {
+      ascii = false;
+    }
+    if (!isText) {
+      this.messages.binary(new Uint8Array(buffer.buffer, buffer.byteOffset + start, end - start));
+      return true;
+    }
+    if (ascii) {
+      // ASCII is UTF-8 and reads the same as Latin-1, which makes V8's cheapest strings.
+      this.messages.text(buffer.toString('latin1', start, end), end - start);
+      return true;
+    }
+    const payload = buffer.subarray(start, end);
+    if (!(payload.length < NATIVE_UTF8_MIN ? isValidUtf8(payload) : isUtf8(payload))) {
+      if (this.isServer) remask(buffer, start, end);
+      return false;
+    }
+    this.messages.text(buffer.toString('utf8', start, end), end - start);
+    return true;
+  }
 }
 
 /** The payload length of the frame at `at` (a 7- or 16-bit one: see `frameSize`). */
@@ -274,7 +284,7 @@ function remask(buffer: Buffer, start: number, end: number): void {
  * `carry` followed by as much of `chunk` as the frame `carry` begins can need (its header, then
  * its payload): a copy that is at most one frame of up to 64 KiB.
  */
-function joinCarry(carry: Buffer, chunk: Buffer): { buffer: Buffer } {
+function joinCarry(carry: Buffer, chunk: Buffer): Buffer {
   // The largest header read here is 8 bytes (16-bit length and mask).
   const head = carry.length >= 8 ? carry : Buffer.concat([carry, chunk.subarray(0, 8 - carry.length)]);
   let want = 8;
@@ -286,5 +296,5 @@ function joinCarry(carry: Buffer, chunk: Buffer): { buffer: Buffer } {
     }
   }
   const take = Math.max(0, Math.min(chunk.length, want - carry.length));
-  return { buffer: Buffer.concat([carry, chunk.subarray(0, take)]) };
+  return Buffer.concat([carry, chunk.subarray(0, take)]);
 }
