@@ -49,6 +49,7 @@ export {
   type ConnectionStatus,
   type DropReason,
   type ReconnectOptions,
+  type ReconnectTarget,
 } from './reconnect/Connection.js';
 export { reconnecting } from './reconnect/reconnecting.browser.js';
 export {

@@ -44,7 +44,13 @@ export { connect, type ConnectOptions } from './observables/connect.js';
 export { listen, type ListenOptions } from './observables/listen.js';
 export type { PemInput } from './observables/options.js';
 export { PeerServer, type ServerLimits } from './observables/PeerServer.js';
-export { backoff, Connection, type ConnectionStatus, type DropReason } from './reconnect/Connection.js';
+export {
+  backoff,
+  Connection,
+  type ConnectionStatus,
+  type DropReason,
+  type ReconnectTarget,
+} from './reconnect/Connection.js';
 export { reconnecting, type ReconnectOptions } from './reconnect/reconnecting.js';
 export {
   backpressure,

@@ -353,6 +353,119 @@ describe('reconnecting()', () => {
       .with.property('code', 'ERR_INVALID_URL');
   });
 
+  describe('several URLs', () => {
+    /** The URLs of each handshake made, in order: where each attempt went. */
+    const tried = (statuses: ConnectionStatus[]): string[] =>
+      statuses.flatMap((s) => (s.state === 'open' ? [s.peer.handshake.url] : []));
+
+    it('fails over to the next URL of a list when one is down, and goes on round the list after a drop', async () => {
+      const down = `ws://127.0.0.1:${await freePort()}`;
+      const up = await startServer();
+      const remotes = collect(up.server.peers$);
+      const connection = reconnecting([down, up.url], { jitter: 0, initialDelay: 10, maxDelay: 40, resetAfter: 0 });
+      connections.push(connection);
+      const statuses = collect(connection.status$);
+      const packets = collect(connection.packets$);
+      await until(() => remotes.values.length === 1 && connection.currentStatus.state === 'open');
+      // Attempt 0 went to the first URL (refused), attempt 1 to the second.
+      expect(states(statuses.values)).to.deep.equal(['idle', 'connecting', 'reconnecting', 'connecting', 'open']);
+      const refused = (statuses.values[2] as Extract<ConnectionStatus, { state: 'reconnecting' }>).reason;
+      expect(refused).to.have.property('code', 'ERR_CONNECT_FAILED');
+      expect(refused.message).to.include(down);
+      expect(tried(statuses.values)).to.deep.equal([`${up.url}/`]);
+      remotes.values[0]?.sink.next('from the second');
+      await until(() => packets.values.length === 1);
+      // After the drop, the next URL after the second is the first again (refused), then the second.
+      internalsOf(remotes.values[0] as WebSocketPeer).socket.resetAndDestroy();
+      await until(() => remotes.values.length === 2 && connection.currentStatus.state === 'open');
+      expect(states(statuses.values).slice(5)).to.deep.equal([
+        'reconnecting',
+        'connecting',
+        'reconnecting',
+        'connecting',
+        'open',
+      ]);
+      const again = (statuses.values[7] as Extract<ConnectionStatus, { state: 'reconnecting' }>).reason;
+      expect(again.message).to.include(down);
+      expect(tried(statuses.values)).to.deep.equal([`${up.url}/`, `${up.url}/`]);
+      remotes.values[1]?.sink.next('after the drop');
+      await until(() => packets.values.length === 2);
+      expect(text(packets.values)).to.deep.equal(['from the second', 'after the drop']);
+    });
+
+    it('goes round the list while every URL is down, then gives up after maxAttempts', async () => {
+      const urls = [`ws://127.0.0.1:${await freePort()}`, `ws://127.0.0.1:${await freePort()}`];
+      const connection = reconnecting(urls, { jitter: 0, initialDelay: 5, maxDelay: 5, maxAttempts: 3 });
+      connections.push(connection);
+      const statuses = collect(connection.status$);
+      const ended = collect(connection.packets$).done;
+      const { error } = await ended;
+      expect(error).to.be.instanceOf(WebSocketPeerError).with.property('code', 'ERR_CONNECT_FAILED');
+      // The failed opens' messages name the URL each attempt went to: 0, 1, 0, 1.
+      const reasons = statuses.values.flatMap((s) =>
+        s.state === 'reconnecting' || s.state === 'closed' ? [(s as { reason: Error }).reason.message] : [],
+      );
+      expect(reasons.map((m) => urls.findIndex((u) => m.includes(u)))).to.deep.equal([0, 1, 0, 1]);
+    });
+
+    it('asks a function for the URL of each attempt, with the attempt number', async () => {
+      const down = `ws://127.0.0.1:${await freePort()}`;
+      const up = await startServer();
+      const asked: number[] = [];
+      const connection = reconnecting(
+        (attempt) => {
+          asked.push(attempt);
+          return attempt < 2 ? down : up.url;
+        },
+        { jitter: 0, initialDelay: 5, maxDelay: 5 },
+      );
+      connections.push(connection);
+      // Called once at once, with 0: its URL and the options are checked as for one URL.
+      expect(asked).to.deep.equal([0]);
+      const peer = await firstValueFrom(
+        connection.peer$.pipe((source) => {
+          connection.open();
+          return source;
+        }),
+      );
+      expect(peer.handshake.url).to.equal(`${up.url}/`);
+      expect(asked).to.deep.equal([0, 1, 2]);
+    });
+
+    it('refuses at once an empty list, any bad URL of a list, and a function whose first URL is bad', () => {
+      for (const target of [[], ['ws://127.0.0.1:1', 'http://x'], () => 'ftp://x', 42]) {
+        expect(() => reconnecting(target as never), JSON.stringify(target))
+          .to.throw(TypeError)
+          .with.property('code', 'ERR_INVALID_URL');
+      }
+      expect(() => reconnecting(['ws://127.0.0.1:1'], { initialDelay: -1 }))
+        .to.throw(TypeError)
+        .with.property('code', 'ERR_INVALID_OPTION');
+    });
+
+    it('closes for good with ERR_INVALID_URL when the function later throws or gives no URL', async () => {
+      const down = `ws://127.0.0.1:${await freePort()}`;
+      for (const later of [
+        () => {
+          throw new Error('no server left');
+        },
+        () => 'not a url',
+      ]) {
+        const connection = reconnecting((attempt) => (attempt === 0 ? down : later()), {
+          jitter: 0,
+          initialDelay: 5,
+          maxDelay: 5,
+        });
+        connections.push(connection);
+        const statuses = collect(connection.status$);
+        const { error } = await collect(connection.packets$).done;
+        expect(error).to.be.instanceOf(WebSocketPeerError).with.property('code', 'ERR_INVALID_URL');
+        expect((error as Error).message).to.match(/^reconnecting\(\): no URL for attempt 1: /);
+        expect(states(statuses.values)).to.deep.equal(['idle', 'connecting', 'reconnecting', 'closed']);
+      }
+    });
+  });
+
   it("throws ERR_INVALID_OPTION for an unknown key, its own or connect()'s, naming the nearest known one", () => {
     const url = 'ws://127.0.0.1:1';
     expectInvalidOption(

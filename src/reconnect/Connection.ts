@@ -22,7 +22,7 @@ import { checkOutbound, endedNormally, payloadLength, validateClose } from '../p
 import { WebSocketCloseError } from '../errors/WebSocketCloseError.js';
 import { BoundedQueue, OVERFLOW_POLICIES } from '../internal/BoundedQueue.js';
 import type { WebSocketPeer } from '../peer/WebSocketPeer.js';
-import { WebSocketPeerError } from '../errors/WebSocketPeerError.js';
+import { argumentError, WebSocketPeerError } from '../errors/WebSocketPeerError.js';
 import { checkOptionKeys, optionKeys } from '../internal/optionKeys.js';
 import {
   checkOption,
@@ -49,6 +49,15 @@ export type ConnectFunction = (url: string | URL, options?: ConnectOptions) => O
  *   `ERR_HANDSHAKE_TIMEOUT`.
  */
 export type DropReason = WebSocketCloseError | WebSocketPeerError;
+
+/**
+ * Where `reconnecting()` connects: one URL; several, tried in the order given, one per attempt
+ * and round again (the first attempt goes to the first URL, each next attempt, after a failed
+ * open or a dropped connection alike, to the URL after the last one tried); or a function of the
+ * attempt number (`ConnectionStatus`'s `attempt`: 0 for the first connection, else the number of
+ * the retry) that returns the URL to try.
+ */
+export type ReconnectTarget = string | URL | readonly (string | URL)[] | ((attempt: number) => string | URL);
 
 /** Where a `Connection` is in its life, across reconnects. */
 export type ConnectionStatus =
@@ -252,13 +261,22 @@ export class Connection {
   private retryTimer: Subscription | undefined;
   /** What `packets$` errors with once closed for good; `undefined`: it completes. */
   private finalError: unknown;
-  private readonly source: Observable<WebSocketPeer>;
+  /** One cold `connect()` per URL of a fixed list, checked when made. */
+  private readonly sources: readonly Observable<WebSocketPeer>[] | undefined;
+  /** Attempts made so far: the next one goes to `sources[tries % sources.length]`. */
+  private tries = 0;
+  /** A function's URLs: `connect()` is called for each attempt, with the URL it returns. */
+  private readonly urlFor: ((attempt: number) => string | URL) | undefined;
+  /** The function's first attempt, made (and so checked) by the constructor. */
+  private firstSource: Observable<WebSocketPeer> | undefined;
+  private readonly connect: ConnectFunction;
+  private readonly connectOptions: ConnectOptions;
   private readonly options: Required<
     Omit<ReconnectOptions, keyof ConnectOptions | 'maxQueuedWrites' | 'maxQueuedWriteBytes' | 'overflow' | 'onDrop'>
   > & { writeMode: WriteMode };
 
   /** @internal Use `reconnecting()`. */
-  constructor(url: string | URL, options: ReconnectOptions, connect: ConnectFunction) {
+  constructor(target: ReconnectTarget, options: ReconnectOptions, connect: ConnectFunction) {
     // Before connect() sees its share: an unknown key is reconnecting()'s to report.
     checkOptionKeys('reconnecting', options, RECONNECT_OPTION_KEYS);
     const {
@@ -291,8 +309,20 @@ export class Connection {
       throw optionMustBe(fn, 'onDrop', `a function with overflow '${overflow}'`);
     }
     checkOption(fn, 'scheduler', scheduler, isScheduler, 'an RxJS scheduler');
-    // connect() checks the URL and its own options now, synchronously; it is cold, so nothing opens.
-    this.source = connect(url, connectOptions);
+    // connect() checks each URL and its own options now, synchronously; it is cold, so nothing opens.
+    this.connect = connect;
+    this.connectOptions = connectOptions;
+    if (typeof target === 'function') {
+      this.urlFor = target;
+      this.firstSource = connect(target(0), connectOptions);
+    } else if (Array.isArray(target)) {
+      if (target.length === 0) {
+        throw argumentError(TypeError, 'ERR_INVALID_URL', 'reconnecting(): the list of URLs is empty');
+      }
+      this.sources = target.map((url: string | URL) => connect(url, connectOptions));
+    } else {
+      this.sources = [connect(target as string | URL, connectOptions)];
+    }
     this.options = {
       initialDelay,
       maxDelay,
@@ -379,10 +409,33 @@ export class Connection {
     this.finish(undefined);
   }
 
+  /** The cold `connect()` of attempt `attempt`: see `ReconnectTarget`. */
+  private sourceFor(attempt: number): Observable<WebSocketPeer> {
+    if (this.sources !== undefined)
+      return this.sources[this.tries++ % this.sources.length] as Observable<WebSocketPeer>;
+    const first = this.firstSource;
+    this.firstSource = undefined;
+    if (attempt === 0 && first !== undefined) return first;
+    return this.connect((this.urlFor as (attempt: number) => string | URL)(attempt), this.connectOptions);
+  }
+
   private attempt(): void {
+    let source: Observable<WebSocketPeer>;
+    try {
+      source = this.sourceFor(this.retries);
+    } catch (error) {
+      // The function threw, or gave what is no URL: a bug to report, not a network to retry.
+      const message = error instanceof Error ? error.message : String(error);
+      this.finish(
+        new WebSocketPeerError('ERR_INVALID_URL', `reconnecting(): no URL for attempt ${this.retries}: ${message}`, {
+          cause: error,
+        }),
+      );
+      return;
+    }
     this.status.set({ state: 'connecting', attempt: this.retries });
     let peer: WebSocketPeer | undefined;
-    this.attemptSubscription = this.source.subscribe({
+    this.attemptSubscription = source.subscribe({
       next: (opened) => {
         peer = opened;
         this.openedAt = this.options.scheduler.now();

@@ -1,7 +1,7 @@
-import { Connection, type ReconnectOptions } from './Connection.js';
+import { Connection, type ReconnectOptions, type ReconnectTarget } from './Connection.js';
 import { connect } from '../observables/connect.browser.js';
 
 /** `reconnecting()` in the browser: the same `Connection`, over the browser's `connect()`. */
-export function reconnecting(url: string | URL, options: ReconnectOptions = {}): Connection {
+export function reconnecting(url: ReconnectTarget, options: ReconnectOptions = {}): Connection {
   return new Connection(url, options, connect);
 }
