@@ -52,6 +52,9 @@ export {
   type ReconnectTarget,
 } from './reconnect/Connection.js';
 export { reconnecting, type ReconnectOptions } from './reconnect/reconnecting.js';
+export { memoryRooms, type MemoryRoomsOptions } from './rooms/memoryRooms.js';
+export { RoomGapError } from './rooms/RoomGapError.js';
+export type { EngineState, Position, RoomEngine, RoomMessage } from './rooms/types.js';
 export {
   backpressure,
   type BackpressureOptions,

@@ -18,6 +18,8 @@ import { backpressure } from '../../src/operators/backpressure.js';
 import { consumePackets } from '../../src/operators/consumePackets.js';
 import { sendAll, type SendSource } from '../../src/operators/sendAll.js';
 import { broadcast } from '../../src/peer/broadcast.js';
+import { memoryRooms, type MemoryRoomsOptions } from '../../src/rooms/memoryRooms.js';
+import type { Position } from '../../src/rooms/types.js';
 import { WriteMode } from '../../src/peer/constants.js';
 import type { OutboundData, PeerState } from '../../src/peer/types.js';
 import { WebSocketCloseError } from '../../src/errors/WebSocketCloseError.js';
@@ -215,6 +217,8 @@ describe('robustness: bad input from the user', function () {
       'consumePackets',
       'sendAll',
       'broadcast',
+      'memoryRooms',
+      'RoomGapError', // its fields: spec/rooms/memoryRooms.spec.ts
       'CloseCode', // constants
       'WriteMode',
       'WebSocketCloseError', // error classes
@@ -273,6 +277,43 @@ describe('robustness: bad input from the user', function () {
     ];
     const missing = Object.keys(api).filter((name) => !covered.includes(name) && !coveredElsewhere.includes(name));
     expect(missing, 'exports this suite does not cover yet').to.deep.equal([]);
+  });
+
+  describe('memoryRooms(options) and its engine', () => {
+    const engine = memoryRooms();
+    table([
+      ...notOptions().map(([label, value]): Row => ({
+        label: `memoryRooms(${label})`,
+        run: () => memoryRooms(value as MemoryRoomsOptions),
+        throws: typeError('ERR_INVALID_OPTION'),
+      })),
+      ...values("'x'").map(([label, value]): Row => ({
+        label: `publish(${label}, 'x')`,
+        run: () => engine.publish(value as string, 'x'),
+        throws: typeError('ERR_INVALID_ARG_TYPE'),
+      })),
+      // An empty string is a message (empty text), as for putPacket().
+      ...values("'x'", "''").map(([label, value]): Row => ({
+        label: `publish('r', ${label})`,
+        run: () => engine.publish('r', value as string),
+        throws: typeError('ERR_INVALID_DATA'),
+      })),
+      ...values('undefined', "'x'").map(([label, value]): Row => ({
+        label: `publish('r', 'x', ${label}) (the id)`,
+        run: () => engine.publish('r', 'x', value as string),
+        throws: typeError('ERR_INVALID_ARG_TYPE'),
+      })),
+      ...values("'x'").map(([label, value]): Row => ({
+        label: `room$(${label})`,
+        run: () => engine.room$(value as string),
+        throws: typeError('ERR_INVALID_ARG_TYPE'),
+      })),
+      ...values('undefined').map(([label, value]): Row => ({
+        label: `room$('r', ${label}) (the position)`,
+        run: () => engine.room$('r', value as Position),
+        throws: typeError('ERR_INVALID_ARG_TYPE'),
+      })),
+    ]);
   });
 
   describe('connect(url, options)', () => {

@@ -48,7 +48,12 @@ export type ErrorCode =
    * and `getVar()` in a browser app that imports no part of the Godot codec, until it calls
    * `enableVariants()` once.
    */
-  | 'ERR_NOT_SUPPORTED';
+  | 'ERR_NOT_SUPPORTED'
+  /**
+   * A room's history no longer reaches back to where a subscriber stands (or is of another
+   * epoch): a `RoomGapError`, with `lastDelivered` and `oldestAvailable`.
+   */
+  | 'ERR_ROOM_GAP';
 
 const peerErrorBrand = errorBrand('WebSocketPeerError');
 
