@@ -1177,6 +1177,34 @@ describe('the browser build', function () {
       expect(await firstValueFrom(second.closed$)).to.deep.equal({ code: 4002, reason: 'done', wasClean: true });
     });
 
+    it('reconnecting([down, up]) fails over to the second URL, in the browser too', async () => {
+      // A port on 127.0.0.1 that nothing listens on (bound, then freed).
+      const probe = createTcpServer();
+      await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done));
+      const downPort = (probe.address() as { port: number }).port;
+      await new Promise((done) => probe.close(done));
+      const opened = node.next();
+      const seen = await inPage(
+        async ({ url, down }) => {
+          const { lib, h, subs } = globalThis as unknown as PageGlobals;
+          const link = lib.reconnecting([down, `${url}/failover`], { initialDelay: 20, maxDelay: 40, jitter: 0 });
+          const statuses: string[] = [];
+          subs.push(link.status$.subscribe((s) => statuses.push(s.state)));
+          subs.push({ unsubscribe: () => link.close() } as Subscription);
+          link.open();
+          await h.until(() => statuses.includes('open'), 'open');
+          const status = link.currentStatus;
+          const reached = status.state === 'open' ? status.peer.handshake.url : '';
+          link.close();
+          return { statuses, reached };
+        },
+        { url: node.url, down: `ws://127.0.0.1:${downPort}/` },
+      );
+      expect(seen.statuses).to.deep.equal(['idle', 'connecting', 'reconnecting', 'connecting', 'open', 'closed']);
+      expect(seen.reached).to.equal(`${node.url}/failover`);
+      await opened;
+    });
+
     it('close() takes 1000 and 3000-4999 only: others throw RangeError ERR_INVALID_CLOSE_CODE and the peer stays open', async () => {
       const seen = await inPage(
         async ({ url }) => {
