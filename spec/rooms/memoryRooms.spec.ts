@@ -152,6 +152,19 @@ describe('memoryRooms(): the embedded room engine', () => {
     ]);
   });
 
+  it('head() is the last position (offset 0 before any message); room$(room, head) misses nothing after it', async () => {
+    const engine = memoryRooms();
+    const empty = await lastValueFrom(engine.head('r'));
+    expect(empty.offset).to.equal(0);
+    const first = await publish(engine, 'r', 'a');
+    expect(first.epoch).to.equal(empty.epoch);
+    const head = await lastValueFrom(engine.head('r'));
+    expect(head).to.deep.equal(first);
+    await publish(engine, 'r', 'b');
+    expect(collect(engine.room$('r', head)).values.map((m) => m.data)).to.deep.equal(['b']);
+    expect(collect(engine.room$('r', empty)).values.map((m) => m.data)).to.deep.equal(['a', 'b']);
+  });
+
   it('state$ is up', async () => {
     expect(await firstValueFrom(memoryRooms().state$)).to.equal('up');
   });

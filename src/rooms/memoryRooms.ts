@@ -228,6 +228,15 @@ export function memoryRooms(options: MemoryRoomsOptions = {}): RoomEngine {
       });
     },
 
+    head(room: string): Observable<Position> {
+      checkRoom('head', room);
+      return new Observable<Position>((subscriber) => {
+        const target = roomNamed(room);
+        subscriber.next(target.position(target.next - 1));
+        subscriber.complete();
+      });
+    },
+
     state$: new Observable<EngineState>((subscriber) => {
       // In memory it is up as long as the process is.
       subscriber.next('up');

@@ -40,6 +40,12 @@ export interface RoomEngine {
    * another epoch: never a silent hole.
    */
   room$(room: string, from?: Position): Observable<RoomMessage>;
+  /**
+   * The position of `room`'s last message (offset 0 in the room's epoch when it has none yet),
+   * then completes: where a subscriber that joins from now starts, so that it can resume exactly
+   * even before its first message (`room$(room, head)` misses nothing published meanwhile).
+   */
+  head(room: string): Observable<Position>;
   /** The engine's state on subscribe, then each change. */
   readonly state$: Observable<EngineState>;
 }
