@@ -19,7 +19,8 @@ import { consumePackets } from '../../src/operators/consumePackets.js';
 import { sendAll, type SendSource } from '../../src/operators/sendAll.js';
 import { broadcast } from '../../src/peer/broadcast.js';
 import { memoryRooms, type MemoryRoomsOptions } from '../../src/rooms/memoryRooms.js';
-import type { Position } from '../../src/rooms/types.js';
+import type { Position, RoomEngine } from '../../src/rooms/types.js';
+import { serveRooms, type ServeRoomsOptions } from '../../src/rooms/serveRooms.js';
 import { WriteMode } from '../../src/peer/constants.js';
 import type { OutboundData, PeerState } from '../../src/peer/types.js';
 import { WebSocketCloseError } from '../../src/errors/WebSocketCloseError.js';
@@ -218,6 +219,8 @@ describe('robustness: bad input from the user', function () {
       'sendAll',
       'broadcast',
       'memoryRooms',
+      'serveRooms',
+      'SLOW_SUBSCRIBER_CODE', // a constant
       'RoomGapError', // its fields: spec/rooms/memoryRooms.spec.ts
       'CloseCode', // constants
       'WriteMode',
@@ -312,6 +315,21 @@ describe('robustness: bad input from the user', function () {
         label: `room$('r', ${label}) (the position)`,
         run: () => engine.room$('r', value as Position),
         throws: typeError('ERR_INVALID_ARG_TYPE'),
+      })),
+      ...values().map(([label, value]): Row => ({
+        label: `serveRooms(${label})`,
+        run: () => serveRooms(value as RoomEngine),
+        throws: typeError('ERR_INVALID_ARG_TYPE'),
+      })),
+      ...notOptions().map(([label, value]): Row => ({
+        label: `serveRooms(engine, ${label})`,
+        run: () => serveRooms(engine, value as ServeRoomsOptions),
+        throws: typeError('ERR_INVALID_OPTION'),
+      })),
+      ...values('undefined', 'a function').map(([label, value]): Row => ({
+        label: `serveRooms(engine, { authorize: ${label} })`,
+        run: () => serveRooms(engine, { authorize: value as ServeRoomsOptions['authorize'] }),
+        throws: typeError('ERR_INVALID_OPTION'),
       })),
     ]);
   });

@@ -1,0 +1,207 @@
+import { expect } from 'chai';
+import { lastValueFrom, Subscription, switchMap } from 'rxjs';
+import WebSocket from 'ws';
+import { listen } from '../../src/observables/listen.js';
+import { memoryRooms } from '../../src/rooms/memoryRooms.js';
+import { serveRooms, type ServeRoomsOptions, SLOW_SUBSCRIBER_CODE } from '../../src/rooms/serveRooms.js';
+import type { RoomEngine } from '../../src/rooms/types.js';
+import { delay, expectInvalidOption, until } from '../helpers.js';
+
+type Json = Record<string, unknown>;
+
+/** A raw ws client of the protocol: what it received, parsed, and how it closed. */
+interface Client {
+  ws: WebSocket;
+  got: Json[];
+  closed: Promise<{ code: number; reason: string }>;
+  send(message: unknown): void;
+}
+
+async function client(url: string): Promise<Client> {
+  const ws = new WebSocket(url);
+  const got: Json[] = [];
+  ws.on('message', (data) => got.push(JSON.parse(String(data)) as Json));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.on('close', (code, reason) => resolve({ code, reason: String(reason) })),
+  );
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  return {
+    ws,
+    got,
+    closed,
+    send: (message) => ws.send(typeof message === 'string' ? message : JSON.stringify(message)),
+  };
+}
+
+describe('serveRooms(): the rooms protocol on a server', () => {
+  let running = new Subscription();
+  const clients: Client[] = [];
+  afterEach(() => {
+    for (const c of clients.splice(0)) c.ws.terminate();
+    running.unsubscribe();
+    running = new Subscription();
+  });
+
+  /** A listen() server serving `engine`'s rooms; resolves its URL. */
+  function serve(engine: RoomEngine, options?: ServeRoomsOptions): Promise<string> {
+    return new Promise((resolve, reject) => {
+      running.add(
+        listen({ host: '127.0.0.1', port: 0 })
+          .pipe(
+            switchMap((server) => {
+              resolve(`ws://127.0.0.1:${server.port}`);
+              return server.peers$;
+            }),
+            serveRooms(engine, options),
+          )
+          .subscribe({ error: reject }),
+      );
+    });
+  }
+  const open = async (url: string): Promise<Client> => {
+    const c = await client(url);
+    clients.push(c);
+    return c;
+  };
+
+  it('joins from now with the position it starts after, delivers each message in order, and acknowledges publishes', async () => {
+    const engine = memoryRooms();
+    const url = await serve(engine);
+    const [reader, writer] = [await open(url), await open(url)];
+    reader.send({ type: 'join', room: 'chat' });
+    await until(() => reader.got.length === 1);
+    const joined = reader.got[0] as { type: string; after: { epoch: string; offset: number } };
+    expect(joined).to.include({ type: 'joined', room: 'chat' });
+    expect(joined.after.offset).to.equal(0);
+    writer.send({ type: 'publish', room: 'chat', id: 'w-1', text: 'hello' });
+    writer.send({ type: 'publish', room: 'chat', id: 'w-2', bytes: Buffer.from([1, 2, 3]).toString('base64') });
+    await until(() => reader.got.length === 3 && writer.got.length === 2);
+    expect(reader.got.slice(1)).to.deep.equal([
+      { type: 'message', room: 'chat', position: { epoch: joined.after.epoch, offset: 1 }, text: 'hello' },
+      { type: 'message', room: 'chat', position: { epoch: joined.after.epoch, offset: 2 }, bytes: 'AQID' },
+    ]);
+    expect(writer.got).to.deep.equal([
+      { type: 'ack', id: 'w-1', room: 'chat', position: { epoch: joined.after.epoch, offset: 1 } },
+      { type: 'ack', id: 'w-2', room: 'chat', position: { epoch: joined.after.epoch, offset: 2 } },
+    ]);
+    // A publish sent again (its ack lost with a connection) is stored once, acknowledged again.
+    writer.send({ type: 'publish', room: 'chat', id: 'w-1', text: 'hello' });
+    await until(() => writer.got.length === 3);
+    expect(writer.got[2]).to.deep.include({
+      type: 'ack',
+      id: 'w-1',
+      position: { epoch: joined.after.epoch, offset: 1 },
+    });
+    await delay(20);
+    expect(reader.got).to.have.length(3);
+  });
+
+  it('resumes from a position on a new connection with nothing lost and nothing twice; a gap is an error, not a hole', async () => {
+    const engine = memoryRooms({ historySize: 3 });
+    const url = await serve(engine);
+    const positions = [];
+    for (const text of ['1', '2', '3', '4', '5']) positions.push(await lastValueFrom(engine.publish('r', text)));
+    const resumed = await open(url);
+    resumed.send({ type: 'join', room: 'r', from: positions[2] });
+    await until(() => resumed.got.length === 3);
+    expect(resumed.got.slice(1).map((m) => m['text'])).to.deep.equal(['4', '5']);
+    const late = await open(url);
+    late.send({ type: 'join', room: 'r', from: positions[0] });
+    await until(() => late.got.length === 2);
+    expect(late.got[1]).to.deep.equal({
+      type: 'error',
+      room: 'r',
+      code: 'ERR_ROOM_GAP',
+      lastDelivered: positions[0],
+      oldestAvailable: positions[2],
+    });
+  });
+
+  it('refuses what authorize() refuses, for that room only, and keeps the connection', async () => {
+    const engine = memoryRooms();
+    const url = await serve(engine, {
+      authorize: (_peer, room, action) =>
+        room === 'open' || (action === 'join' ? Promise.resolve(room === 'read-only') : false),
+    });
+    const c = await open(url);
+    c.send({ type: 'join', room: 'secret' });
+    c.send({ type: 'publish', room: 'read-only', id: 'p', text: 'x' });
+    c.send({ type: 'join', room: 'read-only' });
+    c.send({ type: 'publish', room: 'open', id: 'q', text: 'y' });
+    await until(() => c.got.length === 4);
+    // In the order sent, though the join answers asynchronously.
+    expect(c.got.map((m) => [m['type'], m['room'], m['code'] ?? m['id'] ?? ''])).to.deep.equal([
+      ['error', 'secret', 'ERR_ROOM_FORBIDDEN'],
+      ['error', 'read-only', 'ERR_ROOM_FORBIDDEN'],
+      ['joined', 'read-only', ''],
+      ['ack', 'open', 'q'],
+    ]);
+    expect(c.ws.readyState).to.equal(WebSocket.OPEN);
+  });
+
+  it('closes a peer that breaks the protocol (1002 not JSON or binary, 1008 no message), the others untouched', async () => {
+    const url = await serve(memoryRooms());
+    const bystander = await open(url);
+    bystander.send({ type: 'join', room: 'r' });
+    const cases: [unknown, number][] = [
+      ['not json', 1002],
+      [Buffer.from([1, 2]), 1002],
+      [{ type: 'dance', room: 'r' }, 1008],
+      [{ type: 'join' }, 1008],
+      [{ type: 'join', room: 'r', from: { epoch: 1, offset: -1 } }, 1008],
+      [{ type: 'publish', room: 'r', id: 'x' }, 1008],
+      [{ type: 'publish', room: 'r', id: 'x', bytes: '***' }, 1008],
+      [[1, 2], 1008],
+    ];
+    for (const [message, code] of cases) {
+      const c = await open(url);
+      if (Buffer.isBuffer(message)) c.ws.send(message);
+      else c.send(message);
+      expect((await c.closed).code, JSON.stringify(message)).to.equal(code);
+    }
+    await until(() => bystander.got.length === 1);
+    expect(bystander.ws.readyState).to.equal(WebSocket.OPEN);
+  });
+
+  it('closes a subscriber that does not read with 4001, past maxQueuedBytes, while the others get everything', async () => {
+    const engine = memoryRooms({ historySize: 100_000 });
+    const url = await serve(engine, { maxQueuedBytes: 256 * 1024 });
+    const [slow, fast] = [await open(url), await open(url)];
+    slow.send({ type: 'join', room: 'r' });
+    fast.send({ type: 'join', room: 'r' });
+    await until(() => slow.got.length === 1 && fast.got.length === 1);
+    // The slow one stops reading from its socket.
+    (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    // 8 MiB, 64 KiB a turn: more than the kernel's buffers hold for the one that does not read.
+    const text = 'x'.repeat(1024);
+    const total = 8192;
+    for (let i = 0; i < total; i += 64) {
+      for (let k = 0; k < 64; k++) engine.publish('r', text).subscribe();
+      await delay(1);
+    }
+    await until(() => fast.got.length === total + 1, 10_000);
+    (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    expect((await slow.closed).code).to.equal(SLOW_SUBSCRIBER_CODE);
+    expect(fast.got.slice(1).map((m) => (m['position'] as { offset: number }).offset)).to.deep.equal(
+      Array.from({ length: total }, (_, i) => i + 1),
+    );
+    expect(fast.ws.readyState).to.equal(WebSocket.OPEN);
+  });
+
+  it('refuses a bad engine or option at once', () => {
+    expect(() => serveRooms({} as never))
+      .to.throw(TypeError)
+      .with.property('code', 'ERR_INVALID_ARG_TYPE');
+    expectInvalidOption(
+      () => serveRooms(memoryRooms(), { maxQueuedBytes: 0 }),
+      "serveRooms(): option 'maxQueuedBytes' must be a positive integer (bytes)",
+    );
+    expectInvalidOption(
+      () => serveRooms(memoryRooms(), { authorise: () => true } as never),
+      "serveRooms(): unknown option 'authorise' (did you mean 'authorize'?)",
+    );
+  });
+});
