@@ -1,3 +1,5 @@
+import { FIN, LENGTH_16, LENGTH_64, MAX_SHORT_LENGTH, OPCODE_BINARY, OPCODE_TEXT } from './frameFormat.js';
+
 /**
  * @internal A server's frame of one whole message (RFC 6455 §5.2): FIN set, no extension bits,
  * the opcode, the payload length, no mask (§5.1: a server never masks), then the payload, in one
@@ -11,14 +13,6 @@
  * per connection. The browser never frames (its `WebSocket` does), so a plain array does there.
  */
 const nodeBuffer = (globalThis as { Buffer?: { allocUnsafe(size: number): Uint8Array } }).Buffer;
-
-const FIN = 0x80;
-const OPCODE_TEXT = 0x1;
-const OPCODE_BINARY = 0x2;
-/** §5.2: payload lengths up to 125 fit in the second byte; 126 and 127 say that 2 or 8 bytes follow. */
-const MAX_SHORT_LENGTH = 125;
-const LENGTH_16 = 126;
-const LENGTH_64 = 127;
 
 let encoder: InstanceType<typeof TextEncoder> | undefined;
 

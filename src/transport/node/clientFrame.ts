@@ -1,4 +1,5 @@
 import { randomFillSync } from 'node:crypto';
+import { FIN, LENGTH_16, LENGTH_64, MASKED, OPCODE_BINARY, OPCODE_TEXT } from '../../peer/frameFormat.js';
 
 /**
  * @internal Client frames, made here rather than by `ws`: RFC 6455 §5.2 framing of one whole
@@ -65,11 +66,6 @@ export function useNativeMasking(enabled: boolean): void {
   native = enabled ? found : null;
 }
 
-const OPCODE_TEXT = 0x1;
-const OPCODE_BINARY = 0x2;
-const FIN = 0x80;
-const MASKED = 0x80;
-
 /**
  * One masked frame with all of `data` (a string as UTF-8), as a `Buffer` of its own: the caller
  * may change `data` as soon as this returns. `length` is the payload's size in bytes.
@@ -92,11 +88,11 @@ export function clientFrame(
   let at = 2;
   if (lengthBytes === 0) frame[1] = MASKED | length;
   else if (lengthBytes === 2) {
-    frame[1] = MASKED | 126;
+    frame[1] = MASKED | LENGTH_16;
     frame.writeUInt16BE(length, 2);
     at = 4;
   } else {
-    frame[1] = MASKED | 127;
+    frame[1] = MASKED | LENGTH_64;
     frame.writeUInt32BE(Math.floor(length / 0x1_0000_0000), 2);
     frame.writeUInt32BE(length >>> 0, 6);
     at = 10;

@@ -17,6 +17,7 @@
 // fails loudly then, so an upgrade of ws that moves them is noticed).
 import { isUtf8 } from 'node:buffer';
 import { isValidUtf8 } from '../../internal/bytes.js';
+import { FIN, LENGTH_16, MASKED, OPCODE_BINARY, OPCODE_CLOSE, OPCODE_TEXT } from '../../peer/frameFormat.js';
 
 /** The fields of ws's Receiver (lib/receiver.js) that tell whether it holds anything. */
 interface WsReceiver {
@@ -46,13 +47,9 @@ export interface DirectMessages {
 }
 
 const GET_INFO = 0;
-const OPCODE_CLOSE = 0x8;
-/** FIN set, no reserved bit, opcode text (1) or binary (2): the only first bytes read here. */
-const FIN_TEXT = 0x81;
-const FIN_BINARY = 0x82;
-const MASKED = 0x80;
-/** A 7-bit length of 126 says a 16-bit length follows; 127, a 64-bit one (left to ws). */
-const LENGTH_16 = 126;
+/** FIN set, no reserved bit, opcode text or binary: the only first bytes read here. */
+const FIN_TEXT = FIN | OPCODE_TEXT;
+const FIN_BINARY = FIN | OPCODE_BINARY;
 /** Below this, a JS loop checks UTF-8 faster than a call into `buffer.isUtf8()` (ws uses 24 too). */
 const NATIVE_UTF8_MIN = 24;
 
