@@ -54,6 +54,7 @@ export {
 export { reconnecting } from './reconnect/reconnecting.browser.js';
 export { memoryRooms, type MemoryRoomsOptions } from './rooms/memoryRooms.js';
 export { RoomGapError } from './rooms/RoomGapError.js';
+export { type RoomClient, roomClient } from './rooms/roomClient.js';
 export { type RoomAction, serveRooms, type ServeRoomsOptions, SLOW_SUBSCRIBER_CODE } from './rooms/serveRooms.js';
 export type { EngineState, Position, RoomEngine, RoomMessage } from './rooms/types.js';
 export {

@@ -21,6 +21,8 @@ import { broadcast } from '../../src/peer/broadcast.js';
 import { memoryRooms, type MemoryRoomsOptions } from '../../src/rooms/memoryRooms.js';
 import type { Position, RoomEngine } from '../../src/rooms/types.js';
 import { serveRooms, type ServeRoomsOptions } from '../../src/rooms/serveRooms.js';
+import { roomClient } from '../../src/rooms/roomClient.js';
+import type { Connection } from '../../src/reconnect/Connection.js';
 import { WriteMode } from '../../src/peer/constants.js';
 import type { OutboundData, PeerState } from '../../src/peer/types.js';
 import { WebSocketCloseError } from '../../src/errors/WebSocketCloseError.js';
@@ -220,6 +222,7 @@ describe('robustness: bad input from the user', function () {
       'broadcast',
       'memoryRooms',
       'serveRooms',
+      'roomClient', // join() and publish() of a client: spec/rooms/roomClient.spec.ts
       'SLOW_SUBSCRIBER_CODE', // a constant
       'RoomGapError', // its fields: spec/rooms/memoryRooms.spec.ts
       'CloseCode', // constants
@@ -314,6 +317,11 @@ describe('robustness: bad input from the user', function () {
       ...values('undefined').map(([label, value]): Row => ({
         label: `room$('r', ${label}) (the position)`,
         run: () => engine.room$('r', value as Position),
+        throws: typeError('ERR_INVALID_ARG_TYPE'),
+      })),
+      ...values().map(([label, value]): Row => ({
+        label: `roomClient(${label})`,
+        run: () => roomClient(value as Connection),
         throws: typeError('ERR_INVALID_ARG_TYPE'),
       })),
       ...values().map(([label, value]): Row => ({

@@ -53,7 +53,11 @@ export type ErrorCode =
    * A room's history no longer reaches back to where a subscriber stands (or is of another
    * epoch): a `RoomGapError`, with `lastDelivered` and `oldestAvailable`.
    */
-  | 'ERR_ROOM_GAP';
+  | 'ERR_ROOM_GAP'
+  /** A room's server refused a join or a publish (its `authorize` hook). */
+  | 'ERR_ROOM_FORBIDDEN'
+  /** A room's engine could not store or read (Redis unreachable, say): the server says so. */
+  | 'ERR_ENGINE_DOWN';
 
 const peerErrorBrand = errorBrand('WebSocketPeerError');
 

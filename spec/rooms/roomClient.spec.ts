@@ -1,0 +1,78 @@
+import { expect } from 'chai';
+import { lastValueFrom, Observable, Subscription, switchMap } from 'rxjs';
+import { listen } from '../../src/observables/listen.js';
+import type { PeerServer } from '../../src/observables/PeerServer.js';
+import type { Connection } from '../../src/reconnect/Connection.js';
+import { reconnecting } from '../../src/reconnect/reconnecting.js';
+import { memoryRooms } from '../../src/rooms/memoryRooms.js';
+import { roomClient } from '../../src/rooms/roomClient.js';
+import { serveRooms } from '../../src/rooms/serveRooms.js';
+import type { RoomEngine, RoomMessage } from '../../src/rooms/types.js';
+import type { WebSocketPeer } from '../../src/peer/WebSocketPeer.js';
+import { internalsOf, until } from '../helpers.js';
+
+describe('roomClient(): rooms over a reconnecting() connection', () => {
+  let running = new Subscription();
+  const connections: Connection[] = [];
+  afterEach(() => {
+    for (const c of connections.splice(0)) c.close();
+    running.unsubscribe();
+    running = new Subscription();
+  });
+
+  /** A server of `engine`'s rooms, and the server peers it has (to cut them). */
+  function serve(engine: RoomEngine): Promise<{ url: string; peers: WebSocketPeer[] }> {
+    const peers: WebSocketPeer[] = [];
+    return new Promise((resolve, reject) => {
+      running.add(
+        listen({ host: '127.0.0.1', port: 0 })
+          .pipe(
+            switchMap((server: PeerServer) => {
+              resolve({ url: `ws://127.0.0.1:${server.port}`, peers });
+              return server.peers$;
+            }),
+            (peers$) =>
+              new Observable<WebSocketPeer>((s) =>
+                peers$.subscribe({ next: (p) => (peers.push(p), s.next(p)), error: (e) => s.error(e) }),
+              ),
+            serveRooms(engine),
+          )
+          .subscribe({ error: reject }),
+      );
+    });
+  }
+  const connect = (url: string): Connection => {
+    const c = reconnecting(url, { initialDelay: 5, maxDelay: 20, jitter: 0 });
+    connections.push(c);
+    return c;
+  };
+
+  it('publishes and reads a room, each message once, in order, across connections cut again and again', async () => {
+    const engine = memoryRooms();
+    const { url, peers } = await serve(engine);
+    const reader = roomClient(connect(url));
+    const writer = roomClient(connect(url));
+    const got: RoomMessage[] = [];
+    running.add(reader.join('chat').subscribe((m) => got.push(m)));
+    // A join from now starts where the server confirms it: the first message makes sure it has.
+    const acked: number[] = [];
+    writer.publish('chat', 'm0').subscribe((p) => acked.push(p.offset));
+    await until(() => got.length === 1);
+    const total = 600;
+    for (let i = 1; i < total; i++) {
+      writer.publish('chat', `m${i}`).subscribe((p) => acked.push(p.offset));
+      if (i % 100 === 50) {
+        // Cut every server-side connection, the reader's and the writer's, mid-stream.
+        for (const peer of peers.splice(0)) internalsOf(peer).socket.resetAndDestroy();
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+    await until(() => got.length === total && acked.length === total, 20_000);
+    expect(got.map((m) => m.data)).to.deep.equal(Array.from({ length: total }, (_, i) => `m${i}`));
+    expect(got.map((m) => m.position.offset)).to.deep.equal(Array.from({ length: total }, (_, i) => i + 1));
+    expect([...acked].sort((a, b) => a - b)).to.deep.equal(Array.from({ length: total }, (_, i) => i + 1));
+    // Stored once each, though some were sent again after a cut.
+    const head = await lastValueFrom(engine.head('chat'));
+    expect(head.offset).to.equal(total);
+  });
+});
