@@ -5,6 +5,7 @@ import { argumentError } from '../errors/WebSocketPeerError.js';
 import { checkOptionKeys, optionKeys } from '../internal/optionKeys.js';
 import { checkOption, isPositiveInteger } from '../internal/options.js';
 import { asBytes, describe, utf8Length } from '../internal/bytes.js';
+import { newId } from './ids.js';
 import { RoomGapError } from './RoomGapError.js';
 import type { EngineState, Position, RoomEngine, RoomMessage } from './types.js';
 
@@ -276,15 +277,6 @@ function checkPosition(position: unknown): asserts position is Position {
       `room$(): from must be a Position { epoch: string, offset: integer >= 0 }, got ${describe(position)}`,
     );
   }
-}
-
-/** 16 random hex digits: an epoch or a publish id nobody else makes. */
-function newId(): string {
-  const bytes = new Uint8Array(8);
-  globalThis.crypto.getRandomValues(bytes);
-  let id = '';
-  for (const byte of bytes) id += byte.toString(16).padStart(2, '0');
-  return id;
 }
 
 const newEpoch = newId;

@@ -5,6 +5,7 @@ import { argumentError, WebSocketPeerError } from '../errors/WebSocketPeerError.
 import { asBytes, describe } from '../internal/bytes.js';
 import type { Connection } from '../reconnect/Connection.js';
 import { fromBase64, toBase64 } from './base64.js';
+import { newId } from './ids.js';
 import { RoomGapError } from './RoomGapError.js';
 import type { Position, RoomMessage } from './types.js';
 
@@ -211,13 +212,4 @@ function checkRoom(fn: string, room: unknown): asserts room is string {
       `${fn}(): the room must be a non-empty string, got ${describe(room)}`,
     );
   }
-}
-
-/** 16 random hex digits: this client's prefix of its publish ids. */
-function newId(): string {
-  const bytes = new Uint8Array(8);
-  globalThis.crypto.getRandomValues(bytes);
-  let id = '';
-  for (const byte of bytes) id += byte.toString(16).padStart(2, '0');
-  return id;
 }
