@@ -136,22 +136,12 @@ interface Row {
   label: string;
   run: () => unknown;
   throws: Throws;
-  /** Why this row fails today; the row is then skipped. */
-  bug?: string;
 }
 
-/**
- * A spec of what a known bug breaks: skipped, unless RUN_KNOWN_BUGS=1 (to watch it fail, or pass
- * once fixed).
- */
-const itBug: Mocha.PendingTestFunction | Mocha.TestFunction = process.env['RUN_KNOWN_BUGS'] === '1' ? it : it.skip;
-
-/** One `it` per row; rows with a `bug` are skipped, and say why. */
+/** One `it` per row. */
 function table(rows: Row[]): void {
-  for (const { label, run, throws, bug } of rows) {
-    const title = `${label} throws ${throws.kind.name} ${throws.code}`;
-    if (bug) itBug(`${title} (BUG: ${bug})`, () => expectThrows(run, throws));
-    else it(title, () => expectThrows(run, throws));
+  for (const { label, run, throws } of rows) {
+    it(`${label} throws ${throws.kind.name} ${throws.code}`, () => expectThrows(run, throws));
   }
 }
 
@@ -806,7 +796,7 @@ describe('robustness: bad input from the user', function () {
         },
       ]);
 
-      const badItems: Array<[string, unknown, string?]> = [
+      const badItems: Array<[string, unknown]> = [
         ['42', 42],
         ['null', null],
         ['undefined', undefined],
@@ -816,9 +806,9 @@ describe('robustness: bad input from the user', function () {
         ["a Packet { isString: true, data: 'x' } (not an item sendAll takes)", { isString: true, data: 'x' }],
         ['a detached ArrayBuffer', detachedBuffer()],
       ];
-      for (const [label, item, bug] of badItems) {
+      for (const [label, item] of badItems) {
         const title = `an item ${label}: ERR_INVALID_DATA down the error channel, after the items before it`;
-        const test = async (): Promise<void> => {
+        it(title, async () => {
           const { client: sender, remote } = await openPair();
           const end = await endOf(sendAll(sender.peer, ['before', item as string, 'after']));
           expectErrorCode(end, TypeError, 'ERR_INVALID_DATA');
@@ -826,9 +816,7 @@ describe('robustness: bad input from the user', function () {
           await delay(20);
           expect(remote.getAvailablePacketCount()).to.equal(1);
           expect(sender.peer.isConnectedToHost()).to.equal(true);
-        };
-        if (bug) itBug(`${title} (BUG: ${bug})`, test);
-        else it(title, test);
+        });
       }
 
       it('bytes that are not UTF-8 with writeMode Text: ERR_INVALID_UTF8 down the error channel, nothing sent', async () => {
