@@ -36,7 +36,7 @@ interface Entry {
 
 /** One room: its history (a window of the log) and who reads it live. */
 class Room {
-  readonly epoch = newEpoch();
+  readonly epoch = newId();
   /**
    * The history, oldest first, from `entries[head]`, which has offset `first`. Taken from the
    * front by moving `head`, and compacted now and then: no copy per message.
@@ -278,5 +278,3 @@ function checkPosition(position: unknown): asserts position is Position {
     );
   }
 }
-
-const newEpoch = newId;
