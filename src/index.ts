@@ -53,6 +53,7 @@ export {
 } from './reconnect/Connection.js';
 export { reconnecting, type ReconnectOptions } from './reconnect/reconnecting.js';
 export { memoryRooms, type MemoryRoomsOptions } from './rooms/memoryRooms.js';
+export { ROOMS_PROTOCOL } from './rooms/protocol.js';
 export { RoomGapError } from './rooms/RoomGapError.js';
 export { type RoomClient, roomClient } from './rooms/roomClient.js';
 export { type RoomAction, serveRooms, type ServeRoomsOptions, SLOW_SUBSCRIBER_CODE } from './rooms/serveRooms.js';

@@ -4,6 +4,8 @@ import { listen } from '../../src/observables/listen.js';
 import type { PeerServer } from '../../src/observables/PeerServer.js';
 import type { Connection } from '../../src/reconnect/Connection.js';
 import { reconnecting } from '../../src/reconnect/reconnecting.js';
+import { connect as connectOnce } from '../../src/observables/connect.js';
+import { ROOMS_PROTOCOL } from '../../src/rooms/protocol.js';
 import { memoryRooms } from '../../src/rooms/memoryRooms.js';
 import { roomClient } from '../../src/rooms/roomClient.js';
 import { serveRooms } from '../../src/rooms/serveRooms.js';
@@ -74,5 +76,31 @@ describe('roomClient(): rooms over a reconnecting() connection', () => {
     // Stored once each, though some were sent again after a cut.
     const head = await lastValueFrom(engine.head('chat'));
     expect(head.offset).to.equal(total);
+  });
+
+  it('speaks the subprotocol ROOMS_PROTOCOL: listen() selects it, and requireProtocol refuses a client without it', async () => {
+    const engine = memoryRooms();
+    const { url } = await serve(engine);
+    const offered = reconnecting(url, { protocols: ROOMS_PROTOCOL, initialDelay: 5, jitter: 0 });
+    connections.push(offered);
+    const rooms = roomClient(offered);
+    const position = await lastValueFrom(rooms.publish('chat', 'hi'));
+    expect(position.offset).to.equal(1);
+    const status = offered.currentStatus;
+    expect(status.state).to.equal('open');
+    if (status.state === 'open') expect(status.peer.getSelectedProtocol()).to.equal('rx-websocket-peer.rooms.v1');
+
+    // A server that insists: a client that does not offer it is refused at the handshake.
+    const strict = await new Promise<PeerServer>((resolve, reject) => {
+      running.add(
+        listen({ host: '127.0.0.1', port: 0, protocols: [ROOMS_PROTOCOL], requireProtocol: true }).subscribe({
+          next: resolve,
+          error: reject,
+        }),
+      );
+    });
+    const refused = await lastValueFrom(connectOnce(`ws://127.0.0.1:${strict.port}`)).catch((e: unknown) => e);
+    expect(refused).to.have.property('code', 'ERR_HANDSHAKE_REJECTED');
+    expect(refused).to.have.property('statusCode', 400);
   });
 });
