@@ -213,7 +213,8 @@ describe('robustness: bad input from the user', function () {
       'memoryRooms',
       'serveRooms',
       'roomClient', // join() and publish() of a client: spec/rooms/roomClient.spec.ts
-      'SLOW_SUBSCRIBER_CODE', // a constant
+      'SLOW_SUBSCRIBER_CODE', // constants
+      'ROOMS_PROTOCOL',
       'RoomGapError', // its fields: spec/rooms/memoryRooms.spec.ts
       'CloseCode', // constants
       'WriteMode',
@@ -329,6 +330,13 @@ describe('robustness: bad input from the user', function () {
         run: () => serveRooms(engine, { authorize: value as ServeRoomsOptions['authorize'] }),
         throws: typeError('ERR_INVALID_OPTION'),
       })),
+      ...(['maxQueuedBytes', 'maxQueuedMessages'] as const).flatMap((name) =>
+        BAD_INTEGERS.map(([label, value]): Row => ({
+          label: `serveRooms(engine, { ${name}: ${label} })`,
+          run: () => serveRooms(engine, { [name]: value }),
+          throws: typeError('ERR_INVALID_OPTION'),
+        })),
+      ),
     ]);
   });
 

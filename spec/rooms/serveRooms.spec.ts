@@ -1,10 +1,11 @@
 import { expect } from 'chai';
-import { lastValueFrom, Subscription, switchMap } from 'rxjs';
+import { lastValueFrom, Observable, Subscription, switchMap, tap } from 'rxjs';
+import type { WebSocketPeer } from '../../src/peer/WebSocketPeer.js';
 import WebSocket from 'ws';
 import { listen } from '../../src/observables/listen.js';
 import { memoryRooms } from '../../src/rooms/memoryRooms.js';
 import { serveRooms, type ServeRoomsOptions, SLOW_SUBSCRIBER_CODE } from '../../src/rooms/serveRooms.js';
-import type { RoomEngine } from '../../src/rooms/types.js';
+import type { RoomEngine, RoomMessage } from '../../src/rooms/types.js';
 import { delay, expectInvalidOption, until } from '../helpers.js';
 
 type Json = Record<string, unknown>;
@@ -36,6 +37,28 @@ async function client(url: string): Promise<Client> {
   };
 }
 
+/** `engine`, counting its open `room$()` subscriptions. */
+function countSubscriptions(engine: RoomEngine): { engine: RoomEngine; active: () => number } {
+  let active = 0;
+  return {
+    active: () => active,
+    engine: {
+      publish: (room, data, id) => engine.publish(room, data, id),
+      head: (room) => engine.head(room),
+      state$: engine.state$,
+      room$: (room, from) =>
+        new Observable<RoomMessage>((subscriber) => {
+          active++;
+          const subscription = engine.room$(room, from).subscribe(subscriber);
+          return () => {
+            active--;
+            subscription.unsubscribe();
+          };
+        }),
+    },
+  };
+}
+
 describe('serveRooms(): the rooms protocol on a server', () => {
   let running = new Subscription();
   const clients: Client[] = [];
@@ -44,6 +67,10 @@ describe('serveRooms(): the rooms protocol on a server', () => {
     running.unsubscribe();
     running = new Subscription();
   });
+
+  /** The server side of each connection, in the order they came. */
+  let serverPeers: WebSocketPeer[] = [];
+  afterEach(() => (serverPeers = []));
 
   /** A listen() server serving `engine`'s rooms; resolves its URL. */
   function serve(engine: RoomEngine, options?: ServeRoomsOptions): Promise<string> {
@@ -55,6 +82,7 @@ describe('serveRooms(): the rooms protocol on a server', () => {
               resolve(`ws://127.0.0.1:${server.port}`);
               return server.peers$;
             }),
+            tap((peer) => serverPeers.push(peer)),
             serveRooms(engine, options),
           )
           .subscribe({ error: reject }),
@@ -189,6 +217,79 @@ describe('serveRooms(): the rooms protocol on a server', () => {
       Array.from({ length: total }, (_, i) => i + 1),
     );
     expect(fast.ws.readyState).to.equal(WebSocket.OPEN);
+  });
+
+  it('judges a reader once its frames went to the OS: a burst it takes in stride does not close it', async () => {
+    const engine = memoryRooms({ historySize: 100_000 });
+    const url = await serve(engine, { maxQueuedMessages: 1_000 });
+    const reader = await open(url);
+    reader.send({ type: 'join', room: 'r' });
+    await until(() => reader.got.length === 1);
+    // Five times the bound in one turn: every frame waits in the process until the turn ends.
+    for (let i = 0; i < 5_000; i++) engine.publish('r', 'x'.repeat(64)).subscribe();
+    await until(() => reader.got.length === 5_001, 10_000);
+    await delay(20);
+    expect(reader.ws.readyState).to.equal(WebSocket.OPEN);
+  });
+
+  it('closes a reader of small messages with 4001 past maxQueuedMessages, while the others get everything', async () => {
+    const engine = memoryRooms({ historySize: 200_000 });
+    const url = await serve(engine, { maxQueuedBytes: 256 * 1024 * 1024, maxQueuedMessages: 2_000 });
+    const [slow, fast] = [await open(url), await open(url)];
+    slow.send({ type: 'join', room: 'r' });
+    fast.send({ type: 'join', room: 'r' });
+    await until(() => slow.got.length === 1 && fast.got.length === 1);
+    (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    // Messages of 64 B, 1,000 a turn, until the kernel's buffers are full and the server gives up
+    // on it (at most 400,000), then as many again: the fast one reads on meanwhile.
+    const slowOnServer = serverPeers[0] as WebSocketPeer;
+    let total = 0;
+    const publish = async (): Promise<void> => {
+      for (let k = 0; k < 1_000; k++) engine.publish('r', 'y'.repeat(64)).subscribe();
+      total += 1_000;
+      await delay(1);
+    };
+    while (slowOnServer.isConnectedToHost() && total < 400_000) await publish();
+    expect(slowOnServer.isConnectedToHost(), 'the slow peer is closed').to.equal(false);
+    for (let i = 0; i < 10; i++) await publish();
+    await until(() => fast.got.length === total + 1, 20_000);
+    (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    expect((await slow.closed).code).to.equal(SLOW_SUBSCRIBER_CODE);
+    const offsets = fast.got.slice(1).map((m) => (m['position'] as { offset: number }).offset);
+    expect(offsets.every((offset, i) => offset === i + 1)).to.equal(true);
+  });
+
+  it('reads each room on one engine subscription for all its peers; a peer from further back catches up paced, then shares it', async () => {
+    const counted = countSubscriptions(memoryRooms({ historySize: 100_000 }));
+    const url = await serve(counted.engine, { maxQueuedBytes: 256 * 1024 });
+    const peers = await Promise.all(Array.from({ length: 20 }, () => open(url)));
+    for (const peer of peers) peer.send({ type: 'join', room: 'r' });
+    await until(() => peers.every((peer) => peer.got.length === 1));
+    expect(counted.active()).to.equal(1);
+    // 3 MiB of history, twelve times the late peer's bound.
+    const text = 'z'.repeat(1024);
+    for (let i = 0; i < 3_072; i++) counted.engine.publish('r', text).subscribe();
+    await until(() => peers.every((peer) => peer.got.length === 3_073), 10_000);
+    const first = (peers[0] as Client).got[0] as { after: { epoch: string } };
+    const late = await open(url);
+    (late.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    late.send({ type: 'join', room: 'r', from: { epoch: first.after.epoch, offset: 0 } });
+    // It does not read for a while: its catch-up pauses (no subscription of its own meanwhile)
+    // rather than filling the server, and it is not closed.
+    await delay(300);
+    expect(counted.active()).to.equal(1);
+    expect(late.ws.readyState).to.equal(WebSocket.OPEN);
+    (late.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    for (let i = 0; i < 100; i++) counted.engine.publish('r', 'after').subscribe();
+    await until(() => late.got.length === 1 + 3_172, 10_000);
+    expect(late.ws.readyState).to.equal(WebSocket.OPEN);
+    const offsets = late.got.slice(1).map((m) => (m['position'] as { offset: number }).offset);
+    expect(offsets).to.deep.equal(Array.from({ length: 3_172 }, (_, i) => i + 1));
+    // Caught up, it reads with everyone on the room's one subscription.
+    await until(() => counted.active() === 1);
+    for (const peer of peers) peer.ws.close();
+    late.ws.close();
+    await until(() => counted.active() === 0);
   });
 
   it('refuses a bad engine or option at once', () => {

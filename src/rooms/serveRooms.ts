@@ -1,16 +1,22 @@
 // The server side of the rooms protocol (docs/rooms.md, "The wire protocol"): an operator on
 // peers$ that reads each peer's join, leave and publish messages and answers through the engine.
-import { from, mergeMap, Observable, type ObservableInput, type OperatorFunction, Subscription } from 'rxjs';
+import {
+  filter,
+  from,
+  mergeMap,
+  Observable,
+  type ObservableInput,
+  type OperatorFunction,
+  Subscription,
+  take,
+} from 'rxjs';
 import { argumentError } from '../errors/WebSocketPeerError.js';
 import { checkOptionKeys, optionKeys } from '../internal/optionKeys.js';
 import { checkOption, isPositiveInteger } from '../internal/options.js';
-import { utf8Length } from '../internal/bytes.js';
-import { CloseCode } from '../peer/constants.js';
-import type { Packet } from '../peer/types.js';
 import type { WebSocketPeer } from '../peer/WebSocketPeer.js';
-import { fromBase64, toBase64 } from './base64.js';
-import { RoomGapError } from './RoomGapError.js';
-import type { Position, RoomEngine, RoomMessage } from './types.js';
+import { errorFrameOf, type Member, type Outbox, RoomHub } from './RoomHub.js';
+import type { RoomEngine } from './types.js';
+import { ackFrame, type ClientMessage, errorFrame, parseClientMessage, ProtocolViolation } from './wire.js';
 
 /** What a peer asks to do in a room, for `authorize`. */
 export type RoomAction = 'join' | 'publish';
@@ -26,32 +32,28 @@ export interface ServeRoomsOptions {
   /**
    * Bytes a peer may have waiting to be sent (its `bufferedAmount$`) before it is closed with
    * 4001, "subscriber too slow", so that a slow reader never grows the server without bound. Its
-   * client reconnects and resumes from its position. Default 4 MiB.
+   * client reconnects and resumes from its position. A peer catching up from further back is
+   * paced instead: it reads on once half of this has been sent. Default 4 MiB.
    */
   maxQueuedBytes?: number;
+  /**
+   * Messages a peer may have been sent since it last had nothing waiting, before it is closed
+   * with 4001 as above: it bounds the per-message cost of a slow reader of small messages.
+   * Default 10,000.
+   */
+  maxQueuedMessages?: number;
 }
 
-export const SERVE_ROOMS_OPTION_KEYS = optionKeys<ServeRoomsOptions>({ authorize: true, maxQueuedBytes: true });
+export const SERVE_ROOMS_OPTION_KEYS = optionKeys<ServeRoomsOptions>({
+  authorize: true,
+  maxQueuedBytes: true,
+  maxQueuedMessages: true,
+});
 
 /** The close code of a subscriber that could not keep up. */
 export const SLOW_SUBSCRIBER_CODE = 4001;
 const DEFAULT_MAX_QUEUED_BYTES = 4 * 1024 * 1024;
-const MAX_ROOM_BYTES = 256;
-const MAX_ID_BYTES = 128;
-
-/** The messages a client sends, once checked. */
-type ClientMessage =
-  | { type: 'join'; room: string; from: Position | undefined }
-  | { type: 'leave'; room: string }
-  | { type: 'publish'; room: string; id: string; data: string | Uint8Array };
-
-/** Why a frame is no protocol message: the close code and its reason. */
-class ProtocolViolation {
-  constructor(
-    readonly code: number,
-    readonly reason: string,
-  ) {}
-}
+const DEFAULT_MAX_QUEUED_MESSAGES = 10_000;
 
 /**
  * An operator on `peers$` that speaks the rooms protocol with each peer, through `engine`: a
@@ -79,32 +81,156 @@ export function serveRooms(
     throw argumentError(TypeError, 'ERR_INVALID_OPTION', 'serveRooms(): options must be an object');
   }
   checkOptionKeys('serveRooms', options, SERVE_ROOMS_OPTION_KEYS);
-  const { authorize, maxQueuedBytes = DEFAULT_MAX_QUEUED_BYTES } = options;
+  const {
+    authorize,
+    maxQueuedBytes = DEFAULT_MAX_QUEUED_BYTES,
+    maxQueuedMessages = DEFAULT_MAX_QUEUED_MESSAGES,
+  } = options;
   if (authorize !== undefined && typeof authorize !== 'function') {
     throw argumentError(TypeError, 'ERR_INVALID_OPTION', "serveRooms(): option 'authorize' must be a function");
   }
   checkOption('serveRooms', 'maxQueuedBytes', maxQueuedBytes, isPositiveInteger, 'a positive integer (bytes)');
-  return (peers$) => peers$.pipe(mergeMap((peer) => servePeer(peer, engine, authorize, maxQueuedBytes)));
+  checkOption('serveRooms', 'maxQueuedMessages', maxQueuedMessages, isPositiveInteger, 'a positive integer');
+  return (peers$) =>
+    new Observable<never>((subscriber) => {
+      // The rooms of this server, each with one engine subscription for all its peers.
+      const hubs = new Map<string, RoomHub>();
+      // The sessions sent something this turn: one timer judges them all.
+      let due: Session[] = [];
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const judgeAll = (): void => {
+        timer = undefined;
+        const sessions = due;
+        due = [];
+        for (const session of sessions) session.judge();
+      };
+      const server: Server = {
+        engine,
+        authorize,
+        limits: { bytes: maxQueuedBytes, messages: maxQueuedMessages },
+        hub: (room) => {
+          let hub = hubs.get(room);
+          if (hub === undefined) {
+            hub = new RoomHub(engine, room, (ended) => {
+              if (hubs.get(room) === ended) hubs.delete(room);
+            });
+            hubs.set(room, hub);
+          }
+          return hub;
+        },
+        judgeLater: (session) => {
+          due.push(session);
+          timer ??= setTimeout(judgeAll, 0);
+        },
+      };
+      const serving = peers$.pipe(mergeMap((peer) => servePeer(peer, server))).subscribe(subscriber);
+      serving.add(() => clearTimeout(timer));
+      return serving;
+    });
 }
 
-function servePeer(
-  peer: WebSocketPeer,
-  engine: RoomEngine,
-  authorize: ServeRoomsOptions['authorize'],
-  maxQueuedBytes: number,
-): Observable<never> {
+/** What every peer's session shares. */
+interface Server {
+  readonly engine: RoomEngine;
+  readonly authorize: ServeRoomsOptions['authorize'];
+  readonly limits: { readonly bytes: number; readonly messages: number };
+  hub(room: string): RoomHub;
+  /** Judges `session` once this turn's frames went to the OS. */
+  judgeLater(session: Session): void;
+}
+
+/**
+ * One peer's side of its rooms: what it was sent, and whether it keeps up. A peer is judged once
+ * its frames of a turn went to the OS (on a timer of its server, not after each frame, so that a
+ * burst a reader takes in stride does not count against it): if more than the bounds still wait,
+ * it is closed with 4001.
+ */
+class Session implements Outbox {
+  /** Frames sent since the peer was last seen with nothing waiting. */
+  private unsent = 0;
+  /** Whether a judgement is due. */
+  private due = false;
+  /** Each joined room's membership. */
+  readonly members = new Map<string, Member>();
+
+  constructor(
+    readonly peer: WebSocketPeer,
+    private readonly server: Server,
+    /** Leaves every room. */
+    private readonly cut: () => void,
+  ) {}
+
+  send(frame: string): void {
+    if (!this.peer.isConnectedToHost()) return;
+    this.peer.putPacket({ isString: true, data: frame });
+    this.sent();
+  }
+
+  sent(): void {
+    this.unsent++;
+    if (!this.due) {
+      this.due = true;
+      this.server.judgeLater(this);
+    }
+  }
+
+  judge(): void {
+    this.due = false;
+    const waiting = this.peer.getCurrentOutboundBufferedAmount();
+    if (waiting === 0) this.unsent = 0;
+    else if (waiting > this.server.limits.bytes || this.unsent > this.server.limits.messages) {
+      // It leaves its rooms at once: nothing more is sent to it while its close waits behind the rest.
+      this.peer.close(SLOW_SUBSCRIBER_CODE, 'subscriber too slow');
+      this.cut();
+    }
+  }
+
+  get busy(): boolean {
+    const { limits } = this.server;
+    return this.peer.getCurrentOutboundBufferedAmount() > limits.bytes / 2 || this.unsent > limits.messages / 2;
+  }
+
+  whenDrained(then: () => void): Subscription {
+    const waiting = new Subscription();
+    // Never at once: a member that paused reads on in a later turn, not deeper in this stack.
+    const timer = setTimeout(() => {
+      waiting.add(
+        this.peer.bufferedAmount$
+          .pipe(
+            filter((amount) => amount === 0),
+            take(1),
+          )
+          .subscribe(() => {
+            this.unsent = 0;
+            then();
+          }),
+      );
+    }, 0);
+    waiting.add(() => clearTimeout(timer));
+    return waiting;
+  }
+
+  left(member: Member): void {
+    for (const [room, joined] of this.members) if (joined === member) this.members.delete(room);
+  }
+}
+
+function servePeer(peer: WebSocketPeer, server: Server): Observable<never> {
+  const { engine, authorize } = server;
   return new Observable<never>((subscriber) => {
     const all = new Subscription();
-    /** Each joined room's subscription to the engine. */
-    const joined = new Map<string, Subscription>();
-
-    const send = (message: object): void => {
-      if (!peer.isConnectedToHost()) return;
-      peer.putPacket({ isString: true, data: JSON.stringify(message) });
-      if (peer.getCurrentOutboundBufferedAmount() > maxQueuedBytes) {
-        peer.close(SLOW_SUBSCRIBER_CODE, 'subscriber too slow');
-      }
+    const leave = (room: string): void => {
+      const member = session.members.get(room);
+      if (member === undefined) return;
+      session.members.delete(room);
+      member.hub.leave(member);
     };
+    const leaveAll = (): void => {
+      for (const room of [...session.members.keys()]) leave(room);
+    };
+    const session = new Session(peer, server, leaveAll);
+    all.add(leaveAll);
+
     /**
      * A peer's messages are handled one after the other, in order: while `authorize` answers one
      * asynchronously, the next ones wait here (so a publisher's messages are stored in the order
@@ -150,43 +276,6 @@ function servePeer(
       );
     };
 
-    const join = (room: string, position: Position | undefined): void => {
-      joined.get(room)?.unsubscribe();
-      const subscription = new Subscription();
-      joined.set(room, subscription);
-      all.add(subscription);
-      const start = (after: Position): void => {
-        if (subscription.closed) return;
-        send({ type: 'joined', room, after });
-        subscription.add(
-          engine.room$(room, after).subscribe({
-            next: (message) => send(messageFrame(message)),
-            error: (error: unknown) => {
-              joined.delete(room);
-              if (error instanceof RoomGapError) {
-                send({
-                  type: 'error',
-                  room,
-                  code: error.code,
-                  lastDelivered: error.lastDelivered,
-                  oldestAvailable: error.oldestAvailable,
-                });
-              } else send({ type: 'error', room, code: codeOf(error) });
-            },
-          }),
-        );
-      };
-      if (position !== undefined) start(position);
-      else {
-        subscription.add(
-          engine.head(room).subscribe({
-            next: start,
-            error: (error: unknown) => send({ type: 'error', room, code: codeOf(error) }),
-          }),
-        );
-      }
-    };
-
     function handle(message: ClientMessage): void {
       if (waiting !== undefined) {
         waiting.push(message);
@@ -194,16 +283,19 @@ function servePeer(
       }
       const { room } = message;
       if (message.type === 'leave') {
-        joined.get(room)?.unsubscribe();
-        joined.delete(room);
+        leave(room);
         return;
       }
       if (message.type === 'join') {
         allowed(
           room,
           'join',
-          () => join(room, message.from),
-          () => send({ type: 'error', room, code: 'ERR_ROOM_FORBIDDEN' }),
+          () => {
+            leave(room);
+            if (all.closed) return;
+            session.members.set(room, server.hub(room).join(session, message.from));
+          },
+          () => session.send(errorFrame(room, 'ERR_ROOM_FORBIDDEN')),
         );
         return;
       }
@@ -214,18 +306,18 @@ function servePeer(
         () =>
           all.add(
             engine.publish(room, data, id).subscribe({
-              next: (position) => send({ type: 'ack', id, room, position }),
-              error: (error: unknown) => send({ type: 'error', room, id, code: codeOf(error) }),
+              next: (position) => session.send(ackFrame(id, room, position)),
+              error: (error: unknown) => session.send(errorFrameOf(room, error, undefined, id)),
             }),
           ),
-        () => send({ type: 'error', room, id, code: 'ERR_ROOM_FORBIDDEN' }),
+        () => session.send(errorFrame(room, 'ERR_ROOM_FORBIDDEN', { id })),
       );
     }
 
     all.add(
       peer.packets$.subscribe({
         next: (packet) => {
-          const message = parse(packet);
+          const message = parseClientMessage(packet);
           if (message instanceof ProtocolViolation) {
             peer.close(message.code, message.reason);
             return;
@@ -239,71 +331,4 @@ function servePeer(
     );
     return all;
   });
-}
-
-/** A room's message as the protocol sends it. */
-function messageFrame(message: RoomMessage): object {
-  return message.isString
-    ? { type: 'message', room: message.room, position: message.position, text: message.data }
-    : { type: 'message', room: message.room, position: message.position, bytes: toBase64(message.data as Uint8Array) };
-}
-
-function codeOf(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : 'ERR_ENGINE_DOWN';
-}
-
-/** One frame as a client message, or why it is none. */
-function parse(packet: Packet): ClientMessage | ProtocolViolation {
-  if (!packet.isString) return new ProtocolViolation(CloseCode.ProtocolError, 'rooms: binary frames are not used');
-  let value: unknown;
-  try {
-    value = JSON.parse(packet.data);
-  } catch {
-    return new ProtocolViolation(CloseCode.ProtocolError, 'rooms: a frame that is not JSON');
-  }
-  const bad = (what: string): ProtocolViolation => new ProtocolViolation(CloseCode.PolicyViolation, `rooms: ${what}`);
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return bad('a message must be an object');
-  const message = value as Record<string, unknown>;
-  const room = message['room'];
-  if (!isText(room, MAX_ROOM_BYTES)) return bad('room must be a non-empty string of at most 256 bytes');
-  switch (message['type']) {
-    case 'join': {
-      const position = message['from'];
-      if (position === undefined || position === null) return { type: 'join', room, from: undefined };
-      if (!isPosition(position)) return bad('from must be a position { epoch, offset }');
-      return { type: 'join', room, from: { epoch: position.epoch, offset: position.offset } };
-    }
-    case 'leave':
-      return { type: 'leave', room };
-    case 'publish': {
-      const id = message['id'];
-      if (!isText(id, MAX_ID_BYTES)) return bad('id must be a non-empty string of at most 128 bytes');
-      const text = message['text'];
-      const bytes = message['bytes'];
-      if (typeof text === 'string' && bytes === undefined) return { type: 'publish', room, id, data: text };
-      if (typeof bytes === 'string' && text === undefined) {
-        const decoded = fromBase64(bytes);
-        if (decoded !== undefined) return { type: 'publish', room, id, data: decoded };
-      }
-      return bad('a publish has text (a string) or bytes (base64), one of them');
-    }
-    default:
-      return bad(`no message of type ${JSON.stringify(message['type'])}`);
-  }
-}
-
-function isText(value: unknown, maxBytes: number): value is string {
-  return typeof value === 'string' && value.length > 0 && utf8Length(value) <= maxBytes;
-}
-
-function isPosition(value: unknown): value is Position {
-  const p = value as Partial<Position> | null;
-  return (
-    typeof p === 'object' &&
-    p !== null &&
-    typeof p.epoch === 'string' &&
-    Number.isSafeInteger(p.offset) &&
-    (p.offset as number) >= 0
-  );
 }
