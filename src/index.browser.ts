@@ -55,7 +55,7 @@ export { reconnecting } from './reconnect/reconnecting.browser.js';
 export { memoryRooms, type MemoryRoomsOptions } from './rooms/memoryRooms.js';
 export { ROOMS_PROTOCOL } from './rooms/protocol.js';
 export { RoomGapError } from './rooms/RoomGapError.js';
-export { type RoomClient, roomClient } from './rooms/roomClient.js';
+export { type RoomClient, roomClient, type RoomClientOptions } from './rooms/roomClient.js';
 export { type RoomAction, serveRooms, type ServeRoomsOptions, SLOW_SUBSCRIBER_CODE } from './rooms/serveRooms.js';
 export type { EngineState, Position, RoomEngine, RoomMessage } from './rooms/types.js';
 export {

@@ -21,8 +21,9 @@ import { broadcast } from '../../src/peer/broadcast.js';
 import { memoryRooms, type MemoryRoomsOptions } from '../../src/rooms/memoryRooms.js';
 import type { Position, RoomEngine } from '../../src/rooms/types.js';
 import { serveRooms, type ServeRoomsOptions } from '../../src/rooms/serveRooms.js';
-import { roomClient } from '../../src/rooms/roomClient.js';
+import { roomClient, type RoomClientOptions } from '../../src/rooms/roomClient.js';
 import type { Connection } from '../../src/reconnect/Connection.js';
+import { reconnecting } from '../../src/reconnect/reconnecting.js';
 import { WriteMode } from '../../src/peer/constants.js';
 import type { OutboundData, PeerState } from '../../src/peer/types.js';
 import { WebSocketCloseError } from '../../src/errors/WebSocketCloseError.js';
@@ -278,6 +279,8 @@ describe('robustness: bad input from the user', function () {
 
   describe('memoryRooms(options) and its engine', () => {
     const engine = memoryRooms();
+    // Never used: roomClient() opens nothing until a join or a publish.
+    const idleConnection = reconnecting('ws://127.0.0.1:9');
     table([
       ...notOptions().map(([label, value]): Row => ({
         label: `memoryRooms(${label})`,
@@ -314,6 +317,16 @@ describe('robustness: bad input from the user', function () {
         label: `roomClient(${label})`,
         run: () => roomClient(value as Connection),
         throws: typeError('ERR_INVALID_ARG_TYPE'),
+      })),
+      ...notOptions().map(([label, value]): Row => ({
+        label: `roomClient(connection, ${label})`,
+        run: () => roomClient(idleConnection, value as RoomClientOptions),
+        throws: typeError('ERR_INVALID_OPTION'),
+      })),
+      ...BAD_INTEGERS.map(([label, value]): Row => ({
+        label: `roomClient(connection, { maxInFlight: ${label} })`,
+        run: () => roomClient(idleConnection, { maxInFlight: value as number }),
+        throws: typeError('ERR_INVALID_OPTION'),
       })),
       ...values().map(([label, value]): Row => ({
         label: `serveRooms(${label})`,

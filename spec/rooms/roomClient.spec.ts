@@ -103,4 +103,63 @@ describe('roomClient(): rooms over a reconnecting() connection', () => {
     expect(refused).to.have.property('code', 'ERR_HANDSHAKE_REJECTED');
     expect(refused).to.have.property('statusCode', 400);
   });
+
+  it('sends at most maxInFlight publishes before acknowledgements come, in the order published', async () => {
+    // A server that records what it gets and acknowledges only when told.
+    const frames: { id: string; text: string }[] = [];
+    let serverPeer: WebSocketPeer | undefined;
+    const port = await new Promise<number>((resolve, reject) => {
+      running.add(
+        listen({ host: '127.0.0.1', port: 0 })
+          .pipe(
+            switchMap((server: PeerServer) => {
+              resolve(server.port);
+              return server.peers$;
+            }),
+          )
+          .subscribe({
+            next: (peer) => {
+              serverPeer = peer;
+              peer.packets$.subscribe({
+                next: (p) => frames.push(JSON.parse(p.data as string) as { id: string; text: string }),
+                error: () => {},
+              });
+            },
+            error: reject,
+          }),
+      );
+    });
+    const connection = connect(`ws://127.0.0.1:${port}`);
+    const rooms = roomClient(connection, { maxInFlight: 5 });
+    const acked: string[] = [];
+    for (let i = 1; i <= 20; i++) running.add(rooms.publish('r', `p${i}`).subscribe(() => acked.push(`p${i}`)));
+    await until(() => frames.length === 5);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(frames.map((f) => f.text)).to.deep.equal(['p1', 'p2', 'p3', 'p4', 'p5']);
+    const ack = (frame: { id: string }, offset: number): void =>
+      serverPeer?.putPacket(JSON.stringify({ type: 'ack', id: frame.id, room: 'r', position: { epoch: 'e', offset } }));
+    ack(frames[0] as { id: string }, 1);
+    ack(frames[1] as { id: string }, 2);
+    await until(() => frames.length === 7);
+    expect(acked).to.deep.equal(['p1', 'p2']);
+    expect(frames.slice(5).map((f) => f.text)).to.deep.equal(['p6', 'p7']);
+  });
+
+  it("holds its publishes to the connection's queue: past maxQueuedWrites, publish errors with ERR_QUEUE_FULL", async () => {
+    // Nothing listens there: every publish waits.
+    const connection = reconnecting('ws://127.0.0.1:9', { maxQueuedWrites: 3, initialDelay: 1000 });
+    connections.push(connection);
+    const rooms = roomClient(connection);
+    const errors: unknown[] = [];
+    for (let i = 0; i < 4; i++)
+      running.add(rooms.publish('r', `p${i}`).subscribe({ error: (e: unknown) => errors.push(e) }));
+    expect(errors).to.have.length(1);
+    expect(errors[0]).to.have.property('code', 'ERR_QUEUE_FULL');
+    // One that gives up its place makes room for another.
+    running.unsubscribe();
+    running = new Subscription();
+    const again: unknown[] = [];
+    running.add(rooms.publish('r', 'later').subscribe({ error: (e: unknown) => again.push(e) }));
+    expect(again).to.deep.equal([]);
+  });
 });

@@ -30,3 +30,9 @@ export const kWhenClosed: unique symbol = Symbol('rx-websocket-peer.whenClosed')
  * sends nothing).
  */
 export const kBroadcast: unique symbol = Symbol('rx-websocket-peer.broadcast');
+
+/**
+ * `connection[kQueueBounds]`: the `maxQueuedWrites` and `maxQueuedWriteBytes` a `Connection`
+ * was made with, so that `roomClient()` holds its publishes to the connection's queue rules.
+ */
+export const kQueueBounds: unique symbol = Symbol('rx-websocket-peer.queueBounds');

@@ -21,6 +21,7 @@ import type { CloseInfo, OutboundData, Packet } from '../peer/types.js';
 import { checkOutbound, endedNormally, payloadLength, validateClose } from '../peer/validation.js';
 import { WebSocketCloseError } from '../errors/WebSocketCloseError.js';
 import { BoundedQueue, OVERFLOW_POLICIES } from '../internal/BoundedQueue.js';
+import { kQueueBounds } from '../internal/symbols.js';
 import type { WebSocketPeer } from '../peer/WebSocketPeer.js';
 import { argumentError, WebSocketPeerError } from '../errors/WebSocketPeerError.js';
 import { checkOptionKeys, optionKeys } from '../internal/optionKeys.js';
@@ -255,6 +256,8 @@ export class Connection {
   private readonly peers = new Inbox<WebSocketPeer>();
   /** Writes waiting for the connection to open, within `maxQueuedWrites` and `maxQueuedWriteBytes`. */
   private readonly queue: BoundedQueue<OutboundData>;
+  /** @internal The bounds of the queue, for `roomClient()`'s own. */
+  readonly [kQueueBounds]: { readonly writes: number; readonly bytes: number };
   private retries = 0;
   private openedAt: number | undefined;
   private attemptSubscription: Subscription | undefined;
@@ -334,6 +337,7 @@ export class Connection {
       writeMode: connectOptions.writeMode ?? WriteMode.Text,
     };
     this.queue = new BoundedQueue(maxQueuedWrites, maxQueuedWriteBytes, overflow, onDrop);
+    this[kQueueBounds] = { writes: maxQueuedWrites, bytes: maxQueuedWriteBytes };
 
     this.status$ = this.status.observable;
     this.peer$ = this.status.observable.pipe(

@@ -24,6 +24,8 @@ const DEFAULT_HISTORY_AGE_MS = 5 * 60_000;
 /** The longest room name and publish id, in UTF-8 bytes: they travel in every message. */
 const MAX_ROOM_BYTES = 256;
 const MAX_ID_BYTES = 128;
+/** Publish ids each room remembers for retries, at least (more if `historySize` is larger). */
+const ID_LIMIT = 10_000;
 /** How often expired messages leave and idle rooms are freed, at most (ms). */
 const SWEEP_MS = 1_000;
 
@@ -44,8 +46,14 @@ class Room {
   private entries: (Entry | undefined)[] = [];
   private head = 0;
   first = 1;
-  /** Publish ids of the messages in the history, for retries. */
+  /**
+   * Publish ids of the room's recent messages, for retries: kept for `historyAge` like the
+   * messages, but up to `idLimit` of them however small `historySize` is, so that a publisher
+   * with more in flight than the history holds still has its retries recognized. Oldest first.
+   */
   readonly ids = new Map<string, number>();
+  private idOrder: { id: string; at: number }[] = [];
+  private idHead = 0;
   readonly readers = new Set<Subscriber<RoomMessage>>();
   /** Messages published while others were being delivered: delivered after, in order. */
   private pending: RoomMessage[] | undefined;
@@ -79,17 +87,16 @@ class Room {
     };
     this.entries.push({ message, at: now, id });
     this.ids.set(id, offset);
+    this.idOrder.push({ id, at: now });
     if (this.size > historySize) this.drop(this.size - historySize);
+    if (this.idOrder.length - this.idHead > Math.max(historySize, ID_LIMIT)) this.forgetIds(1);
     this.deliver(message);
     return message.position;
   }
 
   /** Lets the `count` oldest messages go. */
   drop(count: number): void {
-    for (let i = this.head; i < this.head + count; i++) {
-      this.ids.delete((this.entries[i] as Entry).id);
-      this.entries[i] = undefined;
-    }
+    for (let i = this.head; i < this.head + count; i++) this.entries[i] = undefined;
     this.head += count;
     this.first += count;
     if (this.head === this.entries.length) {
@@ -101,11 +108,37 @@ class Room {
     }
   }
 
-  /** Lets the messages stored before `before` go. */
+  /** Lets the messages, and the ids, stored before `before` go. */
   expire(before: number): void {
     let count = 0;
     while (count < this.size && (this.entries[this.head + count] as Entry).at < before) count++;
     if (count > 0) this.drop(count);
+    count = 0;
+    while (
+      this.idHead + count < this.idOrder.length &&
+      (this.idOrder[this.idHead + count] as { at: number }).at < before
+    ) {
+      count++;
+    }
+    if (count > 0) this.forgetIds(count);
+  }
+
+  /** Forgets the `count` oldest ids. */
+  private forgetIds(count: number): void {
+    for (let i = this.idHead; i < this.idHead + count; i++) this.ids.delete((this.idOrder[i] as { id: string }).id);
+    this.idHead += count;
+    if (this.idHead === this.idOrder.length) {
+      this.idOrder = [];
+      this.idHead = 0;
+    } else if (this.idHead >= 1024 && this.idHead * 2 >= this.idOrder.length) {
+      this.idOrder = this.idOrder.slice(this.idHead);
+      this.idHead = 0;
+    }
+  }
+
+  /** Whether it holds nothing a subscriber or a retry could still need. */
+  get idle(): boolean {
+    return this.size === 0 && this.readers.size === 0 && this.idHead === this.idOrder.length;
   }
 
   private deliver(message: RoomMessage): void {
@@ -153,7 +186,7 @@ export function memoryRooms(options: MemoryRoomsOptions = {}): RoomEngine {
     const before = Date.now() - historyAge;
     for (const [name, room] of rooms) {
       room.expire(before);
-      if (room.size === 0 && room.readers.size === 0) rooms.delete(name);
+      if (room.idle) rooms.delete(name);
     }
     if (rooms.size === 0 && sweeper !== undefined) {
       clearInterval(sweeper);

@@ -2,7 +2,10 @@
 // connection, resuming every room from the last position it delivered after each reconnect.
 import { Observable, type Subscriber, type Subscription } from 'rxjs';
 import { argumentError, WebSocketPeerError } from '../errors/WebSocketPeerError.js';
-import { asBytes, describe } from '../internal/bytes.js';
+import { asBytes, describe, utf8Length } from '../internal/bytes.js';
+import { checkOptionKeys, optionKeys } from '../internal/optionKeys.js';
+import { checkOption, isPositiveInteger } from '../internal/options.js';
+import { kQueueBounds } from '../internal/symbols.js';
 import type { Connection } from '../reconnect/Connection.js';
 import { fromBase64, toBase64 } from './base64.js';
 import { newId } from './ids.js';
@@ -33,15 +36,37 @@ interface Joined {
 }
 
 interface Pending {
-  frame: string;
-  subscriber: Subscriber<Position>;
+  readonly id: string;
+  readonly frame: string;
+  /** Its payload bytes, for the connection's `maxQueuedWriteBytes`. */
+  readonly bytes: number;
+  readonly subscriber: Subscriber<Position>;
+  /** Sent on the current connection, and not acknowledged yet. */
+  inFlight: boolean;
 }
+
+/** Options of `roomClient()`. */
+export interface RoomClientOptions {
+  /**
+   * Publishes sent and not yet acknowledged, at most, on one connection; the next ones go as
+   * acknowledgements come. On a connection that drops often, a small window is what lets each
+   * connection get something acknowledged before it drops. Default 256.
+   */
+  maxInFlight?: number;
+}
+
+export const ROOM_CLIENT_OPTION_KEYS = optionKeys<RoomClientOptions>({ maxInFlight: true });
+const DEFAULT_MAX_IN_FLIGHT = 256;
 
 /**
  * The rooms of a `reconnecting()` connection to a `serveRooms()` server. Nothing is sent until
- * you join or publish; the connection is opened then.
+ * you join or publish; the connection is opened then. Publishes not yet acknowledged are bounded
+ * by the connection's `maxQueuedWrites` and `maxQueuedWriteBytes`: past them, `publish()` errors
+ * with `ERR_QUEUE_FULL`.
+ * @throws TypeError (`ERR_INVALID_ARG_TYPE`) for what is not a `reconnecting()` connection,
+ *   (`ERR_INVALID_OPTION`) for an unknown or bad option.
  */
-export function roomClient(connection: Connection): RoomClient {
+export function roomClient(connection: Connection, options: RoomClientOptions = {}): RoomClient {
   if (typeof connection !== 'object' || connection === null || typeof connection.send !== 'function') {
     throw argumentError(
       TypeError,
@@ -49,11 +74,50 @@ export function roomClient(connection: Connection): RoomClient {
       'roomClient(): the argument must be a reconnecting() Connection',
     );
   }
+  if (typeof options !== 'object' || options === null) {
+    throw argumentError(TypeError, 'ERR_INVALID_OPTION', 'roomClient(): options must be an object');
+  }
+  checkOptionKeys('roomClient', options, ROOM_CLIENT_OPTION_KEYS);
+  const { maxInFlight = DEFAULT_MAX_IN_FLIGHT } = options;
+  checkOption('roomClient', 'maxInFlight', maxInFlight, isPositiveInteger, 'a positive integer');
+  const bounds = connection[kQueueBounds] ?? { writes: Infinity, bytes: Infinity };
   const joined = new Map<string, Joined>();
+  /** Publishes not acknowledged, in the order published: the order they are sent in. */
   const pending = new Map<string, Pending>();
+  let pendingBytes = 0;
+  /** Those of `pending` to send on this connection, in order, from `next` on. */
+  let toSend: Pending[] = [];
+  let next = 0;
+  let inFlight = 0;
   let reading: Subscription | undefined;
   let counter = 0;
   const prefix = newId();
+
+  /** Sends the next publishes while the window has room and the connection is open. */
+  const pump = (): void => {
+    if (connection.currentStatus.state !== 'open') return;
+    while (inFlight < maxInFlight && next < toSend.length) {
+      const entry = toSend[next++] as Pending;
+      if (pending.get(entry.id) !== entry || entry.inFlight) continue;
+      entry.inFlight = true;
+      inFlight++;
+      connection.send(entry.frame);
+    }
+    if (next === toSend.length) {
+      toSend = [];
+      next = 0;
+    }
+  };
+  /** A publish leaves: acknowledged, refused, or unsubscribed. */
+  const settle = (entry: Pending): void => {
+    pending.delete(entry.id);
+    pendingBytes -= entry.bytes;
+    if (entry.inFlight) {
+      entry.inFlight = false;
+      inFlight--;
+    }
+    pump();
+  };
 
   const sendNow = (frame: string): void => {
     // While not open, nothing is queued: every join and pending publish goes out on the next open.
@@ -65,9 +129,14 @@ export function roomClient(connection: Connection): RoomClient {
   const start = (): void => {
     if (reading !== undefined) return;
     reading = connection.peer$.subscribe(() => {
-      // A new connection: every room resumes where it stood, every publish not acknowledged goes again.
+      // A new connection: every room resumes where it stood, every publish not acknowledged goes
+      // again, in the order published, as the window allows.
       for (const [room, entry] of joined) connection.send(joinFrame(room, entry.last));
-      for (const { frame } of pending.values()) connection.send(frame);
+      toSend = [...pending.values()];
+      next = 0;
+      inFlight = 0;
+      for (const entry of toSend) entry.inFlight = false;
+      pump();
     });
     reading.add(
       connection.packets$.subscribe({
@@ -84,9 +153,11 @@ export function roomClient(connection: Connection): RoomClient {
   /** The connection is gone for good: every join and publish ends with `error`. */
   const fail = (error: unknown): void => {
     for (const entry of joined.values()) entry.subscriber.error(error);
-    for (const { subscriber } of pending.values()) subscriber.error(error);
+    const publishes = [...pending.values()];
     joined.clear();
     pending.clear();
+    toSend = [];
+    for (const { subscriber } of publishes) subscriber.error(error);
   };
 
   const receive = (text: string): void => {
@@ -121,7 +192,7 @@ export function roomClient(connection: Connection): RoomClient {
         const id = message['id'] as string;
         const waiting = pending.get(id);
         if (waiting === undefined) return;
-        pending.delete(id);
+        settle(waiting);
         waiting.subscriber.next(message['position'] as Position);
         waiting.subscriber.complete();
         return;
@@ -142,8 +213,9 @@ export function roomClient(connection: Connection): RoomClient {
               );
         if (typeof id === 'string') {
           const waiting = pending.get(id);
-          pending.delete(id);
-          waiting?.subscriber.error(error);
+          if (waiting === undefined) return;
+          settle(waiting);
+          waiting.subscriber.error(error);
         } else if (entry !== undefined) {
           joined.delete(room);
           entry.subscriber.error(error);
@@ -192,12 +264,26 @@ export function roomClient(connection: Connection): RoomClient {
           ? { type: 'publish', room, id, text: data }
           : { type: 'publish', room, id, bytes: toBase64(bytes) },
       );
+      const weight = utf8Length(frame);
       return new Observable<Position>((subscriber) => {
-        pending.set(id, { frame, subscriber });
+        if (pending.size >= bounds.writes || pendingBytes + weight > bounds.bytes) {
+          subscriber.error(
+            new WebSocketPeerError(
+              'ERR_QUEUE_FULL',
+              `publish(): ${pending.size} publishes (${pendingBytes} bytes) wait for an acknowledgement already`,
+              { held: pending.size },
+            ),
+          );
+          return undefined;
+        }
+        const entry: Pending = { id, frame, bytes: weight, subscriber, inFlight: false };
+        pending.set(id, entry);
+        pendingBytes += weight;
+        toSend.push(entry);
         if (reading === undefined) start();
-        else sendNow(frame);
+        else pump();
         return () => {
-          pending.delete(id);
+          if (pending.get(id) === entry) settle(entry);
         };
       });
     },
