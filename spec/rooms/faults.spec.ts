@@ -283,8 +283,8 @@ describe('rooms through a network that cuts connections at random', function () 
         }
       }
     } finally {
-      for (const connection of made) connection.close();
       local.unsubscribe();
+      for (const connection of made) connection.close();
       await proxy.close();
     }
   }

@@ -17,9 +17,10 @@ describe('roomClient(): rooms over a reconnecting() connection', () => {
   let running = new Subscription();
   const connections: Connection[] = [];
   afterEach(() => {
-    for (const c of connections.splice(0)) c.close();
+    // The subscriptions first: closing a connection ends its joins and publishes with an error.
     running.unsubscribe();
     running = new Subscription();
+    for (const c of connections.splice(0)) c.close();
   });
 
   /** A server of `engine`'s rooms, and the server peers it has (to cut them). */
@@ -161,5 +162,27 @@ describe('roomClient(): rooms over a reconnecting() connection', () => {
     const again: unknown[] = [];
     running.add(rooms.publish('r', 'later').subscribe({ error: (e: unknown) => again.push(e) }));
     expect(again).to.deep.equal([]);
+  });
+
+  it('ends every join and publish when the connection closes for good, by close() or by giving up, and refuses new ones', async () => {
+    const outcomes = (rooms: ReturnType<typeof roomClient>): unknown[] => {
+      const got: unknown[] = [];
+      running.add(rooms.join('r').subscribe({ error: (e: unknown) => got.push(e) }));
+      running.add(rooms.publish('r', 'x').subscribe({ error: (e: unknown) => got.push(e) }));
+      return got;
+    };
+    // Nothing listens on port 9.
+    const gaveUp = reconnecting('ws://127.0.0.1:9', { maxAttempts: 1, initialDelay: 5 });
+    const closed = reconnecting('ws://127.0.0.1:9', { initialDelay: 5 });
+    connections.push(gaveUp, closed);
+    const [a, b] = [roomClient(gaveUp), roomClient(closed)];
+    const [gaveUpErrors, closedErrors] = [outcomes(a), outcomes(b)];
+    closed.close();
+    await until(() => gaveUpErrors.length === 2 && closedErrors.length === 2);
+    expect(gaveUpErrors[0]).to.have.property('code', 'ERR_CONNECT_FAILED');
+    expect(closedErrors.map((e) => (e as { code: string }).code)).to.deep.equal(['ERR_PEER_CLOSED', 'ERR_PEER_CLOSED']);
+    // Later ones end at once.
+    const late = outcomes(b);
+    expect(late.map((e) => (e as { code: string }).code)).to.deep.equal(['ERR_PEER_CLOSED', 'ERR_PEER_CLOSED']);
   });
 });

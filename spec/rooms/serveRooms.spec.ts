@@ -170,8 +170,9 @@ describe('serveRooms(): the rooms protocol on a server', () => {
     expect(c.ws.readyState).to.equal(WebSocket.OPEN);
   });
 
-  it('closes a peer that breaks the protocol (1002 not JSON or binary, 1008 no message), the others untouched', async () => {
-    const url = await serve(memoryRooms());
+  it('closes a peer that breaks the protocol (1002 not JSON or binary, 1008 no message), acts on nothing after, the others untouched', async () => {
+    const engine = memoryRooms();
+    const url = await serve(engine);
     const bystander = await open(url);
     bystander.send({ type: 'join', room: 'r' });
     const cases: [unknown, number][] = [
@@ -188,8 +189,12 @@ describe('serveRooms(): the rooms protocol on a server', () => {
       const c = await open(url);
       if (Buffer.isBuffer(message)) c.ws.send(message);
       else c.send(message);
+      // Sent in the same burst, after the bad one: not acted on.
+      c.send({ type: 'publish', room: 'after-the-error', id: 'late', text: 'x' });
       expect((await c.closed).code, JSON.stringify(message)).to.equal(code);
+      expect(c.got.filter((m) => m['type'] === 'ack'), JSON.stringify(message)).to.deep.equal([]);
     }
+    expect((await lastValueFrom(engine.head('after-the-error'))).offset).to.equal(0);
     await until(() => bystander.got.length === 1);
     expect(bystander.ws.readyState).to.equal(WebSocket.OPEN);
   });

@@ -1,6 +1,6 @@
 // The client side of the rooms protocol (docs/rooms.md): joins and publishes over a reconnecting()
 // connection, resuming every room from the last position it delivered after each reconnect.
-import { Observable, type Subscriber, type Subscription } from 'rxjs';
+import { Observable, type Subscriber, Subscription } from 'rxjs';
 import { argumentError, WebSocketPeerError } from '../errors/WebSocketPeerError.js';
 import { asBytes, describe, utf8Length } from '../internal/bytes.js';
 import { checkOptionKeys, optionKeys } from '../internal/optionKeys.js';
@@ -128,23 +128,31 @@ export function roomClient(connection: Connection, options: RoomClientOptions = 
 
   const start = (): void => {
     if (reading !== undefined) return;
-    reading = connection.peer$.subscribe(() => {
-      // A new connection: every room resumes where it stood, every publish not acknowledged goes
-      // again, in the order published, as the window allows.
-      for (const [room, entry] of joined) connection.send(joinFrame(room, entry.last));
-      toSend = [...pending.values()];
-      next = 0;
-      inFlight = 0;
-      for (const entry of toSend) entry.inFlight = false;
-      pump();
-    });
+    reading = new Subscription();
+    reading.add(
+      connection.peer$.subscribe(() => {
+        // A new connection: every room resumes where it stood, every publish not acknowledged goes
+        // again, in the order published, as the window allows.
+        for (const [room, entry] of joined) connection.send(joinFrame(room, entry.last));
+        toSend = [...pending.values()];
+        next = 0;
+        inFlight = 0;
+        for (const entry of toSend) entry.inFlight = false;
+        pump();
+      }),
+    );
     reading.add(
       connection.packets$.subscribe({
         next: (packet) => {
           if (packet.isString) receive(packet.data);
         },
         error: (error: unknown) => fail(error),
-        complete: () => fail(new WebSocketPeerError('ERR_PEER_CLOSED', 'roomClient(): the connection closed')),
+      }),
+    );
+    // Closed for good, by close() or by giving up: every join and publish ends with why.
+    reading.add(
+      connection.status$.subscribe((status) => {
+        if (status.state === 'closed') fail(closedError(status.reason));
       }),
     );
     connection.open();
@@ -152,11 +160,13 @@ export function roomClient(connection: Connection, options: RoomClientOptions = 
 
   /** The connection is gone for good: every join and publish ends with `error`. */
   const fail = (error: unknown): void => {
-    for (const entry of joined.values()) entry.subscriber.error(error);
+    const rooms = [...joined.values()];
     const publishes = [...pending.values()];
     joined.clear();
     pending.clear();
+    pendingBytes = 0;
     toSend = [];
+    for (const { subscriber } of rooms) subscriber.error(error);
     for (const { subscriber } of publishes) subscriber.error(error);
   };
 
@@ -229,6 +239,10 @@ export function roomClient(connection: Connection, options: RoomClientOptions = 
     join(room: string, options: { from?: Position } = {}): Observable<RoomMessage> {
       checkRoom('join', room);
       return new Observable<RoomMessage>((subscriber) => {
+        if (connection.currentStatus.state === 'closed') {
+          subscriber.error(closedError(connection.currentStatus.reason));
+          return undefined;
+        }
         if (joined.has(room)) {
           subscriber.error(
             argumentError(TypeError, 'ERR_INVALID_ARG_TYPE', `join(): room ${JSON.stringify(room)} is joined already`),
@@ -266,6 +280,10 @@ export function roomClient(connection: Connection, options: RoomClientOptions = 
       );
       const weight = utf8Length(frame);
       return new Observable<Position>((subscriber) => {
+        if (connection.currentStatus.state === 'closed') {
+          subscriber.error(closedError(connection.currentStatus.reason));
+          return undefined;
+        }
         if (pending.size >= bounds.writes || pendingBytes + weight > bounds.bytes) {
           subscriber.error(
             new WebSocketPeerError(
@@ -288,6 +306,11 @@ export function roomClient(connection: Connection, options: RoomClientOptions = 
       });
     },
   };
+}
+
+/** Why a connection closed for good, for the joins and publishes it ends: its reason, or `ERR_PEER_CLOSED`. */
+function closedError(reason: unknown): unknown {
+  return reason ?? new WebSocketPeerError('ERR_PEER_CLOSED', 'roomClient(): the connection is closed for good');
 }
 
 function checkRoom(fn: string, room: unknown): asserts room is string {

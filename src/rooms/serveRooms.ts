@@ -317,6 +317,8 @@ function servePeer(peer: WebSocketPeer, server: Server): Observable<never> {
     all.add(
       peer.packets$.subscribe({
         next: (packet) => {
+          // Closing (for a protocol error, say): what it sent after is not acted on.
+          if (!peer.isConnectedToHost()) return;
           const message = parseClientMessage(packet);
           if (message instanceof ProtocolViolation) {
             peer.close(message.code, message.reason);
