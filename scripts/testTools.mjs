@@ -32,7 +32,8 @@ export const TEST_TOOLS = [
     name: 'python3-websockets',
     path: PYTHON,
     pythonModule: 'websockets',
-    usedBy: 'spec/robustness/network.spec.ts: an independent WebSocket client and server (spec/fixtures/*.py)',
+    usedBy:
+      'spec/robustness/network.spec.ts and spec/interop/roomsPython.spec.ts: an independent WebSocket client and server (spec/fixtures/*.py)',
   },
   {
     name: 'openssl',
