@@ -1,16 +1,26 @@
-// server.mjs in Node: its graceful stop, called from code and on SIGTERM/SIGINT. The clients are
-// rx-websocket-peer's own connect(), over ws.
+// server.mjs in Node: its graceful stop, called from code and on SIGTERM/SIGINT, and
+// dropConnections(). The clients are rx-websocket-peer's own connect(), over ws, writing the rooms
+// protocol's publish frames themselves (docs/rooms.md of the library, "The wire protocol"): all
+// of them written at once, before the server stops.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { expect } from 'chai';
-import { connect, type WebSocketPeer } from 'rx-websocket-peer';
-import { firstValueFrom, type Subscription, timeout, toArray } from 'rxjs';
-import { startChatServer } from '../server.mjs';
+import { connect, ROOMS_PROTOCOL, type WebSocketPeer } from 'rx-websocket-peer';
+import { filter, firstValueFrom, type Subscription, timeout, toArray } from 'rxjs';
+import { CHAT_ROOM_NAME, startChatServer } from '../server.mjs';
 
 const HERE = resolve(import.meta.dirname, '..');
 const WAIT = 10_000;
+
+/** The rooms protocol's publish of `text` or `bytes` into the chat room, under `id`. */
+const publish = (id: string, data: string | Uint8Array): string =>
+  JSON.stringify(
+    typeof data === 'string'
+      ? { type: 'publish', room: CHAT_ROOM_NAME, id, text: data }
+      : { type: 'publish', room: CHAT_ROOM_NAME, id, bytes: Buffer.from(data).toString('base64') },
+  );
 
 /** Whether nothing listens on `port` of 127.0.0.1 any more: we can bind it ourselves. */
 async function portIsFree(port: number): Promise<boolean> {
@@ -30,13 +40,13 @@ describe('server.mjs', function () {
 
   const clients: Subscription[] = [];
   const children: ChildProcess[] = [];
-  /** A client on the chat of `url` (http://host:port/), open; closed after the test. */
+  /** A client of the rooms protocol on the chat of `url` (http://host:port/), open; closed after the test. */
   const client = (url: string): Promise<WebSocketPeer> =>
     new Promise((done, fail) => {
       // connect() keeps its peer open while subscribed; it errors once the server closes with 1001.
       const chat = new URL('/chat', url.replace(/^http/, 'ws'));
       clients.push(
-        connect(chat)
+        connect(chat, { protocols: ROOMS_PROTOCOL })
           .pipe(timeout({ first: WAIT }))
           .subscribe({ next: done, error: fail }),
       );
@@ -46,8 +56,8 @@ describe('server.mjs', function () {
     for (const child of children.splice(0)) child.kill('SIGKILL');
   });
 
-  it('stop() hands every text a client wrote before the close to received$, then frees the port', async () => {
-    const server = await startChatServer({ port: 0, tickInterval: 60_000 });
+  it('stop() stores every message a client published before the close, in received$, then frees the port', async () => {
+    const server = await startChatServer({ port: 0 });
     const peer = await client(server.url);
     const all = firstValueFrom(server.received$.pipe(toArray()));
     const first = firstValueFrom(server.received$);
@@ -55,7 +65,7 @@ describe('server.mjs', function () {
     // (in the sockets, in the peer's inbound queue) when stop() starts.
     const padding = 'x'.repeat(1024);
     const written = Array.from({ length: 2048 }, (_, i) => `${i} ${padding}`);
-    for (const text of written) peer.putPacket(text);
+    for (const [i, text] of written.entries()) peer.putPacket(publish(`stop-${i}`, text));
     await first;
 
     await server.stop();
@@ -71,7 +81,7 @@ describe('server.mjs', function () {
   });
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    it(`on ${signal}: handles every text its peers wrote before it, closes them with 1001, and exits with 0`, async () => {
+    it(`on ${signal}: stores every message its peers published before it, closes them with 1001, and exits with 0`, async () => {
       const child = spawn(process.execPath, ['server.mjs', '0'], { cwd: HERE, stdio: ['ignore', 'pipe', 'pipe'] });
       children.push(child);
       let output = '';
@@ -85,11 +95,12 @@ describe('server.mjs', function () {
         await new Promise((done) => setTimeout(done, 20));
       }
       const peer = await client(started.exec(output)?.[1] as string);
-      // 8 MiB in 512 binary messages, then one text, all written before the signal: most are still
-      // on their way when the server starts to stop. It logs bytes as '[16384 bytes]'.
+      // 8 MiB (11 MiB in base64) in 512 publishes of bytes, then one of text, all written before the
+      // signal: most are still on their way when the server starts to stop. It logs bytes as
+      // '[16384 bytes]'.
       const chunk = new Uint8Array(16 * 1024);
-      for (let i = 0; i < 512; i++) peer.putPacket({ isString: false, data: chunk });
-      peer.putPacket(`last before ${signal}`);
+      for (let i = 0; i < 512; i++) peer.putPacket(publish(`bytes-${i}`, chunk));
+      peer.putPacket(publish('last', `last before ${signal}`));
 
       child.kill(signal); // at once: most texts are still on their way
 
@@ -108,4 +119,42 @@ describe('server.mjs', function () {
       expect(lines.indexOf('Stopped.')).to.be.greaterThan(lines.indexOf(`received: last before ${signal}`));
     });
   }
+
+  it('dropConnections() cuts every client without a closing handshake; the server goes on', async () => {
+    const server = await startChatServer({ port: 0 });
+    try {
+      const peers = [await client(server.url), await client(server.url)];
+      expect(server.dropConnections()).to.be.at.least(2);
+      for (const peer of peers) {
+        const closed = await firstValueFrom(peer.closed$.pipe(timeout(WAIT)));
+        expect(closed).to.deep.include({ code: 1006, wasClean: false });
+      }
+      // A client after the cut is served: its publish is stored.
+      const stored = firstValueFrom(
+        server.received$.pipe(
+          filter((text) => text === 'after the cut'),
+          timeout(WAIT),
+        ),
+      );
+      (await client(server.url)).putPacket(publish('after', 'after the cut'));
+      expect(await stored).to.equal('after the cut');
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('answers 400 to a client that does not offer the rooms subprotocol', async () => {
+    const server = await startChatServer({ port: 0 });
+    try {
+      const refused = await firstValueFrom(
+        connect(new URL('/chat', server.url.replace(/^http/, 'ws'))).pipe(timeout(WAIT)),
+      ).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(refused).to.deep.include({ code: 'ERR_HANDSHAKE_REJECTED', statusCode: 400 });
+    } finally {
+      await server.stop();
+    }
+  });
 });
