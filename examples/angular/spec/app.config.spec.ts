@@ -20,30 +20,30 @@ describe('chatUrlFrom(location)', () => {
 });
 
 describe('chatReconnectOptionsFrom(location)', () => {
-  it('is the defaults without ?maxQueuedWrites=, or with one that is no integer >= 0', () => {
-    for (const query of [
-      '',
-      '?ws=ws://a.example/chat',
-      '?maxQueuedWrites=',
-      '?maxQueuedWrites=-1',
-      '?maxQueuedWrites=2.5',
-    ]) {
+  it('is the defaults without ?initialDelay=, or with one that is no integer >= 0', () => {
+    for (const query of ['', '?ws=ws://a.example/chat', '?initialDelay=', '?initialDelay=-1', '?initialDelay=2.5']) {
       expect(chatReconnectOptionsFrom(at(`http://127.0.0.1:4300/${query}`)), query).to.equal(
         DEFAULT_CHAT_RECONNECT_OPTIONS,
       );
     }
-    expect(chatReconnectOptionsFrom(at('http://127.0.0.1:4300/?maxQueuedWrites=1e3'))).to.equal(
+    expect(chatReconnectOptionsFrom(at('http://127.0.0.1:4300/?initialDelay=1e3'))).to.equal(
       DEFAULT_CHAT_RECONNECT_OPTIONS,
     );
   });
 
-  it('bounds the send queue at ?maxQueuedWrites=N, the other options as by default', () => {
-    expect(chatReconnectOptionsFrom(at('http://127.0.0.1:4300/?maxQueuedWrites=3'))).to.deep.equal({
+  it('waits ?initialDelay=N ms before the first retry, and at least that long before each next one', () => {
+    expect(chatReconnectOptionsFrom(at('http://127.0.0.1:4300/?initialDelay=3'))).to.deep.equal({
       ...DEFAULT_CHAT_RECONNECT_OPTIONS,
-      maxQueuedWrites: 3,
+      initialDelay: 3,
     });
-    expect(chatReconnectOptionsFrom(at('http://127.0.0.1:4300/?maxQueuedWrites=0')))
-      .to.have.property('maxQueuedWrites')
+    expect(chatReconnectOptionsFrom(at('http://127.0.0.1:4300/?initialDelay=0')))
+      .to.have.property('initialDelay')
       .that.equals(0);
+    // reconnecting() refuses a maxDelay below initialDelay.
+    expect(chatReconnectOptionsFrom(at('http://127.0.0.1:4300/?initialDelay=60000'))).to.deep.equal({
+      ...DEFAULT_CHAT_RECONNECT_OPTIONS,
+      initialDelay: 60_000,
+      maxDelay: 60_000,
+    });
   });
 });

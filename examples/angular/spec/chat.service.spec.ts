@@ -1,4 +1,4 @@
-// ChatService in Node, in an Angular injector, against a real rx-websocket-peer server.
+// ChatService in Node, in an Angular injector, against server.mjs's rooms server (in this process).
 // '@angular/compiler' first: without the AOT build, @Injectable is compiled here, at run time (JIT).
 import '@angular/compiler';
 import {
@@ -9,27 +9,15 @@ import {
   provideZonelessChangeDetection,
 } from '@angular/core';
 import { expect } from 'chai';
-import { listen, type PeerServer, type WebSocketPeer } from 'rx-websocket-peer';
-import {
-  catchError,
-  EMPTY,
-  filter,
-  firstValueFrom,
-  mergeMap,
-  type Observable,
-  ReplaySubject,
-  type Subscription,
-  switchMap,
-  take,
-  tap,
-  timeout,
-  toArray,
-} from 'rxjs';
+import { lastValueFrom, type Observable, type Subscription } from 'rxjs';
 import { type ReconnectOptions } from 'rx-websocket-peer';
+import { CHAT_ROOM_NAME, startChatServer } from '../server.mjs';
 import {
   CHAT_RECONNECT_OPTIONS,
+  CHAT_ROOM,
   CHAT_URL,
   type ChatMessage,
+  type ChatNotice,
   type ChatSendError,
   ChatService,
   type ChatState,
@@ -37,50 +25,7 @@ import {
 
 const WAIT = 5_000;
 
-/** A server on 127.0.0.1 that greets each peer with 'hello' and answers each text with 'echo: text'. */
-interface TestServer {
-  readonly port: number;
-  readonly url: string;
-  /** Each peer as it opens, replayed. */
-  readonly peers$: Observable<WebSocketPeer>;
-  /** Every text received, in order. */
-  readonly received: string[];
-  /** Stops it: its peers are closed with 1001 and the port is free again. */
-  stop(): void;
-}
-
-async function startServer(port = 0): Promise<TestServer> {
-  const peers$ = new ReplaySubject<WebSocketPeer>();
-  const received: string[] = [];
-  let subscription: Subscription | undefined;
-  const server = await new Promise<PeerServer>((resolve, reject) => {
-    subscription = listen({ port, host: '127.0.0.1' })
-      .pipe(
-        tap((listening) => resolve(listening)),
-        switchMap((listening) => listening.peers$),
-        tap((peer) => peers$.next(peer)),
-        mergeMap((peer) => {
-          peer.putPacket('hello');
-          return peer.packets$.pipe(
-            tap((packet) => {
-              const text = String(packet.data);
-              received.push(text);
-              peer.putPacket(`echo: ${text}`);
-            }),
-            catchError(() => EMPTY),
-          );
-        }),
-      )
-      .subscribe({ error: reject });
-  });
-  return {
-    port: server.port,
-    url: `ws://127.0.0.1:${server.port}/chat`,
-    peers$,
-    received,
-    stop: () => subscription?.unsubscribe(),
-  };
-}
+type ChatServer = Awaited<ReturnType<typeof startChatServer>>;
 
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -93,21 +38,14 @@ async function until(condition: () => boolean, what: string): Promise<void> {
   }
 }
 
-/** The first value of `source$` that `predicate` accepts, or a timeout error. */
-const waitFor = <T>(source$: Observable<T>, predicate: (value: T) => boolean, what: string): Promise<T> =>
-  firstValueFrom(
-    source$.pipe(
-      filter(predicate),
-      timeout({ first: WAIT, with: () => Promise.reject(new Error(`timed out waiting for ${what}`)) }),
-    ),
-  );
+const chatUrl = (server: ChatServer): string => `ws://127.0.0.1:${server.port}/chat`;
 
 describe('ChatService (Angular, zoneless, in Node)', function () {
   this.timeout(15_000);
 
   let platform: PlatformRef;
   let injector: EnvironmentInjector | undefined;
-  let server: TestServer | undefined;
+  let server: ChatServer | undefined;
   const subscriptions: Subscription[] = [];
 
   /** A fresh injector, like an app's root one, with the service pointed at `url`. */
@@ -118,7 +56,8 @@ describe('ChatService (Angular, zoneless, in Node)', function () {
       [
         provideZonelessChangeDetection(),
         { provide: CHAT_URL, useValue: url },
-        // Short delays, so that a restart is noticed and retried within the test.
+        { provide: CHAT_ROOM, useValue: CHAT_ROOM_NAME },
+        // Short delays, so that a drop is noticed and retried within the test.
         { provide: CHAT_RECONNECT_OPTIONS, useValue: { initialDelay: 50, maxDelay: 200, ...options } },
         ChatService,
       ],
@@ -136,33 +75,39 @@ describe('ChatService (Angular, zoneless, in Node)', function () {
     return { values, done: () => completed };
   }
 
+  /** Texts published by the service are acknowledged once it says so. */
+  const last = <T>(recorded: { values: T[] }): T | undefined => recorded.values.at(-1);
+  const texts = (messages: { values: ChatMessage[] }): string[] => messages.values.map((m) => m.text);
+
   before(() => {
     platform = platformCore();
   });
   after(() => platform.destroy());
-  afterEach(() => {
+  afterEach(async () => {
     subscriptions.splice(0).forEach((subscription) => subscription.unsubscribe());
     if (injector && !injector.destroyed) injector.destroy();
     injector = undefined;
-    server?.stop();
+    await server?.stop();
     server = undefined;
   });
 
-  it('connects lazily: injecting it and watching state$ open nothing, the first messages$ subscriber does', async () => {
-    server = await startServer();
-    const chat = createInjector(server.url).get(ChatService);
+  it('connects lazily: injecting it and watching state$ open nothing; messages$ joins once, however many subscribe', async () => {
+    server = await startChatServer({ port: 0 });
+    const chat = createInjector(chatUrl(server)).get(ChatService);
     const states = record(chat.state$);
-    const peers = record(server.peers$);
     await delay(100);
     expect(states.values).to.deep.equal([{ state: 'idle' }]);
-    expect(peers.values).to.have.length(0);
 
-    // Two subscribers share one connection.
-    const first = firstValueFrom(chat.messages$.pipe(take(1), timeout(WAIT)));
-    const second = firstValueFrom(chat.messages$.pipe(take(1), timeout(WAIT)));
-    expect(await first).to.equal('hello');
-    expect(await second).to.equal('hello');
-    expect(peers.values).to.have.length(1);
+    // Two subscribers share one join (a second join of the room would be refused: 'ended').
+    const first = record(chat.messages$);
+    const second = record(chat.messages$);
+    const notices = record(chat.notice$);
+    chat.send('hello');
+    await until(() => first.values.length === 1 && second.values.length === 1, 'the message, twice');
+    expect(texts(first)).to.deep.equal(['hello']);
+    expect(second.values).to.deep.equal(first.values);
+    expect(first.values[0]?.position.offset).to.equal(1);
+    expect(notices.values).to.deep.equal([undefined]);
     expect(states.values).to.deep.equal([
       { state: 'idle' },
       { state: 'connecting', attempt: 0 },
@@ -170,125 +115,116 @@ describe('ChatService (Angular, zoneless, in Node)', function () {
     ]);
   });
 
-  it('send() connects if nothing has yet, and the answer comes on messages$', async () => {
-    server = await startServer();
-    const chat = createInjector(server.url).get(ChatService);
-    chat.send('hi');
-    chat.send('there');
-    const messages = await firstValueFrom(chat.messages$.pipe(take(3), toArray(), timeout(WAIT)));
-    expect(messages).to.deep.equal(['hello', 'echo: hi', 'echo: there']);
-    expect(server.received).to.deep.equal(['hi', 'there']);
+  it('send() connects if nothing has, and unacknowledged$ counts it until the server stored it', async () => {
+    server = await startChatServer({ port: 0 });
+    const received = record(server.received$);
+    const chat = createInjector(chatUrl(server)).get(ChatService);
+    const unacknowledged = record(chat.unacknowledged$);
+    expect(chat.send('hi')).to.equal(true);
+    expect(chat.send('there')).to.equal(true);
+    await until(() => last(unacknowledged) === 0, 'the acknowledgements');
+    expect(unacknowledged.values).to.deep.equal([0, 1, 2, 1, 0]);
+    expect(received.values).to.deep.equal(['hi', 'there']);
   });
 
-  it('reconnects with backoff when the server restarts, and sends what was written meanwhile', async () => {
-    server = await startServer();
-    const { port } = server;
-    const chat = createInjector(server.url).get(ChatService);
+  it('after the server drops the connection: resumes, sends what was written meanwhile, shows each message once, in order', async () => {
+    server = await startChatServer({ port: 0 });
+    const received = record(server.received$);
+    // A long first retry: the service stays offline long enough to send meanwhile.
+    const chat = createInjector(chatUrl(server), { initialDelay: 300, maxDelay: 300, jitter: 0 }).get(ChatService);
     const states = record(chat.state$);
+    const notices = record<ChatNotice | undefined>(chat.notice$);
+    const unacknowledged = record(chat.unacknowledged$);
     const messages = record<ChatMessage>(chat.messages$);
-    await waitFor(chat.state$, (s) => s.state === 'open', "'open'");
+    chat.send('before 1');
+    await until(() => texts(messages).includes('before 1'), 'the first message');
+    chat.send('before 2'); // on its way, perhaps unacknowledged, when the connection goes
 
-    server.stop(); // its peers close with 1001: the service retries, the port refuses, it backs off
-    server = undefined;
-    await waitFor(chat.state$, (s) => s.state === 'reconnecting' && (s.attempt ?? 0) >= 2, 'a second retry');
-    chat.send('while down 1');
-    chat.send('while down 2');
+    expect(server.dropConnections()).to.be.at.least(1);
+    // Published while the service is offline: it gets it when it resumes.
+    await lastValueFrom(server.engine.publish(CHAT_ROOM_NAME, 'from the server, while cut'));
+    await until(() => last(states)?.state === 'reconnecting', "'reconnecting'");
+    expect(last(notices)).to.equal(undefined);
+    chat.send('offline 1');
+    chat.send('offline 2');
+    expect(last(unacknowledged)).to.be.at.least(2);
 
-    server = await startServer(port);
-    const reopened = await waitFor(chat.state$, (s) => s.state === 'open', "'open' again");
-    expect(reopened.attempt).to.be.at.least(2);
-    await until(() => messages.values.includes('echo: while down 2'), 'the echo of the queued writes');
-    expect(server.received).to.deep.equal(['while down 1', 'while down 2']);
-    expect(messages.values).to.deep.equal(['hello', 'hello', 'echo: while down 1', 'echo: while down 2']);
+    await until(() => last(states)?.state === 'open', "'open' again");
+    await until(() => last(unacknowledged) === 0, 'every send acknowledged');
+    chat.send('after');
+    await until(() => texts(messages).includes('after'), 'the message after the reconnect');
 
-    const seen = states.values.map((s) => s.state);
-    expect(seen.slice(0, 3)).to.deep.equal(['idle', 'connecting', 'open']);
-    expect(seen).to.include('reconnecting');
-    const delays = states.values.flatMap((s: ChatState) => (s.state === 'reconnecting' ? [s.delay ?? 0] : []));
-    expect(Math.max(...delays)).to.be.at.most(200); // maxDelay
+    // Each message stored once (a publish sent again after the cut is not stored twice), and
+    // shown once, in the room's order, without a hole.
+    expect(received.values).to.have.members([
+      'before 1',
+      'before 2',
+      'from the server, while cut',
+      'offline 1',
+      'offline 2',
+      'after',
+    ]);
+    expect(received.values).to.have.length(6);
+    expect(received.values.indexOf('offline 1')).to.be.lessThan(received.values.indexOf('offline 2'));
+    expect(texts(messages)).to.deep.equal(received.values);
+    expect(messages.values.map((m) => m.position.offset)).to.deep.equal([1, 2, 3, 4, 5, 6]);
+    expect(last(notices)).to.deep.equal({ kind: 'resumed', text: 'Resumed after reconnect, nothing missed.' });
+    const seen = states.values.map((s: ChatState) => s.state);
+    expect(seen).to.deep.equal(['idle', 'connecting', 'open', 'reconnecting', 'connecting', 'open']);
   });
 
-  it('closes the connection with 1000 when its injector is destroyed, and completes state$ and messages$', async () => {
-    server = await startServer();
-    const injector = createInjector(server.url);
+  it('after a server restart (its history gone), says that messages were missed and goes on from now', async () => {
+    server = await startChatServer({ port: 0 });
+    const { port } = server;
+    const chat = createInjector(chatUrl(server)).get(ChatService);
+    const notices = record<ChatNotice | undefined>(chat.notice$);
+    const messages = record<ChatMessage>(chat.messages$);
+    chat.send('first life');
+    await until(() => texts(messages).includes('first life'), 'the first message');
+
+    await server.stop();
+    server = await startChatServer({ port });
+    await until(() => last(notices)?.kind === 'gap', "the 'gap' notice");
+    expect(last(notices)?.text).to.match(/after #1: some were missed/);
+    chat.send('second life');
+    await until(() => texts(messages).includes('second life'), 'a message after the restart');
+    expect(texts(messages)).to.deep.equal(['first life', 'second life']);
+    expect(messages.done()).to.equal(false);
+  });
+
+  it('closes the connection with 1000 when its injector is destroyed, and completes what it exposes', async () => {
+    server = await startChatServer({ port: 0 });
+    const injector = createInjector(chatUrl(server));
     const chat = injector.get(ChatService);
     const states = record(chat.state$);
     const messages = record<ChatMessage>(chat.messages$);
-    const peer = await firstValueFrom(server.peers$.pipe(timeout(WAIT)));
-    await waitFor(chat.state$, (s) => s.state === 'open', "'open'");
+    const notices = record(chat.notice$);
+    const unacknowledged = record(chat.unacknowledged$);
+    await until(() => last(states)?.state === 'open', "'open'");
 
     injector.destroy();
 
-    const closed = await waitFor(peer.closed$, () => true, 'the server side to close');
-    expect(closed).to.deep.include({ code: 1000, wasClean: true });
     expect(states.values.at(-1)).to.deep.equal({ state: 'closed' });
     expect(states.done()).to.equal(true);
-    await until(messages.done, 'messages$ to complete'); // once the closing handshake is over
-    const errors = record(chat.sendError$);
-    expect(chat.send('too late')).to.equal(false);
-    expect(errors.values.at(-1)).to.deep.include({ code: 'ERR_PEER_CLOSED', text: 'too late' });
-  });
-
-  it('queued$ counts the sends that wait while the server is down, and is 0 once they went out', async () => {
-    server = await startServer();
-    const { port } = server;
-    const chat = createInjector(server.url).get(ChatService);
-    const queued = record(chat.queued$);
-    const messages = record<ChatMessage>(chat.messages$);
-    await waitFor(chat.state$, (s) => s.state === 'open', "'open'");
-    expect(chat.send('while up')).to.equal(true);
-    await until(() => messages.values.includes('echo: while up'), 'the echo of a send while open');
-    expect(queued.values).to.deep.equal([0]); // sent at once: nothing waited
-
-    server.stop();
-    server = undefined;
-    await waitFor(chat.state$, (s) => s.state === 'reconnecting', "'reconnecting'");
-    expect(chat.send('while down 1')).to.equal(true);
-    expect(chat.send('while down 2')).to.equal(true);
-    expect(queued.values).to.deep.equal([0, 1, 2]);
-
-    server = await startServer(port);
-    await until(() => messages.values.includes('echo: while down 2'), 'the echo of the queued sends');
-    expect(server.received).to.deep.equal(['while down 1', 'while down 2']);
-    // Back to 0 once the new connection took them, with no send after it to tell.
-    await until(() => queued.values.at(-1) === 0, 'queued$ to be 0 again');
-    expect(queued.values).to.deep.equal([0, 1, 2, 0]);
-  });
-
-  it('send() past maxQueuedWrites returns false and tells sendError$ ERR_QUEUE_FULL; a send taken clears it', async () => {
-    // Nothing listens on this port: the service keeps retrying, and sends wait.
-    const unused = await startServer();
-    unused.stop();
-    const chat = createInjector(unused.url, { maxQueuedWrites: 2 }).get(ChatService);
-    const errors = record<ChatSendError | undefined>(chat.sendError$);
-    const queued = record(chat.queued$);
-    expect(chat.send('one')).to.equal(true);
-    expect(chat.send('two')).to.equal(true);
-    expect(errors.values).to.deep.equal([undefined, undefined, undefined]);
-
-    expect(chat.send('three')).to.equal(false);
-    const refused = errors.values.at(-1);
-    expect(refused).to.deep.include({ code: 'ERR_QUEUE_FULL', text: 'three' });
-    expect(refused?.message).to.be.a('string').and.not.equal('');
-    expect(queued.values).to.deep.equal([0, 1, 2]); // 'three' was not queued
-
-    server = await startServer(unused.port);
-    await until(() => queued.values.at(-1) === 0, 'the queued sends to go out');
-    expect(chat.send('three, again')).to.equal(true);
-    expect(errors.values.at(-1)).to.equal(undefined);
-    await until(() => server!.received.length === 3, 'three texts at the server');
-    expect(server.received).to.deep.equal(['one', 'two', 'three, again']);
+    expect(messages.done()).to.equal(true);
+    expect(notices.done()).to.equal(true);
+    expect(notices.values).to.deep.equal([undefined]); // completed, not 'ended' with an error
+    expect(unacknowledged.done()).to.equal(true);
   });
 
   it('send() once the connection gave up returns false and tells sendError$ ERR_PEER_CLOSED', async () => {
-    const unused = await startServer();
-    unused.stop();
-    const chat = createInjector(unused.url, { maxAttempts: 1, initialDelay: 10, maxDelay: 10 }).get(ChatService);
+    const unused = await startChatServer({ port: 0 });
+    await unused.stop();
+    const chat = createInjector(chatUrl(unused), { maxAttempts: 1, initialDelay: 10, maxDelay: 10 }).get(ChatService);
     const errors = record<ChatSendError | undefined>(chat.sendError$);
-    chat.send('into the void'); // connects; the first try and the one retry are refused
-    await waitFor(chat.state$, (s) => s.state === 'closed', "'closed'");
+    const notices = record<ChatNotice | undefined>(chat.notice$);
+    record(chat.messages$);
+    chat.send('into the void'); // the first try and the one retry are refused
+    await until(() => last(errors) !== undefined, 'the first send to fail');
+    expect(last(errors)).to.deep.include({ text: 'into the void' });
+    expect(last(notices)?.kind).to.equal('ended');
 
     expect(chat.send('too late')).to.equal(false);
-    expect(errors.values.at(-1)).to.deep.include({ code: 'ERR_PEER_CLOSED', text: 'too late' });
+    expect(last(errors)).to.deep.include({ code: 'ERR_PEER_CLOSED', text: 'too late' });
   });
 });

@@ -1,13 +1,10 @@
 import { ChangeDetectionStrategy, Component, inject } from '@angular/core';
 import { toSignal } from '@angular/core/rxjs-interop';
-import { map, scan } from 'rxjs';
+import { scan } from 'rxjs';
 import { type ChatMessage, ChatService } from './chat.service';
 
 /** The most recent messages the page keeps. */
 const SHOWN_MESSAGES = 50;
-
-const describe = (message: ChatMessage): string =>
-  typeof message === 'string' ? message : `[${message.byteLength} bytes]`;
 
 @Component({
   selector: 'app-root',
@@ -24,8 +21,13 @@ const describe = (message: ChatMessage): string =>
       }
     </p>
     <p class="status">
-      Waiting to be sent: <strong data-testid="queued">{{ queued() }}</strong>
+      Not yet acknowledged by the server: <strong data-testid="unacknowledged">{{ unacknowledged() }}</strong>
     </p>
+    @if (notice(); as notice) {
+      <p [class]="'notice ' + notice.kind" role="status" data-testid="notice" [attr.data-kind]="notice.kind">
+        {{ notice.text }}
+      </p>
+    }
     <form (submit)="$event.preventDefault(); send(text)">
       <input #text data-testid="text" placeholder="Say something" autocomplete="off" />
       <button type="submit" data-testid="send">Send</button>
@@ -36,8 +38,8 @@ const describe = (message: ChatMessage): string =>
       </p>
     }
     <ol data-testid="messages">
-      @for (message of messages(); track $index) {
-        <li>{{ message }}</li>
+      @for (message of messages(); track message.position.epoch + ':' + message.position.offset) {
+        <li [attr.data-offset]="message.position.offset">{{ message.text }}</li>
       }
     </ol>
   `,
@@ -54,6 +56,11 @@ const describe = (message: ChatMessage): string =>
     ol {
       font-family: ui-monospace, monospace;
     }
+    .notice.resumed {
+      color: #060;
+    }
+    .notice.gap,
+    .notice.ended,
     .error {
       color: #a00;
     }
@@ -64,16 +71,15 @@ export class AppComponent {
 
   /** Subscribing to the state does not connect; the messages below do. */
   readonly state = toSignal(this.chat.state$, { requireSync: true });
-  /** Sends that wait for the connection to (re)open. */
-  readonly queued = toSignal(this.chat.queued$, { requireSync: true });
-  /** Why the last send was refused; gone once one is taken. */
+  /** Sends the server has not acknowledged yet: offline, or on their way. */
+  readonly unacknowledged = toSignal(this.chat.unacknowledged$, { requireSync: true });
+  /** What the last reconnect meant for the room: resumed with nothing missed, or not. */
+  readonly notice = toSignal(this.chat.notice$, { requireSync: true });
+  /** Why the last send failed; gone once one is taken. */
   readonly sendError = toSignal(this.chat.sendError$, { requireSync: true });
-  /** The newest message last. */
+  /** The room's messages since the page joined it, the newest last. */
   readonly messages = toSignal(
-    this.chat.messages$.pipe(
-      map(describe),
-      scan((shown: string[], message) => [...shown, message].slice(-SHOWN_MESSAGES), []),
-    ),
+    this.chat.messages$.pipe(scan((shown: ChatMessage[], message) => [...shown, message].slice(-SHOWN_MESSAGES), [])),
     { initialValue: [] },
   );
 

@@ -13,16 +13,20 @@ export function chatUrlFrom(location: Location): string {
 }
 
 /**
- * How the chat reconnects: the defaults, with the bound of the send queue from
- * `?maxQueuedWrites=N` in the page's URL when there is one (an integer >= 0), so that a full
- * queue can be tried, and tested, with a few sends.
+ * How the chat reconnects: the defaults, with the delay before the first retry from
+ * `?initialDelay=N` in the page's URL when there is one (an integer >= 0, in ms), so that the
+ * time offline after a drop can be made long enough to try, and test, sending meanwhile.
  */
 export function chatReconnectOptionsFrom(location: Location): ReconnectOptions {
-  const fromQuery = new URLSearchParams(location.search).get('maxQueuedWrites');
-  const maxQueuedWrites = fromQuery && /^\d+$/.test(fromQuery) ? Number(fromQuery) : undefined;
-  return maxQueuedWrites === undefined || !Number.isSafeInteger(maxQueuedWrites)
+  const fromQuery = new URLSearchParams(location.search).get('initialDelay');
+  const initialDelay = fromQuery && /^\d+$/.test(fromQuery) ? Number(fromQuery) : undefined;
+  return initialDelay === undefined || !Number.isSafeInteger(initialDelay)
     ? DEFAULT_CHAT_RECONNECT_OPTIONS
-    : { ...DEFAULT_CHAT_RECONNECT_OPTIONS, maxQueuedWrites };
+    : {
+        ...DEFAULT_CHAT_RECONNECT_OPTIONS,
+        initialDelay,
+        maxDelay: Math.max(initialDelay, DEFAULT_CHAT_RECONNECT_OPTIONS.maxDelay ?? 0),
+      };
 }
 
 export const appConfig: ApplicationConfig = {
