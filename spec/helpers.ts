@@ -125,16 +125,7 @@ export function expectInvalidOption(fn: () => unknown, message: string): void {
 export const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A small seeded PRNG (mulberry32), so the random cases are the same on every run. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom as prng } from '../demo/cuttingProxy.mjs';
 
 /** Runs `fn`, which must throw synchronously, and returns what it threw. */
 export function thrown(fn: () => unknown): unknown {

@@ -4,7 +4,7 @@
 // message once, and every publish must resolve once.
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { lastValueFrom, Observable, Subscription, switchMap } from 'rxjs';
+import { lastValueFrom, Observable, Subscription, switchMap, tap } from 'rxjs';
 import { type CuttingProxy, startCuttingProxy } from '../../demo/cuttingProxy.mjs';
 import { listen } from '../../src/observables/listen.js';
 import type { Connection } from '../../src/reconnect/Connection.js';
@@ -13,9 +13,11 @@ import { memoryRooms, type MemoryRoomsOptions } from '../../src/rooms/memoryRoom
 import { ROOMS_PROTOCOL } from '../../src/rooms/protocol.js';
 import { roomClient, type RoomClient } from '../../src/rooms/roomClient.js';
 import { RoomGapError } from '../../src/rooms/RoomGapError.js';
-import { serveRooms } from '../../src/rooms/serveRooms.js';
+import { serveRooms, type ServeRoomsOptions, SLOW_SUBSCRIBER_CODE } from '../../src/rooms/serveRooms.js';
+import type { WebSocketPeer } from '../../src/peer/WebSocketPeer.js';
+import type { Socket } from 'node:net';
 import type { Position, RoomEngine, RoomMessage } from '../../src/rooms/types.js';
-import { delay, until } from '../helpers.js';
+import { delay, internalsOf, until } from '../helpers.js';
 
 /** `engine`, counting publishes of an id it had stored already (retries after a lost ack). */
 function countingRetries(engine: RoomEngine): { engine: RoomEngine; retries: () => number } {
@@ -49,23 +51,29 @@ describe('rooms through a network that cuts connections at random', function () 
   const connections: Connection[] = [];
   const proxies: CuttingProxy[] = [];
   afterEach(async () => {
-    for (const c of connections.splice(0)) c.close();
+    // The subscriptions first: closing a connection ends its joins and publishes with an error.
     running.unsubscribe();
     running = new Subscription();
+    for (const c of connections.splice(0)) c.close();
     await Promise.all(proxies.splice(0).map((proxy) => proxy.close()));
   });
 
-  /** A server of `engine`'s rooms on 127.0.0.1; resolves its port. */
-  function serve(engine: RoomEngine): Promise<number> {
+  /** The server side of each connection of the last serve(), in the order they came. */
+  let serverPeers: WebSocketPeer[] = [];
+
+  /** A server of `engine`'s rooms on 127.0.0.1, until `owner` is unsubscribed; resolves its port. */
+  function serve(engine: RoomEngine, owner = running, options?: ServeRoomsOptions): Promise<number> {
+    serverPeers = [];
     return new Promise((resolve, reject) => {
-      running.add(
+      owner.add(
         listen({ host: '127.0.0.1', port: 0 })
           .pipe(
             switchMap((server) => {
               resolve(server.port);
               return server.peers$;
             }),
-            serveRooms(engine),
+            tap((peer) => serverPeers.push(peer)),
+            serveRooms(engine, options),
           )
           .subscribe({ error: reject }),
       );
@@ -149,6 +157,66 @@ describe('rooms through a network that cuts connections at random', function () 
     expect(counted.retries(), 'publishes sent again after a lost acknowledgement').to.be.greaterThan(0);
   });
 
+  it('closes a subscriber that stops reading with 4001; it resumes with nothing lost, while the other reads on, the server holding its bound', async () => {
+    const engine = memoryRooms({ historySize: 50_000 });
+    const maxQueuedBytes = 512 * 1024;
+    const port = await serve(engine, running, { maxQueuedBytes });
+    const url = `ws://127.0.0.1:${port}`;
+    const start = await lastValueFrom(engine.head('r'));
+    const [slowConnection, fastConnection] = [0, 1].map(() => {
+      const connection = reconnecting(url, { protocols: ROOMS_PROTOCOL, initialDelay: 5, jitter: 0 });
+      connections.push(connection);
+      return connection;
+    }) as [Connection, Connection];
+    const slow: RoomMessage[] = [];
+    const fast: RoomMessage[] = [];
+    const slowDrops: unknown[] = [];
+    running.add(
+      slowConnection.status$.subscribe((status) => {
+        if (status.state === 'reconnecting') slowDrops.push((status.reason as { code?: unknown }).code);
+      }),
+    );
+    running.add(
+      roomClient(slowConnection)
+        .join('r', { from: start })
+        .subscribe((m) => slow.push(m)),
+    );
+    running.add(
+      roomClient(fastConnection)
+        .join('r', { from: start })
+        .subscribe((m) => fast.push(m)),
+    );
+    await until(() => serverPeers.length === 2 && slowConnection.currentStatus.state === 'open');
+    const slowOnServer = serverPeers.find((peer) => peer.getConnectedPort() === localPortOf(slowConnection));
+    expect(slowOnServer).to.not.equal(undefined);
+    // The slow one stops reading from its socket: TCP fills, then the server's buffer for it.
+    const socket = openPeerSocket(slowConnection);
+    socket.pause();
+    const text = 'x'.repeat(1_000);
+    let published = 0;
+    let mostHeld = 0;
+    const publishTurn = async (): Promise<void> => {
+      for (let i = 0; i < 200; i++) engine.publish('r', text).subscribe();
+      published += 200;
+      await delay(1);
+      mostHeld = Math.max(mostHeld, (slowOnServer as WebSocketPeer).getCurrentOutboundBufferedAmount());
+    };
+    while ((slowOnServer as WebSocketPeer).isConnectedToHost() && published < 40_000) await publishTurn();
+    expect((slowOnServer as WebSocketPeer).isConnectedToHost(), 'closed by the server').to.equal(false);
+    // The other one kept up meanwhile: it has (nearly) everything already.
+    await until(() => fast.length === published, 5_000);
+    // What the server held for the slow one: its bound, plus at most one turn of messages.
+    expect(mostHeld).to.be.at.most(maxQueuedBytes + 200 * 1_100);
+    for (let i = 0; i < 20; i++) await publishTurn();
+    socket.resume();
+    // It reads what was on its way, learns it was closed with 4001, reconnects and resumes.
+    await until(() => slow.length === published && fast.length === published, 20_000);
+    const offsets = Array.from({ length: published }, (_, i) => i + 1);
+    expect(slow.map((m) => m.position.offset)).to.deep.equal(offsets);
+    expect(fast.map((m) => m.position.offset)).to.deep.equal(offsets);
+    expect(slowDrops).to.deep.equal([SLOW_SUBSCRIBER_CODE]);
+  });
+
   it('matches a model of the log under random schedules of publishes, cuts, late joins, positions and history sizes (fast-check)', async () => {
     await fc.assert(
       fc.asyncProperty(
@@ -195,19 +263,7 @@ describe('rooms through a network that cuts connections at random', function () 
     const local = new Subscription();
     const made: Connection[] = [];
     const engine = memoryRooms(options);
-    const port = await new Promise<number>((resolve) => {
-      local.add(
-        listen({ host: '127.0.0.1', port: 0 })
-          .pipe(
-            switchMap((server) => {
-              resolve(server.port);
-              return server.peers$;
-            }),
-            serveRooms(engine),
-          )
-          .subscribe(),
-      );
-    });
+    const port = await serve(engine, local);
     const proxy = await startCuttingProxy(port);
     const open = (): RoomClient => {
       const connection = reconnecting(proxy.url, { protocols: ROOMS_PROTOCOL, initialDelay: 1, maxDelay: 10 });
@@ -289,6 +345,17 @@ describe('rooms through a network that cuts connections at random', function () 
     }
   }
 });
+
+/** The local port of `connection`'s open peer (the server sees it as the remote port). */
+function localPortOf(connection: Connection): number {
+  return openPeerSocket(connection).localPort as number;
+}
+
+function openPeerSocket(connection: Connection): Socket {
+  const status = connection.currentStatus;
+  if (status.state !== 'open') throw new Error(`not open: ${status.state}`);
+  return internalsOf(status.peer).socket;
+}
 
 function lastOffset(reader: { got: RoomMessage[]; from: Position | undefined }): number {
   const last = reader.got[reader.got.length - 1];

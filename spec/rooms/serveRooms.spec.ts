@@ -192,7 +192,10 @@ describe('serveRooms(): the rooms protocol on a server', () => {
       // Sent in the same burst, after the bad one: not acted on.
       c.send({ type: 'publish', room: 'after-the-error', id: 'late', text: 'x' });
       expect((await c.closed).code, JSON.stringify(message)).to.equal(code);
-      expect(c.got.filter((m) => m['type'] === 'ack'), JSON.stringify(message)).to.deep.equal([]);
+      expect(
+        c.got.filter((m) => m['type'] === 'ack'),
+        JSON.stringify(message),
+      ).to.deep.equal([]);
     }
     expect((await lastValueFrom(engine.head('after-the-error'))).offset).to.equal(0);
     await until(() => bystander.got.length === 1);
