@@ -200,15 +200,16 @@ describe('the rooms protocol with python3-websockets as the client (an independe
     );
     const writer = roomClient(connection());
     writing = interval(5).subscribe(() => {
-      writer.publish(NEWS, `n${published++}`).subscribe((position) => acked.push(position.offset));
+      running.add(writer.publish(NEWS, `n${published++}`).subscribe((position) => acked.push(position.offset)));
     });
     running.add(writing);
     await until(() => got.length >= 5);
   });
 
   after(() => {
-    for (const c of connections.splice(0)) c.close();
+    // The subscriptions first: closing a connection ends its publishes with an error.
     running?.unsubscribe();
+    for (const c of connections.splice(0)) c.close();
   });
 
   it('speaks it: the server selects the subprotocol, joins, stores, acknowledges once per id, and resumes from a position', async () => {

@@ -149,24 +149,28 @@ export function roomClient(connection: Connection, options: RoomClientOptions = 
         error: (error: unknown) => fail(error),
       }),
     );
-    // Closed for good, by close() or by giving up: every join and publish ends with why.
+    // Closed for good: by close(), and each join completes; or because it gave up, and each
+    // errors with why. A publish not acknowledged errors either way: it may not be stored.
     reading.add(
       connection.status$.subscribe((status) => {
-        if (status.state === 'closed') fail(closedError(status.reason));
+        if (status.state === 'closed') fail(closedError(status.reason), status.reason === undefined);
       }),
     );
     connection.open();
   };
 
   /** The connection is gone for good: every join and publish ends with `error`. */
-  const fail = (error: unknown): void => {
+  const fail = (error: unknown, joinsComplete = false): void => {
     const rooms = [...joined.values()];
     const publishes = [...pending.values()];
     joined.clear();
     pending.clear();
     pendingBytes = 0;
     toSend = [];
-    for (const { subscriber } of rooms) subscriber.error(error);
+    for (const { subscriber } of rooms) {
+      if (joinsComplete) subscriber.complete();
+      else subscriber.error(error);
+    }
     for (const { subscriber } of publishes) subscriber.error(error);
   };
 
