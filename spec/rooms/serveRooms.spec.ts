@@ -300,6 +300,43 @@ describe('serveRooms(): the rooms protocol on a server', () => {
     await until(() => counted.active() === 0);
   });
 
+  it('on server.stop(), stores what a peer published before its close, unlike after a protocol error', async () => {
+    const engine = memoryRooms();
+    let stop: (() => void) | undefined;
+    // The server stops as the first publish is stored: the rest arrive while it closes.
+    const stopping: RoomEngine = {
+      head: (room) => engine.head(room),
+      room$: (room, from) => engine.room$(room, from),
+      state$: engine.state$,
+      publish: (room, data, id) => {
+        stop?.();
+        stop = undefined;
+        return engine.publish(room, data, id);
+      },
+    };
+    const url = await new Promise<string>((resolve, reject) => {
+      running.add(
+        listen({ host: '127.0.0.1', port: 0 })
+          .pipe(
+            switchMap((server) => {
+              stop = () => server.stop();
+              resolve(`ws://127.0.0.1:${server.port}`);
+              return server.peers$;
+            }),
+            serveRooms(stopping),
+          )
+          .subscribe({ error: reject }),
+      );
+    });
+    const c = await open(url);
+    for (let i = 0; i < 500; i++) c.send({ type: 'publish', room: 'r', id: `p${i}`, text: `m${i}` });
+    expect((await c.closed).code).to.equal(1001);
+    // Stored, all of them; acknowledged, those before the close frame went out (none may follow
+    // it): a client sends the others again, under the same ids, to the next server.
+    expect((await lastValueFrom(engine.head('r'))).offset).to.equal(500);
+    expect(c.got.filter((m) => m['type'] === 'ack').length).to.be.below(500);
+  });
+
   it('refuses a bad engine or option at once', () => {
     expect(() => serveRooms({} as never))
       .to.throw(TypeError)

@@ -152,6 +152,8 @@ class Session implements Outbox {
   private due = false;
   /** Each joined room's membership. */
   readonly members = new Map<string, Member>();
+  /** Closed by us (a protocol error, too slow): nothing it sends is acted on any more. */
+  refused = false;
 
   constructor(
     readonly peer: WebSocketPeer,
@@ -180,6 +182,7 @@ class Session implements Outbox {
     if (waiting === 0) this.unsent = 0;
     else if (waiting > this.server.limits.bytes || this.unsent > this.server.limits.messages) {
       // It leaves its rooms at once: nothing more is sent to it while its close waits behind the rest.
+      this.refused = true;
       this.peer.close(SLOW_SUBSCRIBER_CODE, 'subscriber too slow');
       this.cut();
     }
@@ -317,10 +320,12 @@ function servePeer(peer: WebSocketPeer, server: Server): Observable<never> {
     all.add(
       peer.packets$.subscribe({
         next: (packet) => {
-          // Closing (for a protocol error, say): what it sent after is not acted on.
-          if (!peer.isConnectedToHost()) return;
+          // Closed by us, for a protocol error or as too slow: what it sent after is not acted on.
+          // (Closed by server.stop(), it is: what arrives before the close is handled.)
+          if (session.refused) return;
           const message = parseClientMessage(packet);
           if (message instanceof ProtocolViolation) {
+            session.refused = true;
             peer.close(message.code, message.reason);
             return;
           }
