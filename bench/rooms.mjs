@@ -1,0 +1,496 @@
+// npm run bench:rooms — rooms (docs/rooms.md) against socket.io 4 with connectionStateRecovery,
+// measured in the same run: delivered messages per second and publish-to-receive latency, for
+// 1 room x 100 subscribers and 100 rooms x 10 subscribers, 64 B messages, then the same with one
+// subscriber behind demo/cuttingProxy.mjs. See bench/README.md ("npm run bench:rooms").
+//
+// The parent (this file) forks, per scenario, a server process and a client process per system
+// (bench/rooms/server.mjs, bench/rooms/clients.mjs), talks to them over IPC and prints one table.
+// The exit code is 1 if the harness broke or one of our subscribers got a message twice, out of
+// order or not at all; the targets are informative.
+import { execFileSync, fork } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = dirname(here);
+const requireFromRepo = createRequire(join(repo, 'package.json'));
+
+// Knobs, for investigation (the default run uses none): BENCH_RUNS (5),
+// BENCH_ONLY=1x100,100x10 (scenarios) and/or closed,paced,cut (parts), BENCH_SCALE=0.2 (fewer
+// messages), BENCH_RECEIVER_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/p' (the server processes),
+// BENCH_CHILD_FLAGS (the client processes), BENCH_SYSTEMS=ours (one system only), BENCH_DIST.
+const RUNS = Number(process.env.BENCH_RUNS || 5);
+const SCALE = Number(process.env.BENCH_SCALE || 1);
+const ONLY = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
+const CHILD_FLAGS = process.env.BENCH_CHILD_FLAGS?.split(' ').filter(Boolean) ?? [];
+const RECEIVER_FLAGS = process.env.BENCH_RECEIVER_FLAGS?.split(' ').filter(Boolean) ?? [];
+const SYSTEMS = process.env.BENCH_SYSTEMS?.split(',').map((s) => s.trim()) ?? ['ours', 'socketio'];
+const RUN_TIMEOUT_MS = 120_000;
+
+// `n` publishes a run (n x subs deliveries: 200,000 and 100,000); at most `window` publishes
+// not yet acknowledged, the same number of deliveries in flight in both scenarios (3,200).
+const SCENARIOS = [
+  { id: '1x100', name: '1 room x 100 subscribers', rooms: 1, subs: 100, n: 2_000, window: 32 },
+  { id: '100x10', name: '100 rooms x 10 subscribers', rooms: 100, subs: 10, n: 10_000, window: 320 },
+];
+const PARTS = ['closed', 'paced', 'cut'];
+// The paced runs offer this share of socket.io's closed-loop publish rate in the same run, for
+// about PACED_MS.
+const PACED_SHARE = 0.5;
+const PACED_MS = 2_000;
+// The cut subscriber's connection is cut 250-750 ms after it is made, each time (shorter, and under load
+// a reconnect's handshake was cut before it completed, again and again).
+const CUT = { cutAfterMs: [250, 750], seed: 17 };
+const TARGET = 2;
+const LABEL = { ours: 'ours serveRooms(memoryRooms())', socketio: 'socket.io 4 + connectionStateRecovery' };
+
+// ---------------------------------------------------------------------------------------------
+// A private copy of the package as just built (others rebuild dist/ while this runs), installed by
+// name in a temporary node_modules, with the child scripts beside it; as bench/throughput.mjs does.
+
+function snapshot(dist = join(repo, 'dist')) {
+  const root = mkdtempSync(join(tmpdir(), 'bench-rooms-'));
+  const pkg = join(root, 'node_modules', 'rx-websocket-peer');
+  mkdirSync(join(root, 'node_modules'));
+  for (const dependency of ['rxjs', 'ws', 'bufferutil', 'socket.io', 'socket.io-client'].filter((name) =>
+    existsSync(join(repo, 'node_modules', name)),
+  ))
+    symlinkSync(join(repo, 'node_modules', dependency), join(root, 'node_modules', dependency), 'dir');
+  const complete = (dir) => existsSync(join(dir, 'esm', 'index.js')) && existsSync(join(dir, 'cjs', 'package.json'));
+  for (let attempt = 1; ; attempt++) {
+    rmSync(pkg, { recursive: true, force: true });
+    mkdirSync(pkg, { recursive: true });
+    try {
+      if (!complete(dist)) throw new Error('dist/ is missing or being rebuilt');
+      cpSync(dist, join(pkg, 'dist'), { recursive: true });
+      cpSync(join(repo, 'package.json'), join(pkg, 'package.json'));
+      if (!complete(join(pkg, 'dist'))) throw new Error('dist/ changed while being copied');
+      execFileSync(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          "const m = await import('rx-websocket-peer'); if (typeof m.serveRooms !== 'function' || typeof m.roomClient !== 'function') process.exit(2);",
+        ],
+        { cwd: root, stdio: 'ignore' },
+      );
+      break;
+    } catch (error) {
+      if (attempt === 20) {
+        rmSync(root, { recursive: true, force: true });
+        throw new Error(`could not take a complete copy of dist/: ${error.message}`);
+      }
+      execFileSync('sleep', ['0.5']);
+    }
+  }
+  for (const dir of ['memory', 'rooms']) {
+    mkdirSync(join(root, 'bench', dir), { recursive: true });
+    for (const file of readdirSync(join(here, dir))) {
+      if (file.endsWith('.mjs')) cpSync(join(here, dir, file), join(root, 'bench', dir, file));
+    }
+  }
+  mkdirSync(join(root, 'demo'));
+  cpSync(join(repo, 'demo', 'cuttingProxy.mjs'), join(root, 'demo', 'cuttingProxy.mjs'));
+  return { root, dist, builtAt: statSync(join(dist, 'esm', 'index.js')).mtime };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Children: forked with one JSON argument; their messages queue until awaited.
+
+const children = new Set();
+
+function start(script, options, execArgv = []) {
+  const child = fork(join(snap.root, 'bench', 'rooms', script), [JSON.stringify(options)], {
+    cwd: snap.root,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execArgv,
+  });
+  const inbox = [];
+  const waiters = [];
+  const name = `${script} ${options.impl}`;
+  const handle = {
+    exited: false,
+    send: (message) => child.send(message),
+    next(type, timeoutMs = RUN_TIMEOUT_MS) {
+      const i = inbox.findIndex((m) => m.type === type || m.type === 'error');
+      if (i >= 0) {
+        const [m] = inbox.splice(i, 1);
+        return m.type === 'error' ? Promise.reject(new Error(`${name}: ${m.message}`)) : Promise.resolve(m);
+      }
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`${name}: no '${type}' within ${timeoutMs} ms`)), timeoutMs);
+        waiters.push({ type, resolve, reject, timer });
+      });
+    },
+    kill() {
+      if (!handle.exited) child.kill('SIGKILL');
+    },
+    /** Asks it to exit (so that --cpu-prof writes its profile); kills it after a while. */
+    async stop() {
+      if (handle.exited) return;
+      try {
+        child.send({ type: 'exit' });
+      } catch {}
+      await Promise.race([new Promise((r) => child.once('exit', r)), new Promise((r) => setTimeout(r, 3000))]);
+      handle.kill();
+    },
+  };
+  child.on('message', (m) => {
+    const i = waiters.findIndex((w) => w.type === m.type || m.type === 'error');
+    if (i < 0) return void inbox.push(m);
+    const [w] = waiters.splice(i, 1);
+    clearTimeout(w.timer);
+    if (m.type === 'error') w.reject(new Error(`${name}: ${m.message}`));
+    else w.resolve(m);
+  });
+  child.on('exit', (code, signal) => {
+    handle.exited = true;
+    children.delete(handle);
+    for (const w of waiters.splice(0)) {
+      clearTimeout(w.timer);
+      w.reject(new Error(`${name} exited (${code ?? signal}) while we waited for '${w.type}'`));
+    }
+  });
+  children.add(handle);
+  return handle;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statistics and formatting.
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const stats = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs), all: xs });
+const num = (x, digits = 0) =>
+  x === undefined || Number.isNaN(x)
+    ? '-'
+    : x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const ratio = (x) => (x === undefined || !Number.isFinite(x) ? '-' : `${x.toFixed(2)}x`);
+
+function table(rows, headers) {
+  const keys = Object.keys(headers);
+  const width = Object.fromEntries(
+    keys.map((k) => [k, Math.max(headers[k].length, ...rows.map((row) => String(row[k] ?? '').length))]),
+  );
+  const line = (row) =>
+    keys
+      .map((k) => String(row[k] ?? '').padEnd(width[k]))
+      .join(' | ')
+      .trimEnd();
+  return [line(headers), keys.map((k) => '-'.repeat(width[k])).join('-|-'), ...rows.map(line)].join('\n');
+}
+
+const rows = [];
+const problems = [];
+const summary = []; // PASS/FAIL of each target and check
+let wrongDelivery = false;
+
+function verdict(pass, what) {
+  summary.push({ pass, what });
+  return pass ? 'PASS' : 'FAIL';
+}
+
+// ---------------------------------------------------------------------------------------------
+// One scenario: a server and a client process per system; the closed-loop runs, the paced runs,
+// then the cut runs (a second client process per system, with one subscriber behind the proxy).
+
+let runId = 0;
+
+/** One run: the server's CPU around it, the clients' result. */
+async function once(server, clients, spec, how) {
+  server.send({ type: 'cpu' });
+  const before = (await server.next('cpu')).us;
+  const id = ++runId;
+  clients.send({ type: 'run', id, ...how });
+  const result = await clients.next('result');
+  server.send({ type: 'cpu' });
+  const after = (await server.next('cpu')).us;
+  const deliveries = how.n * spec.subs;
+  return {
+    ...result,
+    rate: result.deliveries / (result.ms / 1000),
+    // (NaN travels over IPC as null: a run that ended without every acknowledgement.)
+    publishRate: how.n / ((result.ackedMs ?? NaN) / 1000),
+    serverUsPerDelivery: (after - before) / deliveries,
+    clientUsPerDelivery: result.cpuUs / deliveries,
+  };
+}
+
+/** Our subscribers must get everything, once, in order; socket.io's are reported. */
+function check(system, where, result) {
+  const o = result.others;
+  const wrong = result.deliveries !== result.expected || o.dups || o.missing || o.stale || o.offsetGaps;
+  if (wrong) {
+    const what = `${where}, ${LABEL[system]}: subscribers got ${num(result.deliveries)} of ${num(result.expected)} (${o.dups} twice, ${o.missing} missing, ${o.stale} of another run, ${o.offsetGaps} position gaps)`;
+    problems.push(what);
+    if (system === 'ours') wrongDelivery = true;
+  }
+  if (o.reconnects) problems.push(`${where}, ${LABEL[system]}: ${o.reconnects} reconnects of subscribers not cut`);
+  return result;
+}
+
+const summarize = (list) => ({
+  rate: stats(list.map((r) => r.rate)),
+  p50: median(list.map((r) => r.p50)),
+  p99: median(list.map((r) => r.p99)),
+  p99s: stats(list.map((r) => r.p99)),
+  publishRate: median(list.map((r) => r.publishRate)),
+  server: median(list.map((r) => r.serverUsPerDelivery)),
+  client: median(list.map((r) => r.clientUsPerDelivery)),
+});
+
+async function scenario(spec) {
+  const n = Math.max(spec.rooms, Math.round((spec.n * SCALE) / spec.rooms) * spec.rooms);
+  const parts = PARTS.filter((p) => !ONLY?.some((o) => PARTS.includes(o)) || ONLY.includes(p));
+  const cutting = parts.includes('cut');
+  const both = SYSTEMS.length === 2;
+  const opened = [];
+  const servers = {};
+  const ports = {};
+  // A client process: `prefix` names its rooms, so that the plain and the cut process of a system
+  // each have rooms of their own on the same server (the idle one receives nothing).
+  const open = async (system, prefix, cut) => {
+    const options = { impl: system, port: ports[system], rooms: spec.rooms, subs: spec.subs, prefix, cut };
+    const clients = start('clients.mjs', options, ['--expose-gc', ...CHILD_FLAGS]);
+    opened.push(clients);
+    await clients.next('ready');
+    clients.send({ type: 'sync' });
+    await clients.next('synced');
+    return clients;
+  };
+  try {
+    for (const system of SYSTEMS) {
+      servers[system] = start('server.mjs', { impl: system }, ['--expose-gc', ...RECEIVER_FLAGS]);
+      opened.push(servers[system]);
+      ports[system] = (await servers[system].next('listening')).port;
+    }
+    const plain = {};
+    const cut = {};
+    for (const system of SYSTEMS) {
+      plain[system] = await open(system, 'p-');
+      if (cutting) cut[system] = await open(system, 'c-', CUT);
+    }
+    const closedHow = { n, window: spec.window };
+    const results = Object.fromEntries(SYSTEMS.map((s) => [s, []]));
+    const cutResults = Object.fromEntries(SYSTEMS.map((s) => [s, []]));
+    // A warm-up run of each client process, then the systems take turns (which goes first
+    // alternating); with cuts, each run without cuts is paired with one with cuts, back to back
+    // (which goes first alternating), so that the busy machine disturbs both alike.
+    for (const system of SYSTEMS) {
+      check(system, `${spec.name} warm-up`, await once(servers[system], plain[system], spec, closedHow));
+      if (cutting) await once(servers[system], cut[system], spec, closedHow);
+    }
+    for (let run = 0; run < RUNS; run++) {
+      for (const system of run % 2 ? [...SYSTEMS].reverse() : SYSTEMS) {
+        const pair = cutting ? ['plain', 'cut'] : ['plain'];
+        for (const kind of (run >> 1) % 2 ? pair.reverse() : pair) {
+          const where = `${spec.name}${kind === 'cut' ? ' with cuts' : ''}, run ${run + 1}`;
+          const result = check(
+            system,
+            where,
+            await once(servers[system], (kind === 'cut' ? cut : plain)[system], spec, closedHow),
+          );
+          (kind === 'cut' ? cutResults : results)[system].push(result);
+        }
+      }
+    }
+    const closed = Object.fromEntries(SYSTEMS.map((s) => [s, summarize(results[s])]));
+    const base = closed.socketio;
+    for (const system of SYSTEMS) {
+      const c = closed[system];
+      const row = {
+        scenario: spec.name,
+        mode: `closed loop, window ${spec.window}, ${num(n)} msgs x ${RUNS}`,
+        system: LABEL[system],
+        rate: num(c.rate.median),
+        range: `${num(c.rate.min)}-${num(c.rate.max)}`,
+        vs: both ? ratio(c.rate.median / base.rate.median) : '-',
+        p50: num(c.p50, 2),
+        p99: num(c.p99, 2),
+        p99vs: both ? ratio(c.p99 / base.p99) : '-',
+        note: `p99 ${num(c.p99s.min, 2)}-${num(c.p99s.max, 2)} ms; ${num(c.publishRate)} publishes/s acked; CPU per delivery: server ${num(c.server, 2)} us, clients ${num(c.client, 2)} us`,
+      };
+      if (system === 'ours' && both) {
+        const rateRatio = c.rate.median / base.rate.median;
+        const p99Ratio = c.p99 / base.p99;
+        row.target = `>= ${TARGET}x, p99 <= 1x`;
+        row.result = verdict(
+          rateRatio >= TARGET && p99Ratio <= 1,
+          `${spec.name}: ours at least ${TARGET}x socket.io's delivered msgs/s (${ratio(rateRatio)}) at an equal or lower p99 (${ratio(p99Ratio)}: ${num(c.p99, 2)} against ${num(base.p99, 2)} ms)`,
+        );
+      }
+      if (parts.includes('closed')) rows.push(row);
+    }
+
+    // Cut: the same closed-loop runs with one subscriber behind the cutting proxy.
+    if (cutting) {
+      const cutStats = Object.fromEntries(SYSTEMS.map((s) => [s, summarize(cutResults[s])]));
+      for (const system of SYSTEMS) {
+        const c = cutStats[system];
+        const list = cutResults[system];
+        const total = (key) => list.reduce((sum, r) => sum + r.cut[key], 0);
+        const expected = total('expected');
+        const got = total('got');
+        const dups = total('dups');
+        const missing = total('missing');
+        const stale = total('stale');
+        const gaps = total('offsetGaps');
+        const reconnects = total('reconnects');
+        const recovered = total('recovered');
+        const cuts = total('proxyCuts');
+        // The others' rate with cuts over the rate of the run without cuts next to it.
+        const keep = stats(list.map((r, i) => r.rate / results[system][i].rate));
+        const exact = got === expected && dups === 0 && missing === 0 && stale === 0 && gaps === 0;
+        const cutNote =
+          `cut subscriber: ${num(got)} of ${num(expected)} in order, ${num(dups)} twice, ${num(missing)} missing` +
+          (stale ? `, ${num(stale)} of an earlier run` : '') +
+          (system === 'ours' ? `, ${gaps} position gaps` : '') +
+          `; ${cuts} cuts, ${reconnects} reconnects` +
+          (system === 'socketio' ? ` (${recovered} recovered their session)` : '') +
+          `; its last message ${num(median(list.map((r) => r.cut.ms)))} ms after the first publish (the others' ${num(median(list.map((r) => r.ms)))} ms)`;
+        const row = {
+          scenario: spec.name,
+          mode: `1 subscriber cut every ${CUT.cutAfterMs.join('-')} ms (others), ${num(n)} msgs x ${RUNS}`,
+          system: LABEL[system],
+          rate: num(c.rate.median),
+          range: `${num(c.rate.min)}-${num(c.rate.max)}`,
+          vs: both ? ratio(c.rate.median / cutStats.socketio.rate.median) : '-',
+          p50: num(c.p50, 2),
+          p99: num(c.p99, 2),
+          p99vs: both ? ratio(c.p99 / cutStats.socketio.p99) : '-',
+          note: `others: ${ratio(keep.median)} of their rate without cuts (median of ${keep.all.length} pairs, ${ratio(keep.min)}-${ratio(keep.max)}); ${cutNote}`,
+        };
+        if (system === 'ours') {
+          if (!exact) wrongDelivery = true;
+          row.target = 'exactly once; others >= 0.9x';
+          row.result = verdict(
+            exact && keep.median >= 0.9,
+            `${spec.name} with cuts: ours' cut subscriber got every message exactly once in order (${num(got)} of ${num(expected)}, ${dups} twice, ${missing} missing, ${gaps} position gaps, over ${cuts} cuts), and the others kept their rate (${ratio(keep.median)} of the runs without cuts)`,
+          );
+        }
+        rows.push(row);
+      }
+    }
+
+    // Paced: both systems offered the same rate, half of what socket.io acknowledged closed-loop.
+    if (parts.includes('paced')) {
+      const reference = (base ?? closed.ours).publishRate;
+      const rate = Math.max(spec.rooms, Math.round(reference * PACED_SHARE));
+      const pacedN = Math.max(spec.rooms, Math.round((rate * PACED_MS) / 1000 / spec.rooms) * spec.rooms);
+      const paced = Object.fromEntries(SYSTEMS.map((s) => [s, []]));
+      for (let run = 0; run < 2; run++) {
+        for (const system of run % 2 ? [...SYSTEMS].reverse() : SYSTEMS) {
+          const result = await once(servers[system], plain[system], spec, { n: pacedN, rate });
+          paced[system].push(check(system, `${spec.name} paced run ${run + 1}`, result));
+        }
+      }
+      const p = Object.fromEntries(SYSTEMS.map((s) => [s, summarize(paced[s])]));
+      for (const system of SYSTEMS) {
+        const c = p[system];
+        rows.push({
+          scenario: spec.name,
+          mode: `paced, ${num(rate)} publishes/s (${PACED_SHARE}x socket.io's), ${num(pacedN)} msgs x 2`,
+          system: LABEL[system],
+          rate: num(c.rate.median),
+          range: `${num(c.rate.min)}-${num(c.rate.max)}`,
+          vs: both ? ratio(c.rate.median / p.socketio.rate.median) : '-',
+          p50: num(c.p50, 2),
+          p99: num(c.p99, 2),
+          p99vs: both ? ratio(c.p99 / p.socketio.p99) : '-',
+          note: `CPU per delivery: server ${num(c.server, 2)} us, clients ${num(c.client, 2)} us`,
+        });
+      }
+    }
+  } finally {
+    await Promise.all(opened.map((c) => c.stop()));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const t0 = performance.now();
+const snap = snapshot(process.env.BENCH_DIST);
+process.on('exit', () => {
+  for (const c of children) c.kill();
+  rmSync(snap.root, { recursive: true, force: true });
+});
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
+
+let revision = '';
+try {
+  const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repo, encoding: 'utf8' }).trim();
+  const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: repo, encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .filter(Boolean).length;
+  revision = `; HEAD ${head}${dirty ? ` + ${dirty} uncommitted file(s) in src/` : ''}`;
+} catch {}
+console.log(`measuring ${snap.dist} as built at ${snap.builtAt.toISOString()}${revision}`);
+console.log(
+  `node ${process.version}; ws ${requireFromRepo('ws/package.json').version}; socket.io ${requireFromRepo('socket.io/package.json').version}, socket.io-client ${requireFromRepo('socket.io-client/package.json').version}; ` +
+    `per scenario and system a server process and client processes on 127.0.0.1; 64 B messages; warm-up + ${RUNS} closed-loop runs per system, each beside one with cuts, taking turns; median (min-max)`,
+);
+const custom = [
+  'BENCH_RUNS',
+  'BENCH_SCALE',
+  'BENCH_ONLY',
+  'BENCH_CHILD_FLAGS',
+  'BENCH_RECEIVER_FLAGS',
+  'BENCH_SYSTEMS',
+  'BENCH_DIST',
+].filter((k) => process.env[k]);
+if (custom.length) console.log(`NOT THE DEFAULT RUN: ${custom.map((k) => `${k}=${process.env[k]}`).join(' ')}`);
+console.log('');
+
+const known = [...SCENARIOS.map((s) => s.id), ...PARTS];
+const unknown = ONLY?.filter((key) => !known.includes(key));
+if (unknown?.length) {
+  console.error(`BENCH_ONLY: no case ${unknown.join(', ')}; the cases are ${known.join(', ')}`);
+  process.exit(2);
+}
+let harnessFailed = false;
+const chosen = SCENARIOS.filter((s) => !ONLY?.some((o) => o.includes('x')) || ONLY.includes(s.id));
+for (const spec of chosen) {
+  const started = performance.now();
+  process.stdout.write(`${spec.name} ... `);
+  try {
+    await scenario(spec);
+    console.log(`${((performance.now() - started) / 1000).toFixed(1)} s`);
+  } catch (error) {
+    harnessFailed = true;
+    console.log(`failed: ${error.message}`);
+    problems.push(`${spec.name}: ${error.message}`);
+    for (const c of children) c.kill();
+  }
+}
+
+console.log(
+  `\n${table(rows, {
+    scenario: 'scenario',
+    mode: 'mode',
+    system: 'system',
+    rate: 'delivered msgs/s',
+    range: 'min-max',
+    vs: 'vs socket.io',
+    p50: 'p50 ms',
+    p99: 'p99 ms',
+    p99vs: 'p99 vs socket.io',
+    target: 'target',
+    result: 'result',
+    note: 'note',
+  })}\n`,
+);
+const passed = summary.filter((s) => s.pass).length;
+for (const s of summary) console.log(`${s.pass ? 'PASS' : 'FAIL'}  ${s.what}`);
+if (problems.length) console.log(`\nproblems:\n  ${problems.join('\n  ')}`);
+console.log(
+  `\ntotal ${((performance.now() - t0) / 1000).toFixed(1)} s; targets: ${passed}/${summary.length} met (informative)` +
+    (wrongDelivery ? '; OURS DELIVERED WRONGLY (exit code 1)' : ''),
+);
+process.exitCode = harnessFailed || wrongDelivery ? 1 : 0;
