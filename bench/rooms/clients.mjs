@@ -4,8 +4,8 @@
 //   impl 'ours'      each subscriber is roomClient(reconnecting(url, { protocols: ROOMS_PROTOCOL }))
 //                    with join(room); the publisher is one more such client, publish(room, data).
 //   impl 'socketio'  each subscriber is a socket.io-client socket (websocket transport only) that
-//                    emits 'join' on every connect that did not recover its session; the publisher
-//                    is one more socket, emit('pub', room, data, ack).
+//                    emits 'join' on every connect (a no-op for a session recovered in its room);
+//                    the publisher is one more socket, emit('pub', room, data, ack).
 //   Both reconnect after 50 ms (jitter 0.5), at most 200 ms, so that a cut subscriber comes back
 //   at the same pace on both.
 //
@@ -165,11 +165,15 @@ if (impl === 'ours') {
       if (sub) {
         const room = roomName(sub.room);
         socket.on('m', (data) => receive(sub, data, undefined));
+        // Connections counted as the manager opens them: 'connect' comes after a recovered
+        // session's missed packets, too late for a run that ends with the last of them.
+        socket.io.on('open', () => sub.connects++);
         socket.on('connect', () => {
-          sub.connects++;
-          // A recovered session is in its rooms again, with the packets it missed on their way.
+          // A recovered session is in its rooms again, with the packets it missed on their way:
+          // joining again is a no-op then. But a session saved by a cut that came before its join
+          // went through recovers into no room: so every connect joins.
           if (socket.recovered) sub.recovered++;
-          else socket.emit('join', room, () => {});
+          socket.emit('join', room, () => {});
         });
       }
       socket.once('connect', () => resolve(socket));
@@ -288,6 +292,12 @@ function finish() {
   r.finished = true;
   run = undefined;
   const cpu = process.cpuUsage(r.cpu);
+  // The report waits for the rest of this turn: socket.io emits 'connect' (and `recovered`) after
+  // the missed packets it replays, which may have been the run's last.
+  setImmediate(report, r, cpu);
+}
+
+function report(r, cpu) {
   const latency = r.latency.subarray(0, r.samples).sort();
   const sum = (list, key) => list.reduce((total, s) => total + s[key], 0);
   const others = subscribers.filter((s) => !s.cut);
