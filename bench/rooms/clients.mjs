@@ -42,7 +42,16 @@ process.on('disconnect', () => process.exit(0));
 const SIZE = 64;
 const STALL_MS = 5_000;
 const roomName = (r) => `${prefix}room-${r}`;
-const RECONNECT_OURS = { protocols: ROOMS_PROTOCOL, initialDelay: 50, maxDelay: 200, jitter: 0.5 };
+// The publisher's window (up to 1,280 unacknowledged) must fit the connection's queue of
+// unacknowledged publishes and roomClient()'s in-flight window, as socket.io's has no bound.
+const RECONNECT_OURS = {
+  protocols: ROOMS_PROTOCOL,
+  initialDelay: 50,
+  maxDelay: 200,
+  jitter: 0.5,
+  maxQueuedWrites: 4_096,
+};
+const ROOM_CLIENT_OURS = { maxInFlight: 4_096 };
 const RECONNECT_SOCKETIO = {
   transports: ['websocket'],
   forceNew: true,
@@ -135,7 +144,7 @@ if (impl === 'ours') {
     const url = `ws://${sub?.cut ? `127.0.0.1:${proxy.port}` : direct}`;
     const connection = reconnecting(url, RECONNECT_OURS);
     closers.push(() => connection.close());
-    const client = roomClient(connection);
+    const client = roomClient(connection, ROOM_CLIENT_OURS);
     if (sub) {
       connection.peer$.subscribe(() => sub.connects++);
       client.join(roomName(sub.room)).subscribe({

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { WebSocket } from 'ws';
 import { WebSocketPeerError } from '../../src/errors/WebSocketPeerError.js';
-import { broadcast } from '../../src/peer/broadcast.js';
+import { broadcast, broadcastTexts } from '../../src/peer/broadcast.js';
 import { WriteMode } from '../../src/peer/constants.js';
 import { kOnWritten, type SharedFrame, type Transport, type TransportHandlers } from '../../src/peer/Transport.js';
 import type { OutboundData, Packet } from '../../src/peer/types.js';
@@ -388,6 +388,42 @@ describe('broadcast()', () => {
     const [clientWrites, serverWrites] = writes as [unknown[], unknown[]];
     expect(clientWrites.some((chunk) => serverWrites.includes(chunk))).to.equal(false);
     expect(((clientWrites[0] as Uint8Array)[1] as number) & 0x80, 'the mask bit').to.equal(0x80);
+  });
+
+  describe('broadcastTexts(): several messages at once, for the rooms server', () => {
+    it('writes them to each server peer in one write, the same bytes for all, as separate messages in order', async () => {
+      const { peers, clients: raw } = await openRoom(3);
+      const writes = peers.map(spyWrites);
+      // Sizes on each side of the 7- and 16-bit length encodings, and a non-ASCII one.
+      const texts = ['a', 'é€😀', 'x'.repeat(125), 'y'.repeat(126), 'z'.repeat(70_000), ''];
+      expect(broadcastTexts(peers, texts)).to.deep.equal([]);
+      const [first] = writes[0] ?? [];
+      for (const chunks of writes)
+        expect(chunks)
+          .to.have.length(1)
+          .and.to.satisfy((c: unknown[]) => c[0] === first);
+      await until(() => raw.every((client) => client.frames.length === texts.length));
+      for (const client of raw) {
+        expect(client.frames.map((f) => f.isBinary)).to.deep.equal(texts.map(() => false));
+        expect(client.frames.map((f) => String(f.data))).to.deep.equal(texts);
+      }
+    });
+
+    it('sends them one by one to a client peer (its frames are masked), and reports a closed peer', async () => {
+      const { server } = await openRoom(0);
+      const remote = server.nextPeer();
+      const client = await openClient(server.url);
+      const received = collect((await remote).packets$);
+      const closed = (await openRoom(1)).peers[0] as WebSocketPeer;
+      closed.close();
+      expect(broadcastTexts([client.peer, closed], ['one', 'two', 'three'])).to.deep.equal([closed]);
+      await until(() => received.values.length === 3);
+      expect(received.values.map((p: Packet) => [p.isString, p.data])).to.deep.equal([
+        [true, 'one'],
+        [true, 'two'],
+        [true, 'three'],
+      ]);
+    });
   });
 
   describe('over a transport that takes no shared frame', () => {

@@ -6,7 +6,7 @@ import { listen } from '../../src/observables/listen.js';
 import { memoryRooms } from '../../src/rooms/memoryRooms.js';
 import { serveRooms, type ServeRoomsOptions, SLOW_SUBSCRIBER_CODE } from '../../src/rooms/serveRooms.js';
 import type { RoomEngine, RoomMessage } from '../../src/rooms/types.js';
-import { delay, expectInvalidOption, until } from '../helpers.js';
+import { delay, expectInvalidOption, internalsOf, until } from '../helpers.js';
 
 type Json = Record<string, unknown>;
 
@@ -335,6 +335,35 @@ describe('serveRooms(): the rooms protocol on a server', () => {
     // it): a client sends the others again, under the same ids, to the next server.
     expect((await lastValueFrom(engine.head('r'))).offset).to.equal(500);
     expect(c.got.filter((m) => m['type'] === 'ack').length).to.be.below(500);
+  });
+
+  it("writes a turn's messages of a room to each subscriber in one write, and the next turn's in the next", async () => {
+    const engine = memoryRooms();
+    const url = await serve(engine);
+    const readers = [await open(url), await open(url)];
+    for (const reader of readers) reader.send({ type: 'join', room: 'r' });
+    await until(() => readers.every((reader) => reader.got.length === 1));
+    const writes = serverPeers.map((peer) => {
+      const socket = internalsOf(peer).socket as unknown as { write: (...args: unknown[]) => boolean };
+      const original = socket.write;
+      const chunks: unknown[] = [];
+      socket.write = function (this: unknown, ...args: unknown[]) {
+        chunks.push(args[0]);
+        return original.apply(this, args);
+      };
+      return chunks;
+    });
+    for (let i = 0; i < 50; i++) engine.publish('r', `a${i}`).subscribe();
+    await delay(5);
+    for (let i = 0; i < 50; i++) engine.publish('r', `b${i}`).subscribe();
+    await until(() => readers.every((reader) => reader.got.length === 101));
+    for (const chunks of writes) expect(chunks.filter((c) => (c as Uint8Array).length > 0)).to.have.length(2);
+    for (const reader of readers) {
+      expect(reader.got.slice(1).map((m) => m['text'])).to.deep.equal([
+        ...Array.from({ length: 50 }, (_, i) => `a${i}`),
+        ...Array.from({ length: 50 }, (_, i) => `b${i}`),
+      ]);
+    }
   });
 
   it('refuses a bad engine or option at once', () => {

@@ -36,3 +36,10 @@ export const kBroadcast: unique symbol = Symbol('rx-websocket-peer.broadcast');
  * was made with, so that `roomClient()` holds its publishes to the connection's queue rules.
  */
 export const kQueueBounds: unique symbol = Symbol('rx-websocket-peer.queueBounds');
+
+/**
+ * `peer[kBroadcastTexts](texts)`: `broadcastTexts()`'s write to one peer of several text
+ * messages, as one write of their shared frames where the transport takes them, else one by one.
+ * Returns as `kBroadcast` does.
+ */
+export const kBroadcastTexts: unique symbol = Symbol('rx-websocket-peer.broadcastTexts');

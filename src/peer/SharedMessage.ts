@@ -1,5 +1,5 @@
 import { utf8Length } from '../internal/bytes.js';
-import { serverFrame } from './serverFrame.js';
+import { serverFrame, serverTextFrames } from './serverFrame.js';
 import type { SharedFrame } from './Transport.js';
 
 /**
@@ -47,5 +47,26 @@ class Frame implements SharedFrame {
 
   bytes(): Uint8Array {
     return (this.made ??= serverFrame(this.message.payload, this.asText, this.message.payloadLength));
+  }
+}
+
+/**
+ * @internal Several text messages on their way, in order, to the same peers: framed once, one
+ * after the other, so that a server's peer gets them in one write (see `broadcastTexts()`).
+ */
+export class SharedTexts implements SharedFrame {
+  readonly payloadLength: number;
+  private readonly lengths: number[];
+  private made: Uint8Array | undefined;
+
+  constructor(readonly texts: readonly string[]) {
+    this.lengths = texts.map(utf8Length);
+    let total = 0;
+    for (const length of this.lengths) total += length;
+    this.payloadLength = total;
+  }
+
+  bytes(): Uint8Array {
+    return (this.made ??= serverTextFrames(this.texts, this.lengths));
   }
 }

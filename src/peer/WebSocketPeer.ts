@@ -4,7 +4,7 @@ import { CloseCode, DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_QUEUED_PACKETS, WriteM
 import type { Variant } from '../codec/godotTypes.js';
 import type { VariantOptions } from '../codec/variant.js';
 import { Inbox, type InboxOwner, kOnTaken } from '../internal/Inbox.js';
-import { kBroadcast, kWatchInbox, kWhenClosed, kWrite } from '../internal/symbols.js';
+import { kBroadcast, kBroadcastTexts, kWatchInbox, kWhenClosed, kWrite } from '../internal/symbols.js';
 import { LiveValue } from '../internal/LiveValue.js';
 import { optionKeys } from '../internal/optionKeys.js';
 import {
@@ -19,7 +19,7 @@ import {
 } from './Transport.js';
 import { variantCodec } from '../codec/variantSlot.js';
 import { WeightedQueue } from '../internal/WeightedQueue.js';
-import type { SharedMessage } from './SharedMessage.js';
+import type { SharedMessage, SharedTexts } from './SharedMessage.js';
 import type { CloseInfo, HandshakeInfo, OutboundData, Packet, PeerState } from './types.js';
 import { checkOutbound, endedNormally, validateClose, validateWriteMode } from './validation.js';
 import { asBytes } from '../internal/bytes.js';
@@ -394,6 +394,17 @@ export class WebSocketPeer implements TransportHandlers, InboxOwner<Packet> {
     // Where the frame cannot go as it is (a client masks each frame), the payload goes as any other.
     if (unwritten === undefined) unwritten = transport.send(message.payload, asText);
     this.logWrite(unwritten);
+    return undefined;
+  }
+
+  /** @internal See `kBroadcastTexts`. */
+  [kBroadcastTexts](texts: SharedTexts): WebSocketPeerError | undefined {
+    this.noticeClosing();
+    if (this.state !== 'open') return this.closedError();
+    const unwritten = this.transport.sendFrame?.(texts);
+    if (unwritten !== undefined) this.logWrite(unwritten);
+    // Where frames cannot go as they are (a client masks each frame): one message at a time.
+    else for (const text of texts.texts) this.logWrite(this.transport.send(text, true));
     return undefined;
   }
 

@@ -1,11 +1,11 @@
 import { WriteMode } from './constants.js';
-import { SharedMessage } from './SharedMessage.js';
+import { SharedMessage, SharedTexts } from './SharedMessage.js';
 import type { OutboundData } from './types.js';
 import { checkOutbound, isPacket } from './validation.js';
 import type { WebSocketPeer } from './WebSocketPeer.js';
 import { argumentError, type WebSocketPeerError } from '../errors/WebSocketPeerError.js';
 import { asBytes, describe, isValidUtf8 } from '../internal/bytes.js';
-import { kBroadcast } from '../internal/symbols.js';
+import { kBroadcast, kBroadcastTexts } from '../internal/symbols.js';
 
 /** A peer that `broadcast()` could not send to, and why. */
 export interface BroadcastFailure {
@@ -123,4 +123,17 @@ function distinctPeers(peers: Iterable<WebSocketPeer>): { list: WebSocketPeer[];
     list.push(peer);
   }
   return { list, anyText };
+}
+
+/**
+ * @internal `texts`, text messages in this order, to each of `peers` (a server's peers, checked
+ * by the caller): framed once, and written to each peer that takes shared frames as one buffer,
+ * one write for them all instead of one each. What the rooms server sends a room's subscribers.
+ * Returns the peers that could not take them (closing or closed).
+ */
+export function broadcastTexts(peers: Iterable<WebSocketPeer>, texts: readonly string[]): WebSocketPeer[] {
+  const shared = new SharedTexts(texts);
+  const failed: WebSocketPeer[] = [];
+  for (const peer of peers) if (peer[kBroadcastTexts](shared) !== undefined) failed.push(peer);
+  return failed;
 }

@@ -23,25 +23,59 @@ let encoder: InstanceType<typeof TextEncoder> | undefined;
  * caller may change its bytes as soon as this returns.
  */
 export function serverFrame(payload: string | Uint8Array, asText: boolean, length: number): Uint8Array {
-  const at = length <= MAX_SHORT_LENGTH ? 2 : length <= 0xffff ? 4 : 10;
-  const frame = nodeBuffer ? nodeBuffer.allocUnsafe(at + length) : new Uint8Array(at + length);
-  frame[0] = FIN | (asText ? OPCODE_TEXT : OPCODE_BINARY);
-  if (at === 2) frame[1] = length;
-  else if (at === 4) {
-    frame[1] = LENGTH_16;
-    frame[2] = length >>> 8;
-    frame[3] = length & 0xff;
+  const frame = allocate(headerSize(length) + length);
+  writeFrame(frame, 0, payload, asText, length);
+  return frame;
+}
+
+/**
+ * @internal The text frames of `texts`, one after the other in one buffer: what a peer gets in one
+ * write when it is sent several messages at once. `lengths` are their UTF-8 sizes, as above.
+ */
+export function serverTextFrames(texts: readonly string[], lengths: readonly number[]): Uint8Array {
+  let size = 0;
+  for (const length of lengths) size += headerSize(length) + length;
+  const frames = allocate(size);
+  let at = 0;
+  for (let i = 0; i < texts.length; i++) at = writeFrame(frames, at, texts[i] as string, true, lengths[i] as number);
+  return frames;
+}
+
+function allocate(size: number): Uint8Array {
+  return nodeBuffer ? nodeBuffer.allocUnsafe(size) : new Uint8Array(size);
+}
+
+/** The size of the header (§5.2) of a server's frame of `length` payload bytes. */
+function headerSize(length: number): number {
+  return length <= MAX_SHORT_LENGTH ? 2 : length <= 0xffff ? 4 : 10;
+}
+
+/** Writes the frame of `payload` into `frame` at `start`; returns where it ends. */
+function writeFrame(
+  frame: Uint8Array,
+  start: number,
+  payload: string | Uint8Array,
+  asText: boolean,
+  length: number,
+): number {
+  const at = start + headerSize(length);
+  frame[start] = FIN | (asText ? OPCODE_TEXT : OPCODE_BINARY);
+  if (at === start + 2) frame[start + 1] = length;
+  else if (at === start + 4) {
+    frame[start + 1] = LENGTH_16;
+    frame[start + 2] = length >>> 8;
+    frame[start + 3] = length & 0xff;
   } else {
     // §5.2: a 64-bit length, most significant bit 0. Lengths past 2^32 exist (a 4 GiB buffer).
-    frame[1] = LENGTH_64;
+    frame[start + 1] = LENGTH_64;
     const high = Math.floor(length / 0x1_0000_0000);
     const low = length >>> 0;
     for (let i = 0; i < 4; i++) {
-      frame[2 + i] = (high >>> (24 - 8 * i)) & 0xff;
-      frame[6 + i] = (low >>> (24 - 8 * i)) & 0xff;
+      frame[start + 2 + i] = (high >>> (24 - 8 * i)) & 0xff;
+      frame[start + 6 + i] = (low >>> (24 - 8 * i)) & 0xff;
     }
   }
-  if (typeof payload === 'string') (encoder ??= new TextEncoder()).encodeInto(payload, frame.subarray(at));
+  if (typeof payload === 'string') (encoder ??= new TextEncoder()).encodeInto(payload, frame.subarray(at, at + length));
   else frame.set(payload, at);
-  return frame;
+  return at + length;
 }

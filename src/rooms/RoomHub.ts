@@ -3,7 +3,7 @@
 // further back reads on a subscription of its own, paced by its peer's buffer, until it reaches
 // the hub and joins the broadcast.
 import { Subscription, takeWhile } from 'rxjs';
-import { broadcast } from '../peer/broadcast.js';
+import { broadcastTexts } from '../peer/broadcast.js';
 import type { WebSocketPeer } from '../peer/WebSocketPeer.js';
 import { RoomGapError } from './RoomGapError.js';
 import type { Position, RoomEngine, RoomMessage } from './types.js';
@@ -14,8 +14,8 @@ export interface Outbox {
   readonly peer: WebSocketPeer;
   /** Sends `frame` to this peer alone, then judges whether it keeps up (as `sent()`). */
   send(frame: string): void;
-  /** A frame reached this peer by `broadcast()`: judges whether it keeps up, and closes it if not. */
-  sent(): void;
+  /** `frames` reached this peer by a broadcast: judges whether it keeps up, and closes it if not. */
+  sent(frames?: number): void;
   /** Half its bound waits to be sent: a member catching up pauses until it has drained. */
   readonly busy: boolean;
   /** Calls `then` once nothing waits to be sent; unsubscribe to stop waiting. */
@@ -70,6 +70,17 @@ export class RoomHub {
   private last: Position | undefined;
   private readonly subscription = new Subscription();
   private started = false;
+  /**
+   * The frames of the messages delivered in this turn, not yet written: at the end of the turn
+   * (a microtask) each live member gets them all in one write. The live members do not change
+   * while frames wait: whatever would change them writes the frames first.
+   */
+  private batch: string[] = [];
+  private flushing = false;
+  private readonly flushLater = (): void => {
+    this.flushing = false;
+    this.flush();
+  };
 
   constructor(
     private readonly engine: RoomEngine,
@@ -99,6 +110,7 @@ export class RoomHub {
 
   leave(member: Member): void {
     if (member.state === 'gone') return;
+    if (member.state === 'live') this.flush();
     member.stop();
     if (this.live.get(member.outbox.peer) === member) this.live.delete(member.outbox.peer);
     this.behind.delete(member);
@@ -138,6 +150,7 @@ export class RoomHub {
 
   private goLive(member: Member): void {
     if (member.state === 'gone') return;
+    this.flush();
     member.stop();
     this.behind.delete(member);
     this.waiting.delete(member);
@@ -145,20 +158,30 @@ export class RoomHub {
     this.live.set(member.outbox.peer, member);
   }
 
-  /** A new message of the room: encoded once, written to every live member. */
+  /** A new message of the room: encoded once, written to every live member at the end of the turn. */
   private deliver(message: RoomMessage): void {
     // Members that caught up to the message before this one go on with everyone from here.
     for (const member of this.behind) if (samePosition(member.last, this.last)) this.goLive(member);
     this.last = message.position;
     if (this.live.size > 0) {
-      broadcast(this.live.keys(), { isString: true, data: messageFrame(message) });
-      for (const member of this.live.values()) {
-        member.last = message.position;
-        member.outbox.sent();
+      this.batch.push(messageFrame(message));
+      for (const member of this.live.values()) member.last = message.position;
+      if (!this.flushing) {
+        this.flushing = true;
+        queueMicrotask(this.flushLater);
       }
     }
     // Members whose own subscription had this one already: with everyone from the next one.
     for (const member of this.behind) if (samePosition(member.last, this.last)) this.goLive(member);
+  }
+
+  /** Writes the waiting frames to every live member, in one write each. */
+  private flush(): void {
+    if (this.batch.length === 0) return;
+    const frames = this.batch;
+    this.batch = [];
+    broadcastTexts(this.live.keys(), frames);
+    for (const member of this.live.values()) member.outbox.sent(frames.length);
   }
 
   /** A member behind reads from its last position on, until it stands where the hub does. */
@@ -198,6 +221,7 @@ export class RoomHub {
 
   /** The engine ended the hub's subscription: every member that depended on it is told and leaves. */
   private fail(error: unknown): void {
+    this.flush();
     this.subscription.unsubscribe();
     const told = [...this.live.values(), ...this.waiting];
     this.live.clear();

@@ -168,8 +168,8 @@ class Session implements Outbox {
     this.sent();
   }
 
-  sent(): void {
-    this.unsent++;
+  sent(frames = 1): void {
+    this.unsent += frames;
     if (!this.due) {
       this.due = true;
       this.server.judgeLater(this);
