@@ -46,6 +46,12 @@ export const TEST_TOOLS = [
     usedBy: 'spec/browser/browser.spec.ts and examples/angular: the browser build in headless Chromium',
   },
   {
+    name: 'redis-server',
+    path: '/usr/bin/redis-server',
+    usedBy:
+      'spec/rooms/redisRooms.spec.ts and spec/rooms/engines.spec.ts: Redis 7, started by the specs on a free port of 127.0.0.1, no config file',
+  },
+  {
     name: 'godot3-server',
     path: '/usr/bin/godot3-server',
     usedBy: 'spec/interop/godot.spec.ts and spec/codec/variant.spec.ts: the reference engine, headless',

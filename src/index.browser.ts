@@ -54,6 +54,12 @@ export {
 export { reconnecting } from './reconnect/reconnecting.browser.js';
 export { memoryRooms, type MemoryRoomsOptions } from './rooms/memoryRooms.js';
 export { ROOMS_PROTOCOL } from './rooms/protocol.js';
+export {
+  type RedisClientLike,
+  redisRooms,
+  type RedisRoomsOptions,
+  type RedisSubscriberLike,
+} from './rooms/redisRooms.js';
 export { RoomGapError } from './rooms/RoomGapError.js';
 export { type RoomClient, roomClient, type RoomClientOptions } from './rooms/roomClient.js';
 export { type RoomAction, serveRooms, type ServeRoomsOptions, SLOW_SUBSCRIBER_CODE } from './rooms/serveRooms.js';

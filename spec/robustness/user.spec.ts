@@ -22,6 +22,7 @@ import { memoryRooms, type MemoryRoomsOptions } from '../../src/rooms/memoryRoom
 import type { Position, RoomEngine } from '../../src/rooms/types.js';
 import { serveRooms, type ServeRoomsOptions } from '../../src/rooms/serveRooms.js';
 import { roomClient, type RoomClientOptions } from '../../src/rooms/roomClient.js';
+import { type RedisClientLike, redisRooms, type RedisRoomsOptions } from '../../src/rooms/redisRooms.js';
 import type { Connection } from '../../src/reconnect/Connection.js';
 import { reconnecting } from '../../src/reconnect/reconnecting.js';
 import { WriteMode } from '../../src/peer/constants.js';
@@ -212,6 +213,7 @@ describe('robustness: bad input from the user', function () {
       'sendAll',
       'broadcast',
       'memoryRooms',
+      'redisRooms', // its engine against a real Redis: spec/rooms/redisRooms.spec.ts, engines.spec.ts
       'serveRooms',
       'roomClient', // join() and publish() of a client: spec/rooms/roomClient.spec.ts
       'SLOW_SUBSCRIBER_CODE', // constants
@@ -281,6 +283,16 @@ describe('robustness: bad input from the user', function () {
     const engine = memoryRooms();
     // Never used: roomClient() opens nothing until a join or a publish.
     const idleConnection = reconnecting('ws://127.0.0.1:9');
+    // Never called: the options are refused before the client is used.
+    const unusedRedis: RedisClientLike = {
+      isReady: false,
+      sendCommand: () => Promise.reject(new Error('unused')),
+      on: () => undefined,
+      off: () => undefined,
+      duplicate: () => {
+        throw new Error('unused');
+      },
+    };
     table([
       ...notOptions().map(([label, value]): Row => ({
         label: `memoryRooms(${label})`,
@@ -341,6 +353,28 @@ describe('robustness: bad input from the user', function () {
       ...values('undefined', 'a function').map(([label, value]): Row => ({
         label: `serveRooms(engine, { authorize: ${label} })`,
         run: () => serveRooms(engine, { authorize: value as ServeRoomsOptions['authorize'] }),
+        throws: typeError('ERR_INVALID_OPTION'),
+      })),
+      ...values().map(([label, value]): Row => ({
+        label: `redisRooms(${label})`,
+        run: () => redisRooms(value as RedisClientLike),
+        throws: typeError('ERR_INVALID_ARG_TYPE'),
+      })),
+      ...notOptions().map(([label, value]): Row => ({
+        label: `redisRooms(client, ${label})`,
+        run: () => redisRooms(unusedRedis, value as RedisRoomsOptions),
+        throws: typeError('ERR_INVALID_OPTION'),
+      })),
+      ...(['historySize', 'historyAge'] as const).flatMap((name) =>
+        BAD_INTEGERS.map(([label, value]): Row => ({
+          label: `redisRooms(client, { ${name}: ${label} })`,
+          run: () => redisRooms(unusedRedis, { [name]: value }),
+          throws: typeError('ERR_INVALID_OPTION'),
+        })),
+      ),
+      ...['', 'a b', '{x}', 7].map((value): Row => ({
+        label: `redisRooms(client, { prefix: ${JSON.stringify(value)} })`,
+        run: () => redisRooms(unusedRedis, { prefix: value as string }),
         throws: typeError('ERR_INVALID_OPTION'),
       })),
       ...(['maxQueuedBytes', 'maxQueuedMessages'] as const).flatMap((name) =>

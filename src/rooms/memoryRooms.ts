@@ -4,7 +4,8 @@ import { Observable, type Subscriber } from 'rxjs';
 import { argumentError } from '../errors/WebSocketPeerError.js';
 import { checkOptionKeys, optionKeys } from '../internal/optionKeys.js';
 import { checkOption, isPositiveInteger } from '../internal/options.js';
-import { asBytes, describe, utf8Length } from '../internal/bytes.js';
+import { asBytes, describe } from '../internal/bytes.js';
+import { checkId, checkPosition, checkRoom } from './checks.js';
 import { newId } from './ids.js';
 import { RoomGapError } from './RoomGapError.js';
 import type { EngineState, Position, RoomEngine, RoomMessage } from './types.js';
@@ -21,9 +22,6 @@ export const MEMORY_ROOMS_OPTION_KEYS = optionKeys<MemoryRoomsOptions>({ history
 
 const DEFAULT_HISTORY_SIZE = 10_000;
 const DEFAULT_HISTORY_AGE_MS = 5 * 60_000;
-/** The longest room name and publish id, in UTF-8 bytes: they travel in every message. */
-const MAX_ROOM_BYTES = 256;
-const MAX_ID_BYTES = 128;
 /** Publish ids each room remembers for retries, at least (more if `historySize` is larger). */
 const ID_LIMIT = 10_000;
 /** How often expired messages leave and idle rooms are freed, at most (ms). */
@@ -219,7 +217,7 @@ export function memoryRooms(options: MemoryRoomsOptions = {}): RoomEngine {
           `publish(): the data must be a string or bytes, got ${describe(data)}`,
         );
       }
-      if (id !== undefined) checkText('publish', 'the id', id, MAX_ID_BYTES);
+      if (id !== undefined) checkId('publish', id);
       // A copy: the caller may change its bytes once this returns; the history keeps them.
       const stored = typeof payload === 'string' ? payload : payload.slice();
       const publishId = id ?? newId();
@@ -276,38 +274,4 @@ export function memoryRooms(options: MemoryRoomsOptions = {}): RoomEngine {
       subscriber.next('up');
     }),
   };
-}
-
-function checkRoom(fn: string, room: unknown): asserts room is string {
-  checkText(fn, 'the room', room, MAX_ROOM_BYTES);
-}
-
-function checkText(fn: string, what: string, value: unknown, maxBytes: number): asserts value is string {
-  if (typeof value !== 'string' || value.length === 0) {
-    throw argumentError(
-      TypeError,
-      'ERR_INVALID_ARG_TYPE',
-      `${fn}(): ${what} must be a non-empty string, got ${describe(value)}`,
-    );
-  }
-  if (utf8Length(value) > maxBytes) {
-    throw argumentError(RangeError, 'ERR_INVALID_ARG_TYPE', `${fn}(): ${what} is over ${maxBytes} UTF-8 bytes`);
-  }
-}
-
-function checkPosition(position: unknown): asserts position is Position {
-  const p = position as Partial<Position> | null;
-  if (
-    typeof p !== 'object' ||
-    p === null ||
-    typeof p.epoch !== 'string' ||
-    !Number.isSafeInteger(p.offset) ||
-    (p.offset as number) < 0
-  ) {
-    throw argumentError(
-      TypeError,
-      'ERR_INVALID_ARG_TYPE',
-      `room$(): from must be a Position { epoch: string, offset: integer >= 0 }, got ${describe(position)}`,
-    );
-  }
 }

@@ -4,11 +4,8 @@ import { utf8Length } from '../internal/bytes.js';
 import { CloseCode } from '../peer/constants.js';
 import type { Packet } from '../peer/types.js';
 import { fromBase64, toBase64 } from './base64.js';
+import { isPosition, MAX_ID_BYTES, MAX_ROOM_BYTES } from './checks.js';
 import type { Position, RoomMessage } from './types.js';
-
-/** The longest room name and publish id on the wire, in UTF-8 bytes (as the engines allow). */
-export const MAX_ROOM_BYTES = 256;
-export const MAX_ID_BYTES = 128;
 
 /** A client's message, once checked. */
 export type ClientMessage =
@@ -93,17 +90,6 @@ export function errorFrame(room: string, code: string, details?: object): string
 
 function isText(value: unknown, maxBytes: number): value is string {
   return typeof value === 'string' && value.length > 0 && utf8Length(value) <= maxBytes;
-}
-
-export function isPosition(value: unknown): value is Position {
-  const p = value as Partial<Position> | null;
-  return (
-    typeof p === 'object' &&
-    p !== null &&
-    typeof p.epoch === 'string' &&
-    Number.isSafeInteger(p.offset) &&
-    (p.offset as number) >= 0
-  );
 }
 
 /** Whether two positions are the same one (the same epoch, the same offset). */

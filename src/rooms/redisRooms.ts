@@ -1,0 +1,500 @@
+// The room engine on Redis 7 (issue 18), through the user's own node-redis client: per room a
+// Redis Stream is the log and a pub/sub channel only a nudge (Centrifugo's design). Publishing is
+// one Lua script (next offset, XADD at that offset, the publish id's record, PUBLISH); each
+// process holds one subscriber connection with one subscription per room it reads, and reads
+// from the stream whatever the channel did not bring, so delivery is in offset order with no hole.
+import { BehaviorSubject, distinctUntilChanged, Observable } from 'rxjs';
+import { argumentError, WebSocketPeerError } from '../errors/WebSocketPeerError.js';
+import { asBytes, describe } from '../internal/bytes.js';
+import { checkOptionKeys, optionKeys } from '../internal/optionKeys.js';
+import { checkOption, isPositiveInteger } from '../internal/options.js';
+import { fromBase64, toBase64 } from './base64.js';
+import { checkId, checkPosition, checkRoom } from './checks.js';
+import { newId } from './ids.js';
+import { RoomGapError } from './RoomGapError.js';
+import type { EngineState, Position, RoomEngine, RoomMessage } from './types.js';
+
+/**
+ * What `redisRooms()` uses of a node-redis client (`redis` on npm, v5 or later): a structural
+ * type, so that this package never imports `redis`. Pass the client you made with
+ * `createClient()` and connected; you own its life and its `'error'` listener.
+ */
+export interface RedisClientLike {
+  readonly isReady: boolean;
+  sendCommand(args: readonly string[]): Promise<unknown>;
+  on(event: 'ready' | 'end' | 'reconnecting', listener: () => void): unknown;
+  off(event: 'ready' | 'end' | 'reconnecting', listener: () => void): unknown;
+  /** A second connection like this one: the engine's subscriber, which the engine owns. */
+  duplicate(): RedisSubscriberLike;
+}
+
+/** The engine's own subscriber connection, made with `duplicate()`. */
+export interface RedisSubscriberLike {
+  readonly isReady: boolean;
+  connect(): Promise<unknown>;
+  destroy(): void;
+  on(event: 'ready' | 'end' | 'reconnecting' | 'error', listener: (error?: unknown) => void): unknown;
+  subscribe(channel: string, listener: (message: string, channel: string) => void): Promise<unknown>;
+  unsubscribe(channel: string): Promise<unknown>;
+}
+
+/** Options of `redisRooms()`. */
+export interface RedisRoomsOptions {
+  /** Messages each room's stream keeps (an exact `MAXLEN`). Default 10,000. */
+  historySize?: number;
+  /**
+   * How long (ms) a room's keys live after its last publish, and a publish id is remembered: a
+   * room nobody publishes into for this long is freed, and comes back in a new epoch. Default 5
+   * minutes.
+   */
+  historyAge?: number;
+  /** The start of every key and channel name. Default `'rxwp'`. */
+  prefix?: string;
+}
+
+export const REDIS_ROOMS_OPTION_KEYS = optionKeys<RedisRoomsOptions>({
+  historySize: true,
+  historyAge: true,
+  prefix: true,
+});
+
+const DEFAULT_HISTORY_SIZE = 10_000;
+const DEFAULT_HISTORY_AGE_MS = 5 * 60_000;
+/** Entries read from a stream at a time, while catching up. */
+const PAGE = 1_000;
+
+/**
+ * KEYS: meta (hash: epoch, seq), log (stream), the id's record. ARGV: a new epoch (used if the
+ * room has none), the kind (t or b), the data, the history size, the age in ms, the channel.
+ * Returns { epoch, offset }: the id's offset if it was stored already, else the new one.
+ */
+const PUBLISH_SCRIPT = `
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', 0)
+end
+local known = redis.call('GET', KEYS[3])
+if known then return {epoch, known} end
+local offset = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[4], offset .. '-1', 'k', ARGV[2], 'd', ARGV[3])
+redis.call('SET', KEYS[3], offset, 'PX', ARGV[5])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+redis.call('PUBLISH', ARGV[6], epoch .. ' ' .. offset .. ' ' .. ARGV[2] .. ' ' .. ARGV[3])
+return {epoch, tostring(offset)}
+`;
+
+/**
+ * KEYS: meta, log. ARGV: a new epoch (for a room that has none), the age in ms, the first offset
+ * wanted (0: none), how many. Returns { epoch, seq, the oldest entry's id or '', entries }: one
+ * snapshot, so the epoch, the head and the entries agree.
+ */
+const READ_SCRIPT = `
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', 0)
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+local seq = redis.call('HGET', KEYS[1], 'seq')
+local oldest = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)
+local first = ''
+if #oldest > 0 then first = oldest[1][1] end
+local entries = {}
+if tonumber(ARGV[3]) > 0 then
+  entries = redis.call('XRANGE', KEYS[2], ARGV[3] .. '-1', '+', 'COUNT', ARGV[4])
+end
+return {epoch, seq, first, entries}
+`;
+
+type StreamEntry = [string, string[]];
+
+/** A nudge from a room's channel, parsed once for all its readers. */
+interface Nudge {
+  readonly epoch: string;
+  readonly message: RoomMessage;
+}
+
+/**
+ * The `RoomEngine` on Redis 7: rooms shared by every process that uses the same Redis, each
+ * message stored once, in one order, for as long as the stream holds it. See docs/rooms.md,
+ * "Many processes: `redisRooms()`".
+ *
+ * @throws TypeError (`ERR_INVALID_ARG_TYPE`) for what is not a node-redis client,
+ *   (`ERR_INVALID_OPTION`) for an unknown or bad option.
+ */
+export function redisRooms(client: RedisClientLike, options: RedisRoomsOptions = {}): RoomEngine {
+  if (
+    typeof client !== 'object' ||
+    client === null ||
+    typeof client.sendCommand !== 'function' ||
+    typeof client.duplicate !== 'function'
+  ) {
+    throw argumentError(
+      TypeError,
+      'ERR_INVALID_ARG_TYPE',
+      `redisRooms(): the first argument must be a node-redis client (createClient()), got ${describe(client)}`,
+    );
+  }
+  if (typeof options !== 'object' || options === null) {
+    throw argumentError(TypeError, 'ERR_INVALID_OPTION', 'redisRooms(): options must be an object');
+  }
+  checkOptionKeys('redisRooms', options, REDIS_ROOMS_OPTION_KEYS);
+  const { historySize = DEFAULT_HISTORY_SIZE, historyAge = DEFAULT_HISTORY_AGE_MS, prefix = 'rxwp' } = options;
+  checkOption('redisRooms', 'historySize', historySize, isPositiveInteger, 'a positive integer');
+  checkOption('redisRooms', 'historyAge', historyAge, isPositiveInteger, 'a positive integer (ms)');
+  checkOption(
+    'redisRooms',
+    'prefix',
+    prefix,
+    (value: unknown): value is string => typeof value === 'string' && value.length > 0 && !/[{}\s]/.test(value),
+    'a non-empty string without braces or spaces',
+  );
+  return new RedisEngine(client, historySize, historyAge, prefix);
+}
+
+class RedisEngine implements RoomEngine {
+  private readonly state = new BehaviorSubject<EngineState>('up');
+  readonly state$: Observable<EngineState> = this.state.pipe(distinctUntilChanged());
+  /** The rooms this process reads, each with its one channel subscription. */
+  private readonly feeds = new Map<string, Feed>();
+  private subscriber: RedisSubscriberLike | undefined;
+  private subscriberReady: Promise<unknown> | undefined;
+  private shas = new Map<string, string>();
+  private readonly onClient = (): void => this.updateState();
+
+  constructor(
+    private readonly client: RedisClientLike,
+    private readonly historySize: number,
+    private readonly historyAge: number,
+    private readonly prefix: string,
+  ) {
+    this.state.next(client.isReady ? 'up' : 'down');
+  }
+
+  /** The keys of `room`, all with one hash tag: a Redis Cluster keeps them on one slot. */
+  keys(room: string): { meta: string; log: string; channel: string; id: (id: string) => string } {
+    const base = `${this.prefix}:{${room}}`;
+    return { meta: `${base}:meta`, log: `${base}:log`, channel: `${base}:ch`, id: (id) => `${base}:id:${id}` };
+  }
+
+  publish(room: string, data: string | Uint8Array, id?: string): Observable<Position> {
+    checkRoom('publish', room);
+    const payload = typeof data === 'string' ? data : asBytes(data);
+    if (payload === undefined) {
+      throw argumentError(
+        TypeError,
+        'ERR_INVALID_DATA',
+        `publish(): the data must be a string or bytes, got ${describe(data)}`,
+      );
+    }
+    if (id !== undefined) checkId('publish', id);
+    // Encoded now: the caller may change its bytes once this returns.
+    const kind = typeof payload === 'string' ? 't' : 'b';
+    const stored = typeof payload === 'string' ? payload : toBase64(payload);
+    const publishId = id ?? newId();
+    return new Observable<Position>((subscriber) => {
+      const keys = this.keys(room);
+      const args = [String(this.historySize), String(this.historyAge), keys.channel];
+      this.script(PUBLISH_SCRIPT, [keys.meta, keys.log, keys.id(publishId)], [newId(), kind, stored, ...args])
+        .then((reply) => {
+          const [epoch, offset] = reply as [string, string];
+          subscriber.next({ epoch, offset: Number(offset) });
+          subscriber.complete();
+        })
+        .catch((error: unknown) => subscriber.error(engineDown(error)));
+    });
+  }
+
+  head(room: string): Observable<Position> {
+    checkRoom('head', room);
+    return new Observable<Position>((subscriber) => {
+      this.read(room, 0)
+        .then((snapshot) => {
+          subscriber.next({ epoch: snapshot.epoch, offset: snapshot.seq });
+          subscriber.complete();
+        })
+        .catch((error: unknown) => subscriber.error(engineDown(error)));
+    });
+  }
+
+  room$(room: string, from?: Position): Observable<RoomMessage> {
+    checkRoom('room$', room);
+    if (from !== undefined) checkPosition(from);
+    return new Observable<RoomMessage>((subscriber) => {
+      const reader = new Reader(this, room, subscriber);
+      const feed = this.feed(room);
+      feed.readers.add(reader);
+      // Live nudges wait in the reader until the stream has been read up to them.
+      feed.ready.then(() => reader.start(from)).catch((error: unknown) => subscriber.error(engineDown(error)));
+      return () => {
+        reader.closed = true;
+        feed.readers.delete(reader);
+        if (feed.readers.size === 0) this.dropFeed(room, feed);
+      };
+    });
+  }
+
+  /** One snapshot of `room`: epoch, head, oldest offset, and up to a page of entries from `first`. */
+  async read(
+    room: string,
+    first: number,
+  ): Promise<{ epoch: string; seq: number; oldest: number | undefined; messages: RoomMessage[] }> {
+    const keys = this.keys(room);
+    const reply = (await this.script(
+      READ_SCRIPT,
+      [keys.meta, keys.log],
+      [newId(), String(this.historyAge), String(first), String(PAGE)],
+    )) as [string, string, string, StreamEntry[]];
+    const [epoch, seq, oldest, entries] = reply;
+    return {
+      epoch,
+      seq: Number(seq),
+      oldest: oldest === '' ? undefined : offsetOf(oldest),
+      messages: entries.map((entry) => entryMessage(room, epoch, entry)),
+    };
+  }
+
+  /** Runs `body` by its SHA, loading it when Redis does not know it (a new or restarted Redis). */
+  private async script(body: string, keys: string[], args: string[]): Promise<unknown> {
+    if (!this.client.isReady) throw new WebSocketPeerError('ERR_ENGINE_DOWN', 'redisRooms(): Redis is not connected');
+    const command = (sha: string): string[] => ['EVALSHA', sha, String(keys.length), ...keys, ...args];
+    const known = this.shas.get(body);
+    if (known !== undefined) {
+      try {
+        return await this.client.sendCommand(command(known));
+      } catch (error) {
+        if (!String((error as Error | undefined)?.message).startsWith('NOSCRIPT')) throw error;
+      }
+    }
+    const sha = (await this.client.sendCommand(['SCRIPT', 'LOAD', body])) as string;
+    this.shas.set(body, sha);
+    return this.client.sendCommand(command(sha));
+  }
+
+  /** The feed of `room`: made with its channel subscription on first use. */
+  private feed(room: string): Feed {
+    let feed = this.feeds.get(room);
+    if (feed === undefined) {
+      const made: Feed = { readers: new Set(), ready: Promise.resolve(), channel: this.keys(room).channel };
+      const listener = (text: string): void => {
+        const nudge = parseNudge(room, text);
+        if (nudge !== undefined) for (const reader of made.readers) reader.nudge(nudge);
+      };
+      made.ready = this.subscription()
+        .then(() => (this.subscriber as RedisSubscriberLike).subscribe(made.channel, listener))
+        .catch((error: unknown) => {
+          // Not subscribed: the next reader of the room tries again.
+          if (this.feeds.get(room) === made) this.feeds.delete(room);
+          throw error;
+        });
+      feed = made;
+      this.feeds.set(room, feed);
+    }
+    return feed;
+  }
+
+  private dropFeed(room: string, feed: Feed): void {
+    if (this.feeds.get(room) !== feed) return;
+    this.feeds.delete(room);
+    const subscriber = this.subscriber;
+    void feed.ready.then(() => subscriber?.unsubscribe(feed.channel)).catch(() => undefined);
+    if (this.feeds.size === 0) this.closeSubscriber();
+  }
+
+  /** The engine's subscriber connection, connected: made on the first room read, closed after the last. */
+  private subscription(): Promise<unknown> {
+    if (this.subscriberReady !== undefined) return this.subscriberReady;
+    const subscriber = this.client.duplicate();
+    this.subscriber = subscriber;
+    // Ours: its errors are the engine's state, never an unhandled 'error'.
+    subscriber.on('error', () => this.updateState());
+    subscriber.on('end', () => this.updateState());
+    subscriber.on('reconnecting', () => this.updateState());
+    let connectedOnce = false;
+    subscriber.on('ready', () => {
+      this.updateState();
+      // Reconnected: the channel lost what was published meanwhile; the readers read it from the streams.
+      if (connectedOnce) for (const feed of this.feeds.values()) for (const reader of feed.readers) reader.catchUp();
+      connectedOnce = true;
+    });
+    this.client.on('ready', this.onClient);
+    this.client.on('end', this.onClient);
+    this.client.on('reconnecting', this.onClient);
+    this.subscriberReady = subscriber.connect();
+    return this.subscriberReady;
+  }
+
+  private closeSubscriber(): void {
+    const subscriber = this.subscriber;
+    this.subscriber = undefined;
+    this.subscriberReady = undefined;
+    this.client.off('ready', this.onClient);
+    this.client.off('end', this.onClient);
+    this.client.off('reconnecting', this.onClient);
+    subscriber?.destroy();
+  }
+
+  updateState(): void {
+    const up = this.client.isReady && (this.subscriber === undefined || this.subscriber.isReady);
+    let recovering = false;
+    for (const feed of this.feeds.values()) for (const reader of feed.readers) recovering ||= reader.recovering;
+    this.state.next(!up ? 'down' : recovering ? 'catching-up' : 'up');
+  }
+}
+
+interface Feed {
+  readonly readers: Set<Reader>;
+  ready: Promise<unknown>;
+  readonly channel: string;
+}
+
+/**
+ * One `room$()` subscriber: it reads the stream from where it stands, then takes the channel's
+ * nudges in offset order; a nudge past the next offset (one the channel lost) makes it read the
+ * missing ones from the stream first. Nudges that come while it reads wait, in order.
+ */
+class Reader {
+  closed = false;
+  /** Reading the stream: nudges wait in `waiting`. */
+  catching = true;
+  /** Reading what the channel lost (a reconnect, a hole in the nudges): the engine is catching up. */
+  recovering = false;
+  private last: Position | undefined;
+  private waiting: Nudge[] = [];
+
+  constructor(
+    private readonly engine: RedisEngine,
+    private readonly room: string,
+    private readonly subscriber: { next(message: RoomMessage): void; error(error: unknown): void },
+  ) {}
+
+  async start(from: Position | undefined): Promise<void> {
+    if (from === undefined) {
+      const snapshot = await this.engine.read(this.room, 0);
+      this.last = { epoch: snapshot.epoch, offset: snapshot.seq };
+    } else this.last = from;
+    await this.readOn(from !== undefined);
+  }
+
+  /** After a subscriber reconnect: read what the channel may have lost. */
+  catchUp(): void {
+    if (this.catching || this.closed) return;
+    this.catching = true;
+    this.recovering = true;
+    this.engine.updateState();
+    this.readOn(true).catch((error: unknown) => this.fail(engineDown(error)));
+  }
+
+  nudge(nudge: Nudge): void {
+    if (this.closed) return;
+    if (this.catching) {
+      this.waiting.push(nudge);
+      return;
+    }
+    const last = this.last as Position;
+    const { position } = nudge.message;
+    if (nudge.epoch === last.epoch && position.offset <= last.offset) return;
+    if (nudge.epoch === last.epoch && position.offset === last.offset + 1) {
+      this.deliver(nudge.message);
+      return;
+    }
+    // A hole in the nudges, or a new epoch: the stream decides.
+    this.waiting.push(nudge);
+    this.catching = true;
+    this.recovering = true;
+    this.engine.updateState();
+    this.readOn(true).catch((error: unknown) => this.fail(engineDown(error)));
+  }
+
+  /** Reads the stream after `last`, page by page, then what waited; `check`: the epoch must match. */
+  private async readOn(check: boolean): Promise<void> {
+    for (;;) {
+      if (this.closed) return;
+      const last = this.last as Position;
+      const snapshot = await this.engine.read(this.room, last.offset + 1);
+      if (this.closed) return;
+      if (check || snapshot.epoch !== last.epoch) {
+        const next = snapshot.messages[0]?.position.offset;
+        const gap =
+          snapshot.epoch !== last.epoch ||
+          last.offset > snapshot.seq ||
+          (last.offset < snapshot.seq && next !== last.offset + 1);
+        if (gap) {
+          const oldest = snapshot.oldest === undefined ? undefined : { epoch: snapshot.epoch, offset: snapshot.oldest };
+          this.fail(new RoomGapError(this.room, last, oldest));
+          return;
+        }
+      }
+      for (const message of snapshot.messages) {
+        if (this.closed) return;
+        this.deliver(message);
+      }
+      if (snapshot.messages.length < PAGE) break;
+    }
+    this.catching = false;
+    this.recovering = false;
+    const waiting = this.waiting;
+    this.waiting = [];
+    this.engine.updateState();
+    for (const nudge of waiting) this.nudge(nudge);
+  }
+
+  private deliver(message: RoomMessage): void {
+    this.last = message.position;
+    this.subscriber.next(message);
+  }
+
+  private fail(error: unknown): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.catching = false;
+    this.recovering = false;
+    this.engine.updateState();
+    this.subscriber.error(error);
+  }
+}
+
+function offsetOf(id: string): number {
+  return Number(id.slice(0, id.indexOf('-')));
+}
+
+function entryMessage(room: string, epoch: string, [id, fields]: StreamEntry): RoomMessage {
+  let kind = 't';
+  let data = '';
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    if (fields[i] === 'k') kind = fields[i + 1] as string;
+    else if (fields[i] === 'd') data = fields[i + 1] as string;
+  }
+  return message(room, epoch, offsetOf(id), kind, data);
+}
+
+function message(room: string, epoch: string, offset: number, kind: string, data: string): RoomMessage {
+  const position = { epoch, offset };
+  return kind === 'b'
+    ? { room, position, isString: false, data: fromBase64(data) ?? new Uint8Array() }
+    : { room, position, isString: true, data };
+}
+
+/** `epoch offset kind data`, as the publish script sends it. */
+function parseNudge(room: string, text: string): Nudge | undefined {
+  const a = text.indexOf(' ');
+  const b = text.indexOf(' ', a + 1);
+  const c = text.indexOf(' ', b + 1);
+  if (a < 0 || b < 0 || c < 0) return undefined;
+  const epoch = text.slice(0, a);
+  return {
+    epoch,
+    message: message(room, epoch, Number(text.slice(a + 1, b)), text.slice(b + 1, c), text.slice(c + 1)),
+  };
+}
+
+function engineDown(error: unknown): unknown {
+  if (error instanceof WebSocketPeerError) return error;
+  return new WebSocketPeerError(
+    'ERR_ENGINE_DOWN',
+    `redisRooms(): ${error instanceof Error ? error.message : String(error)}`,
+    { cause: error },
+  );
+}
