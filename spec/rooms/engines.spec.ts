@@ -21,6 +21,8 @@ import { internalsOf, needsTool, until } from '../helpers.js';
 /** What a suite needs of an engine: one made with these options, on an empty store. */
 interface EngineKind {
   name: string;
+  /** Whether room$() reads the history inside subscribe() (the model can then be exact). */
+  synchronous?: boolean;
   before?: (context: Mocha.Context) => Promise<void>;
   after?: () => Promise<void>;
   make: (options: { historySize?: number }) => Promise<RoomEngine>;
@@ -31,7 +33,7 @@ let redis: RedisServer | undefined;
 const redisClients: RedisClient[] = [];
 
 const KINDS: EngineKind[] = [
-  { name: 'memoryRooms()', make: async (options) => memoryRooms(options) },
+  { name: 'memoryRooms()', synchronous: true, make: async (options) => memoryRooms(options) },
   {
     name: 'redisRooms()',
     before: async (context) => {
@@ -230,12 +232,22 @@ for (const kind of KINDS) {
               }
               for (const { from, gap, reader } of readers) {
                 await until(() => reader.state.error !== undefined || reader.got.length === log.length - from);
+                // What it got is the log from where it joined, in order, nothing twice, no hole.
+                expect(reader.got.map((m) => m.data)).to.deep.equal(log.slice(from, from + reader.got.length));
                 if (gap) {
                   expect(reader.state.error).to.have.property('code', 'ERR_ROOM_GAP');
                   expect(reader.got).to.deep.equal([]);
-                } else {
+                } else if (reader.state.error === undefined || kind.synchronous === true) {
                   expect(reader.state.error).to.equal(undefined);
-                  expect(reader.got.map((m) => m.data)).to.deep.equal(log.slice(from));
+                  expect(reader.got).to.have.length(log.length - from);
+                } else {
+                  // An engine over the network reads the history when it gets to it, after the
+                  // publishes that followed the join, perhaps: then a gap, but a true one.
+                  const error = reader.state.error as RoomGapError;
+                  const stood = from + reader.got.length;
+                  expect(error).to.be.instanceOf(RoomGapError);
+                  expect(error.lastDelivered?.offset).to.equal(stood);
+                  expect(error.oldestAvailable?.offset).to.be.greaterThan(stood + 1);
                 }
               }
             } finally {
