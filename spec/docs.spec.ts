@@ -175,7 +175,7 @@ const COMPILER_OPTIONS = {
 /**
  * Writes `files` into a fresh directory laid out as an app that depends on the package (a
  * node_modules symlink to this repository, so its exports map picks the built declarations, beside
- * the app's own rxjs), and hands `use` the program made of them. Removes the directory after.
+ * the app's own rxjs and redis), and hands `use` the program made of them. Removes the directory after.
  */
 function withProgram<T>(files: Map<string, string>, use: (program: ts.Program, dir: string) => T): T {
   const dir = mkdtempSync(join(tmpdir(), 'rxwp-docs-'));
@@ -183,6 +183,9 @@ function withProgram<T>(files: Map<string, string>, use: (program: ts.Program, d
     mkdirSync(join(dir, 'node_modules'));
     symlinkSync(root, join(dir, 'node_modules/rx-websocket-peer'), 'dir');
     symlinkSync(join(root, 'node_modules/rxjs'), join(dir, 'node_modules/rxjs'), 'dir');
+    // And node-redis, which an app that uses redisRooms() installs (its examples import it).
+    symlinkSync(join(root, 'node_modules/redis'), join(dir, 'node_modules/redis'), 'dir');
+    symlinkSync(join(root, 'node_modules/@redis'), join(dir, 'node_modules/@redis'), 'dir');
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module', private: true }));
     for (const [name, text] of files) writeFileSync(join(dir, name), text);
     const { options, errors } = ts.convertCompilerOptionsFromJson(COMPILER_OPTIONS, dir);
