@@ -43,9 +43,9 @@ export interface RedisRoomsOptions {
   /** Messages each room's stream keeps (an exact `MAXLEN`). Default 10,000. */
   historySize?: number;
   /**
-   * How long (ms) a room's keys live after its last publish, and a publish id is remembered: a
-   * room nobody publishes into for this long is freed, and comes back in a new epoch. Default 5
-   * minutes.
+   * How long (ms) a room's keys live after its last publish: a room nobody publishes into for this
+   * long is freed, and comes back in a new epoch. Its publish ids (the last 10,000, or
+   * `historySize` if larger) are remembered as long. Default 5 minutes.
    */
   historyAge?: number;
   /** The start of every key and channel name. Default `'rxwp'`. */
@@ -60,13 +60,16 @@ export const REDIS_ROOMS_OPTION_KEYS = optionKeys<RedisRoomsOptions>({
 
 const DEFAULT_HISTORY_SIZE = 10_000;
 const DEFAULT_HISTORY_AGE_MS = 5 * 60_000;
+/** Publish ids each room remembers for retries, at least (more if `historySize` is larger). */
+const ID_LIMIT = 10_000;
 /** Entries read from a stream at a time, while catching up. */
 const PAGE = 1_000;
 
 /**
- * KEYS: meta (hash: epoch, seq), log (stream), the id's record. ARGV: a new epoch (used if the
- * room has none), the kind (t or b), the data, the history size, the age in ms, the channel.
- * Returns { epoch, offset }: the id's offset if it was stored already, else the new one.
+ * KEYS: meta (hash: epoch, seq), log (stream), ids (sorted set: publish id -> offset). ARGV: a new
+ * epoch (used if the room has none), the kind (t or b), the data, the history size, the age in
+ * ms, the channel, the publish id, how many ids to remember. Returns { epoch, offset }: the id's
+ * offset if it is remembered, else the new one.
  */
 const PUBLISH_SCRIPT = `
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
@@ -74,13 +77,15 @@ if not epoch then
   epoch = ARGV[1]
   redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', 0)
 end
-local known = redis.call('GET', KEYS[3])
+local known = redis.call('ZSCORE', KEYS[3], ARGV[7])
 if known then return {epoch, known} end
 local offset = redis.call('HINCRBY', KEYS[1], 'seq', 1)
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[4], offset .. '-1', 'k', ARGV[2], 'd', ARGV[3])
-redis.call('SET', KEYS[3], offset, 'PX', ARGV[5])
+redis.call('ZADD', KEYS[3], offset, ARGV[7])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', offset - tonumber(ARGV[8]))
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 redis.call('PEXPIRE', KEYS[2], ARGV[5])
+redis.call('PEXPIRE', KEYS[3], ARGV[5])
 redis.call('PUBLISH', ARGV[6], epoch .. ' ' .. offset .. ' ' .. ARGV[2] .. ' ' .. ARGV[3])
 return {epoch, tostring(offset)}
 `;
@@ -163,6 +168,8 @@ class RedisEngine implements RoomEngine {
   private subscriberReady: Promise<unknown> | undefined;
   private shas = new Map<string, string>();
   private readonly onClient = (): void => this.updateState();
+  /** Publish ids each room remembers for retries: its last max(historySize, 10,000), as memoryRooms(). */
+  private readonly idLimit: string;
 
   constructor(
     private readonly client: RedisClientLike,
@@ -171,12 +178,13 @@ class RedisEngine implements RoomEngine {
     private readonly prefix: string,
   ) {
     this.state.next(client.isReady ? 'up' : 'down');
+    this.idLimit = String(Math.max(historySize, ID_LIMIT));
   }
 
   /** The keys of `room`, all with one hash tag: a Redis Cluster keeps them on one slot. */
-  keys(room: string): { meta: string; log: string; channel: string; id: (id: string) => string } {
+  keys(room: string): { meta: string; log: string; ids: string; channel: string } {
     const base = `${this.prefix}:{${room}}`;
-    return { meta: `${base}:meta`, log: `${base}:log`, channel: `${base}:ch`, id: (id) => `${base}:id:${id}` };
+    return { meta: `${base}:meta`, log: `${base}:log`, ids: `${base}:ids`, channel: `${base}:ch` };
   }
 
   publish(room: string, data: string | Uint8Array, id?: string): Observable<Position> {
@@ -196,8 +204,8 @@ class RedisEngine implements RoomEngine {
     const publishId = id ?? newId();
     return new Observable<Position>((subscriber) => {
       const keys = this.keys(room);
-      const args = [String(this.historySize), String(this.historyAge), keys.channel];
-      this.script(PUBLISH_SCRIPT, [keys.meta, keys.log, keys.id(publishId)], [newId(), kind, stored, ...args])
+      const args = [String(this.historySize), String(this.historyAge), keys.channel, publishId, this.idLimit];
+      this.script(PUBLISH_SCRIPT, [keys.meta, keys.log, keys.ids], [newId(), kind, stored, ...args])
         .then((reply) => {
           const [epoch, offset] = reply as [string, string];
           subscriber.next({ epoch, offset: Number(offset) });
