@@ -1,14 +1,29 @@
 // npm run bench:rooms — rooms (docs/rooms.md) against socket.io 4 with connectionStateRecovery,
 // measured in the same run: delivered messages per second and publish-to-receive latency, for
 // 1 room x 100 subscribers and 100 rooms x 10 subscribers, 64 B messages, then the same with one
-// subscriber behind demo/cuttingProxy.mjs. See bench/README.md ("npm run bench:rooms").
+// subscriber behind demo/cuttingProxy.mjs. Then many processes on Redis (issue 18): two servers on
+// one redis-server that this starts, serveRooms(redisRooms(client)) beside socket.io 4 with
+// @socket.io/redis-adapter and with @socket.io/redis-streams-adapter, and redis-benchmark's
+// PUBLISH and XADD as the ceiling. See bench/README.md ("npm run bench:rooms").
 //
 // The parent (this file) forks, per scenario, a server process and a client process per system
 // (bench/rooms/server.mjs, bench/rooms/clients.mjs), talks to them over IPC and prints one table.
 // The exit code is 1 if the harness broke or one of our subscribers got a message twice, out of
 // order or not at all; the targets are informative.
-import { execFileSync, fork } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { execFileSync, fork, spawn } from 'node:child_process';
+import { once as onceEvent } from 'node:events';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+} from 'node:fs';
+import { createServer as createNetServer } from 'node:net';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -19,15 +34,17 @@ const repo = dirname(here);
 const requireFromRepo = createRequire(join(repo, 'package.json'));
 
 // Knobs, for investigation (the default run uses none): BENCH_RUNS (5),
-// BENCH_ONLY=1x100,100x10 (scenarios) and/or closed,paced,cut (parts), BENCH_SCALE=0.2 (fewer
+// BENCH_ONLY=1x100,100x10,redis (scenarios) and/or closed,paced,cut (parts), BENCH_SCALE=0.2 (fewer
 // messages), BENCH_RECEIVER_FLAGS='--cpu-prof --cpu-prof-dir=/tmp/p' (the server processes),
-// BENCH_CHILD_FLAGS (the client processes), BENCH_SYSTEMS=ours (one system only), BENCH_DIST.
+// BENCH_CHILD_FLAGS (the client processes), BENCH_SYSTEMS=ours (one system only; on Redis also
+// socketio-redis, socketio-streams), BENCH_DIST.
 const RUNS = Number(process.env.BENCH_RUNS || 5);
 const SCALE = Number(process.env.BENCH_SCALE || 1);
 const ONLY = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
 const CHILD_FLAGS = process.env.BENCH_CHILD_FLAGS?.split(' ').filter(Boolean) ?? [];
 const RECEIVER_FLAGS = process.env.BENCH_RECEIVER_FLAGS?.split(' ').filter(Boolean) ?? [];
-const SYSTEMS = process.env.BENCH_SYSTEMS?.split(',').map((s) => s.trim()) ?? ['ours', 'socketio'];
+const CHOSEN_SYSTEMS = process.env.BENCH_SYSTEMS?.split(',').map((s) => s.trim());
+const SYSTEMS = ['ours', 'socketio'].filter((s) => !CHOSEN_SYSTEMS || CHOSEN_SYSTEMS.includes(s));
 const RUN_TIMEOUT_MS = 120_000;
 
 // `n` publishes a run (n x subs deliveries: 200,000 and 100,000); at most `window` publishes
@@ -46,7 +63,14 @@ const PACED_MS = 2_000;
 // a reconnect's handshake was cut before it completed, again and again).
 const CUT = { cutAfterMs: [250, 750], seed: 17 };
 const TARGET = 2;
-const LABEL = { ours: 'ours serveRooms(memoryRooms())', socketio: 'socket.io 4 + connectionStateRecovery' };
+const LABEL = {
+  ours: 'ours serveRooms(memoryRooms())',
+  socketio: 'socket.io 4 + connectionStateRecovery',
+  'ours-redis': 'ours serveRooms(redisRooms(client))',
+  'socketio-redis': 'socket.io 4 + @socket.io/redis-adapter',
+  'socketio-streams': 'socket.io 4 + @socket.io/redis-streams-adapter',
+};
+const isOurs = (system) => system.startsWith('ours');
 
 // ---------------------------------------------------------------------------------------------
 // A private copy of the package as just built (others rebuild dist/ while this runs), installed by
@@ -56,8 +80,8 @@ function snapshot(dist = join(repo, 'dist')) {
   const root = mkdtempSync(join(tmpdir(), 'bench-rooms-'));
   const pkg = join(root, 'node_modules', 'rx-websocket-peer');
   mkdirSync(join(root, 'node_modules'));
-  for (const dependency of ['rxjs', 'ws', 'bufferutil', 'socket.io', 'socket.io-client'].filter((name) =>
-    existsSync(join(repo, 'node_modules', name)),
+  for (const dependency of ['rxjs', 'ws', 'bufferutil', 'socket.io', 'socket.io-client', 'redis', '@socket.io'].filter(
+    (name) => existsSync(join(repo, 'node_modules', name)),
   ))
     symlinkSync(join(repo, 'node_modules', dependency), join(root, 'node_modules', dependency), 'dir');
   const complete = (dir) => existsSync(join(dir, 'esm', 'index.js')) && existsSync(join(dir, 'cjs', 'package.json'));
@@ -111,7 +135,7 @@ function start(script, options, execArgv = []) {
   });
   const inbox = [];
   const waiters = [];
-  const name = `${script} ${options.impl}`;
+  const name = `${script} ${options.impl}${options.index === undefined ? '' : ` #${options.index + 1}`}`;
   const handle = {
     exited: false,
     send: (message) => child.send(message),
@@ -203,23 +227,31 @@ function verdict(pass, what) {
 
 let runId = 0;
 
-/** One run: the server's CPU around it, the clients' result. */
-async function once(server, clients, spec, how) {
-  server.send({ type: 'cpu' });
-  const before = (await server.next('cpu')).us;
+/** The CPU time (us) of the server processes together, and of `redis` (a redis-server) if given. */
+async function cpuOf(servers, redis) {
+  const list = Array.isArray(servers) ? servers : [servers];
+  for (const server of list) server.send({ type: 'cpu' });
+  let us = 0;
+  for (const server of list) us += (await server.next('cpu')).us;
+  return { us, redisUs: redis?.cpuUs() ?? NaN };
+}
+
+/** One run: the servers' (and Redis's) CPU around it, the clients' result. */
+async function once(servers, clients, spec, how, redis) {
+  const before = await cpuOf(servers, redis);
   const id = ++runId;
   clients.send({ type: 'run', id, ...how });
   const result = await clients.next('result');
-  server.send({ type: 'cpu' });
-  const after = (await server.next('cpu')).us;
+  const after = await cpuOf(servers, redis);
   const deliveries = how.n * spec.subs;
   return {
     ...result,
     rate: result.deliveries / (result.ms / 1000),
     // (NaN travels over IPC as null: a run that ended without every acknowledgement.)
     publishRate: how.n / ((result.ackedMs ?? NaN) / 1000),
-    serverUsPerDelivery: (after - before) / deliveries,
+    serverUsPerDelivery: (after.us - before.us) / deliveries,
     clientUsPerDelivery: result.cpuUs / deliveries,
+    redisUsPerDelivery: (after.redisUs - before.redisUs) / deliveries,
   };
 }
 
@@ -230,7 +262,7 @@ function check(system, where, result) {
   if (wrong) {
     const what = `${where}, ${LABEL[system]}: subscribers got ${num(result.deliveries)} of ${num(result.expected)} (${o.dups} twice, ${o.missing} missing, ${o.stale} of another run, ${o.offsetGaps} position gaps)`;
     problems.push(what);
-    if (system === 'ours') wrongDelivery = true;
+    if (isOurs(system)) wrongDelivery = true;
   }
   if (o.reconnects) problems.push(`${where}, ${LABEL[system]}: ${o.reconnects} reconnects of subscribers not cut`);
   return result;
@@ -244,6 +276,7 @@ const summarize = (list) => ({
   publishRate: median(list.map((r) => r.publishRate)),
   server: median(list.map((r) => r.serverUsPerDelivery)),
   client: median(list.map((r) => r.clientUsPerDelivery)),
+  redis: median(list.map((r) => r.redisUsPerDelivery)),
 });
 
 async function scenario(spec) {
@@ -414,6 +447,312 @@ async function scenario(spec) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Many processes on Redis (issue 18): two server processes per system on one redis-server that
+// this starts (no persistence), each system's subscribers spread over both, one publisher per
+// server; then redis-benchmark against the same Redis as the engine's ceiling.
+
+const REDIS = {
+  id: 'redis',
+  name: '100 rooms x 10 subscribers, 2 servers on 1 Redis',
+  rooms: 100,
+  subs: 10,
+  n: 10_000,
+  window: 1_280,
+  servers: 2,
+};
+const REDIS_SYSTEMS = ['ours-redis', 'socketio-redis', 'socketio-streams'].filter(
+  (s) => !CHOSEN_SYSTEMS || CHOSEN_SYSTEMS.includes(s) || CHOSEN_SYSTEMS.includes(s.split('-')[0]),
+);
+// redis-benchmark: 50 connections, 16 commands pipelined on each (800 in flight; our window is
+// 1,280 publishes over two servers), 64 B payloads like the messages.
+const CEILING_CLIENTS = 50;
+const CEILING_PIPELINE = 16;
+/** Our stored publishes/s at least this share of redis-benchmark's XADD rate (informative). */
+const CEILING_TARGET = 0.5;
+
+async function freePort() {
+  const server = createNetServer();
+  server.listen(0, '127.0.0.1');
+  await onceEvent(server, 'listening');
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+const CLOCK_TICKS = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/**
+ * A redis-server of the bench's own, as spec/fixtures/redisServer.ts starts one: a free port of
+ * 127.0.0.1, settings on the command line (no config file), no persistence, a data directory of
+ * its own; stopped by its PID.
+ */
+async function startRedis() {
+  if (!existsSync('/usr/bin/redis-server')) throw new Error('/usr/bin/redis-server not found (Debian: redis-server)');
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'bench-rooms-redis-'));
+  const child = spawn(
+    '/usr/bin/redis-server',
+    [
+      ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'],
+      ...['--daemonize', 'no', '--protected-mode', 'yes'],
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const stop = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.on('exit', stop);
+  let output = '';
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`redis-server did not start: ${output}`)), 10_000);
+    child.stdout.on('data', (chunk) => {
+      output += String(chunk);
+      if (output.includes('Ready to accept connections')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`redis-server exited with ${code}: ${output}`));
+    });
+    child.once('error', reject);
+  }).catch((error) => {
+    stop();
+    throw error;
+  });
+  child.stdout.resume();
+  child.stderr.resume();
+  const version =
+    /version=([\d.]+)/.exec(output)?.[1] ?? execFileSync('/usr/bin/redis-server', ['--version'], { encoding: 'utf8' });
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    pid: child.pid,
+    version,
+    /** Its CPU time so far, user + system, from /proc (in clock ticks: 10 ms steps). */
+    cpuUs() {
+      try {
+        const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
+      } catch {
+        return NaN;
+      }
+    },
+    cli: (...args) =>
+      execFileSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8' }).trim(),
+    stop() {
+      process.off('exit', stop);
+      stop();
+    },
+  };
+}
+
+/** requests per second of one redis-benchmark command against `redis` (the best of `tries`). */
+function redisBenchmark(redis, n, command, { random, tries = 2 } = {}) {
+  let best = NaN;
+  for (let i = 0; i < tries; i++) {
+    const output = execFileSync(
+      'redis-benchmark',
+      [
+        ...['-h', '127.0.0.1', '-p', String(redis.port), '-c', String(CEILING_CLIENTS), '-n', String(n)],
+        ...['-P', String(CEILING_PIPELINE), '-q', ...(random ? ['-r', String(random)] : []), ...command],
+      ],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    const rates = [...output.matchAll(/([\d.]+) requests per second/g)].map((m) => Number(m[1]));
+    if (rates.length === 0) throw new Error(`redis-benchmark ${command[0]}: no rate in ${JSON.stringify(output)}`);
+    best = Number.isNaN(best) ? rates.at(-1) : Math.max(best, rates.at(-1));
+  }
+  return best;
+}
+
+/**
+ * The ceilings: PUBLISH and XADD, one 64 B command each as redis-benchmark sends them, and the
+ * publish script of redisRooms() as the engine runs it (EVALSHA, one room, a new id each time),
+ * read from the build measured; the keys are flushed after.
+ */
+function ceilings(redis) {
+  const payload = 'x'.repeat(64);
+  const result = [];
+  const add = (command, what, rps) => result.push({ command, what, rps });
+  add(
+    'PUBLISH',
+    'PUBLISH bench:ch <64 B> (no subscriber)',
+    redisBenchmark(redis, 200_000, ['PUBLISH', 'bench:ch', payload]),
+  );
+  add(
+    'XADD',
+    'XADD bench:{room}:log MAXLEN 10000 * k t d <64 B> (100 streams)',
+    redisBenchmark(
+      redis,
+      200_000,
+      ['XADD', 'bench:{__rand_int__}:log', 'MAXLEN', '10000', '*', 'k', 't', 'd', payload],
+      {
+        random: 100,
+      },
+    ),
+  );
+  try {
+    const source = readFileSync(
+      join(snap.root, 'node_modules', 'rx-websocket-peer', 'dist', 'esm', 'rooms', 'redisRooms.js'),
+      'utf8',
+    );
+    const script = /const PUBLISH_SCRIPT = `([\s\S]*?)`;/.exec(source)?.[1];
+    if (script !== undefined) {
+      const sha = redis.cli('SCRIPT', 'LOAD', script);
+      const base = 'bench:{script-room}';
+      add(
+        'EVALSHA',
+        "EVALSHA <redisRooms()'s publish script> (1 room, a new id each)",
+        redisBenchmark(
+          redis,
+          100_000,
+          [
+            ...['EVALSHA', sha, '3', `${base}:meta`, `${base}:log`, `${base}:id:__rand_int__`],
+            ...['e1', 't', payload, '10000', '300000', `${base}:ch`],
+          ],
+          { random: 1_000_000_000 },
+        ),
+      );
+    }
+  } catch (error) {
+    problems.push(`redis-benchmark of the publish script: ${error.message}`);
+  }
+  redis.cli('FLUSHALL');
+  return result;
+}
+
+const ceilingRows = [];
+
+async function redisScenario(spec) {
+  const n = Math.max(spec.rooms, Math.round((spec.n * SCALE) / spec.rooms) * spec.rooms);
+  const systems = REDIS_SYSTEMS;
+  const opened = [];
+  let redis;
+  try {
+    redis = await startRedis();
+    redisInfo = `redis-server ${redis.version}, started by the bench on 127.0.0.1:${redis.port} (no persistence)`;
+    const ceiling = ceilings(redis);
+    const servers = {};
+    const clients = {};
+    for (const system of systems) {
+      servers[system] = [];
+      for (let index = 0; index < spec.servers; index++) {
+        const server = start('server.mjs', { impl: system, index, redisUrl: redis.url }, [
+          '--expose-gc',
+          ...RECEIVER_FLAGS,
+        ]);
+        opened.push(server);
+        servers[system].push(server);
+      }
+    }
+    const ports = {};
+    for (const system of systems) {
+      ports[system] = [];
+      for (const server of servers[system]) ports[system].push((await server.next('listening')).port);
+    }
+    for (const system of systems) {
+      const options = { impl: system, ports: ports[system], rooms: spec.rooms, subs: spec.subs, prefix: 'r-' };
+      clients[system] = start('clients.mjs', options, ['--expose-gc', ...CHILD_FLAGS]);
+      opened.push(clients[system]);
+      await clients[system].next('ready');
+      clients[system].send({ type: 'sync' });
+      await clients[system].next('synced');
+    }
+    const how = { n, window: spec.window };
+    const results = Object.fromEntries(systems.map((s) => [s, []]));
+    for (const system of systems) {
+      check(system, `${spec.name} warm-up`, await once(servers[system], clients[system], spec, how, redis));
+    }
+    // The systems take turns, the first one rotating.
+    for (let run = 0; run < RUNS; run++) {
+      const order = systems.map((_, i) => systems[(i + run) % systems.length]);
+      for (const system of order) {
+        const result = await once(servers[system], clients[system], spec, how, redis);
+        results[system].push(check(system, `${spec.name}, run ${run + 1}`, result));
+      }
+    }
+    const closed = Object.fromEntries(systems.map((s) => [s, summarize(results[s])]));
+    const bases = systems.filter((s) => !isOurs(s));
+    for (const system of systems) {
+      const c = closed[system];
+      const vs = (key) =>
+        isOurs(system) && bases.length ? bases.map((b) => ratio(c[key] / closed[b][key])).join(' / ') : '-';
+      const row = {
+        scenario: spec.name,
+        mode: `closed loop, window ${spec.window}, ${num(n)} msgs x ${RUNS}`,
+        system: LABEL[system],
+        rate: num(c.rate.median),
+        range: `${num(c.rate.min)}-${num(c.rate.max)}`,
+        vs:
+          isOurs(system) && bases.length
+            ? bases.map((b) => ratio(c.rate.median / closed[b].rate.median)).join(' / ')
+            : '-',
+        p50: num(c.p50, 2),
+        p99: num(c.p99, 2),
+        p99vs: vs('p99'),
+        note: `p99 ${num(c.p99s.min, 2)}-${num(c.p99s.max, 2)} ms; ${num(c.publishRate)} publishes/s acked; CPU per delivery: servers ${num(c.server, 2)} us (both), clients ${num(c.client, 2)} us, redis-server ${num(c.redis, 2)} us`,
+      };
+      if (isOurs(system) && bases.length) {
+        row.target = `>= ${TARGET}x, p99 <= 1x`;
+        row.result = bases
+          .map((base) => {
+            const rateRatio = c.rate.median / closed[base].rate.median;
+            const p99Ratio = c.p99 / closed[base].p99;
+            return verdict(
+              rateRatio >= TARGET && p99Ratio <= 1,
+              `${spec.name}: ours at least ${TARGET}x ${LABEL[base]}'s delivered msgs/s (${ratio(rateRatio)}) at an equal or lower p99 (${ratio(p99Ratio)}: ${num(c.p99, 2)} against ${num(closed[base].p99, 2)} ms)`,
+            );
+          })
+          .join(' / ');
+      }
+      rows.push(row);
+    }
+    const ours = closed['ours-redis'];
+    for (const { command, what, rps } of ceiling) {
+      const share = ours ? ours.publishRate / rps : NaN;
+      const row = {
+        command: what,
+        rps: num(rps),
+        ours: ours ? num(ours.publishRate) : '-',
+        share: ratio(share),
+      };
+      if (command === 'XADD' && ours) {
+        row.target = `>= ${CEILING_TARGET}x`;
+        row.result = verdict(
+          share >= CEILING_TARGET,
+          `${spec.name}: ours' stored publishes/s within ${1 / CEILING_TARGET}x of redis-benchmark's XADD rate (${num(ours.publishRate)} of ${num(rps)}: ${ratio(share)})`,
+        );
+      }
+      ceilingRows.push(row);
+    }
+  } finally {
+    await Promise.all(opened.map((c) => c.stop()));
+    redis?.stop();
+  }
+}
+
+let redisInfo = '';
+
+// ---------------------------------------------------------------------------------------------
+
+const known = [...SCENARIOS.map((s) => s.id), REDIS.id, ...PARTS];
+const unknown = ONLY?.filter((key) => !known.includes(key));
+if (unknown?.length) {
+  console.error(`BENCH_ONLY: no case ${unknown.join(', ')}; the cases are ${known.join(', ')}`);
+  process.exit(2);
+}
+const named = ONLY?.some((o) => o === REDIS.id || SCENARIOS.some((s) => s.id === o));
+const chosen = [...SCENARIOS, REDIS].filter((s) => !named || ONLY.includes(s.id));
 
 const t0 = performance.now();
 const snap = snapshot(process.env.BENCH_DIST);
@@ -447,21 +786,27 @@ const custom = [
   'BENCH_DIST',
 ].filter((k) => process.env[k]);
 if (custom.length) console.log(`NOT THE DEFAULT RUN: ${custom.map((k) => `${k}=${process.env[k]}`).join(' ')}`);
+if (chosen.includes(REDIS)) {
+  const version = (name) => {
+    try {
+      return requireFromRepo(`${name}/package.json`).version;
+    } catch {
+      return 'missing';
+    }
+  };
+  console.log(
+    `on Redis: redis ${version('redis')}, @socket.io/redis-adapter ${version('@socket.io/redis-adapter')}, @socket.io/redis-streams-adapter ${version('@socket.io/redis-streams-adapter')}; ${REDIS.servers} server processes per system on one redis-server (started by the bench), each system's subscribers spread over them`,
+  );
+}
 console.log('');
 
-const known = [...SCENARIOS.map((s) => s.id), ...PARTS];
-const unknown = ONLY?.filter((key) => !known.includes(key));
-if (unknown?.length) {
-  console.error(`BENCH_ONLY: no case ${unknown.join(', ')}; the cases are ${known.join(', ')}`);
-  process.exit(2);
-}
 let harnessFailed = false;
-const chosen = SCENARIOS.filter((s) => !ONLY?.some((o) => o.includes('x')) || ONLY.includes(s.id));
 for (const spec of chosen) {
   const started = performance.now();
   process.stdout.write(`${spec.name} ... `);
   try {
-    await scenario(spec);
+    if (spec === REDIS) await redisScenario(spec);
+    else await scenario(spec);
     console.log(`${((performance.now() - started) / 1000).toFixed(1)} s`);
   } catch (error) {
     harnessFailed = true;
@@ -487,6 +832,21 @@ console.log(
     note: 'note',
   })}\n`,
 );
+if (ceilingRows.length) {
+  console.log(
+    `Redis's ceiling: redis-benchmark -c ${CEILING_CLIENTS} -P ${CEILING_PIPELINE}, 64 B payloads, on the same redis-server (${redisInfo}) before the runs; ours: publishes stored (acknowledged) per second in the closed loop above (median)\n`,
+  );
+  console.log(
+    `${table(ceilingRows, {
+      command: 'redis-benchmark',
+      rps: 'requests/s',
+      ours: 'ours publishes/s',
+      share: 'ours / it',
+      target: 'target',
+      result: 'result',
+    })}\n`,
+  );
+}
 const passed = summary.filter((s) => s.pass).length;
 for (const s of summary) console.log(`${s.pass ? 'PASS' : 'FAIL'}  ${s.what}`);
 if (problems.length) console.log(`\nproblems:\n  ${problems.join('\n  ')}`);

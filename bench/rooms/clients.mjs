@@ -9,6 +9,12 @@
 //   Both reconnect after 50 ms (jitter 0.5), at most 200 ms, so that a cut subscriber comes back
 //   at the same pace on both.
 //
+// With `ports` (servers on one Redis, impl 'ours-redis', 'socketio-redis' or 'socketio-streams',
+// whose clients are those of 'ours' and 'socketio'), subscriber i of each room connects to
+// ports[i % ports.length], and there is one publisher per server: room r's messages go through
+// the publisher of ports[r % ports.length] (one publisher per room, so that its order is the
+// room's).
+//
 // `rooms` rooms of `subs` subscribers each (named `${prefix}room-${i}`: each client process of a
 // server has rooms of its own), one connection each. With `cut`, the first subscriber
 // of the first room goes through demo/cuttingProxy.mjs, which cuts its connection after
@@ -35,7 +41,8 @@ import { reconnecting, roomClient, ROOMS_PROTOCOL } from 'rx-websocket-peer';
 import { args, fail, reportCrashes, tell } from '../memory/common.mjs';
 import { startCuttingProxy } from '../../demo/cuttingProxy.mjs';
 
-const { impl, port, rooms, subs, cut, prefix = '' } = args();
+const { impl: system, port, ports = [port], rooms, subs, cut, prefix = '' } = args();
+const impl = system.startsWith('ours') ? 'ours' : system.startsWith('socketio') ? 'socketio' : system;
 reportCrashes();
 process.on('disconnect', () => process.exit(0));
 
@@ -60,8 +67,8 @@ const RECONNECT_SOCKETIO = {
   randomizationFactor: 0.5,
 };
 
-const proxy = cut ? await startCuttingProxy(port, { cutAfterMs: cut.cutAfterMs, seed: cut.seed ?? 1 }) : undefined;
-const direct = `127.0.0.1:${port}`;
+const proxy = cut ? await startCuttingProxy(ports[0], { cutAfterMs: cut.cutAfterMs, seed: cut.seed ?? 1 }) : undefined;
+const direct = (server) => `127.0.0.1:${ports[server]}`;
 
 /** The run under way. */
 let run;
@@ -71,6 +78,7 @@ const closers = [];
 function newSubscriber(room, index) {
   return {
     room,
+    server: index % ports.length,
     cut: proxy !== undefined && room === 0 && index === 0,
     synced: false,
     lastOffset: undefined,
@@ -136,12 +144,12 @@ function maybeFinish(r) {
 // ---------------------------------------------------------------------------------------------
 // The connections.
 
-/** publish(room, data, onAck) of the publisher. */
+/** publish(r, data, onAck): into room r, through the publisher of r's server. */
 let publish;
 
 if (impl === 'ours') {
-  const open = (sub) => {
-    const url = `ws://${sub?.cut ? `127.0.0.1:${proxy.port}` : direct}`;
+  const open = (sub, server) => {
+    const url = `ws://${sub?.cut ? `127.0.0.1:${proxy.port}` : direct(sub?.server ?? server)}`;
     const connection = reconnecting(url, RECONNECT_OURS);
     closers.push(() => connection.close());
     const client = roomClient(connection, ROOM_CLIENT_OURS);
@@ -162,14 +170,19 @@ if (impl === 'ours') {
       if (subscribers.length % 50 === 0) await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }
-  const publisher = open(undefined);
-  publish = (room, data, onAck) =>
-    publisher.publish(room, data).subscribe({ next: onAck ?? (() => {}), error: (error) => fail(error) });
+  const publishers = ports.map((_, server) => open(undefined, server));
+  publish = (r, data, onAck) =>
+    publishers[r % ports.length]
+      .publish(roomName(r), data)
+      .subscribe({ next: onAck ?? (() => {}), error: (error) => fail(error) });
 } else if (impl === 'socketio') {
   const opening = [];
-  const open = (sub) =>
+  const open = (sub, server) =>
     new Promise((resolve, reject) => {
-      const socket = ioClient(`http://${sub?.cut ? `127.0.0.1:${proxy.port}` : direct}`, RECONNECT_SOCKETIO);
+      const socket = ioClient(
+        `http://${sub?.cut ? `127.0.0.1:${proxy.port}` : direct(sub?.server ?? server)}`,
+        RECONNECT_SOCKETIO,
+      );
       closers.push(() => socket.disconnect());
       if (sub) {
         const room = roomName(sub.room);
@@ -198,8 +211,8 @@ if (impl === 'ours') {
     }
   }
   await Promise.all(opening);
-  const publisher = await open(undefined);
-  publish = (room, data, onAck) => publisher.emit('pub', room, data, onAck ?? (() => {}));
+  const publishers = await Promise.all(ports.map((_, server) => open(undefined, server)));
+  publish = (r, data, onAck) => publishers[r % ports.length].emit('pub', roomName(r), data, onAck ?? (() => {}));
 } else throw new Error(`unknown impl ${impl}`);
 
 const marker = 'S'.padEnd(SIZE, 'x');
@@ -215,7 +228,7 @@ function sync() {
   const tick = () => {
     if (syncedCount === subscribers.length) return void tell({ type: 'synced' });
     const waiting = new Set(subscribers.filter((s) => !s.synced).map((s) => s.room));
-    for (const r of waiting) publish(roomName(r), marker);
+    for (const r of waiting) publish(r, marker);
     setTimeout(tick, 50);
   };
   tick();
@@ -251,7 +264,7 @@ function start({ id, n, window, rate }) {
   run = r;
   const publishOne = () => {
     const i = r.sent++;
-    publish(roomName(i % rooms), message(id, Math.floor(i / rooms)), onAck);
+    publish(i % rooms, message(id, Math.floor(i / rooms)), onAck);
   };
   const onAck = () => {
     if (++r.acked === n) {
