@@ -584,6 +584,12 @@ function ceilings(redis) {
   const payload = 'x'.repeat(64);
   const result = [];
   const add = (command, what, rps) => result.push({ command, what, rps });
+  try {
+    execFileSync('redis-benchmark', ['--version'], { stdio: 'ignore' });
+  } catch {
+    problems.push('no redis-benchmark (Debian: redis-tools): no ceiling');
+    return result;
+  }
   add(
     'PUBLISH',
     'PUBLISH bench:ch <64 B> (no subscriber)',
@@ -607,23 +613,26 @@ function ceilings(redis) {
       'utf8',
     );
     const script = /const PUBLISH_SCRIPT = `([\s\S]*?)`;/.exec(source)?.[1];
-    if (script !== undefined) {
-      const sha = redis.cli('SCRIPT', 'LOAD', script);
-      const base = 'bench:{script-room}';
-      add(
-        'EVALSHA',
-        "EVALSHA <redisRooms()'s publish script> (1 room, a new id each)",
-        redisBenchmark(
-          redis,
-          100_000,
-          [
-            ...['EVALSHA', sha, '3', `${base}:meta`, `${base}:log`, `${base}:id:__rand_int__`],
-            ...['e1', 't', payload, '10000', '300000', `${base}:ch`],
-          ],
-          { random: 1_000_000_000 },
-        ),
+    if (script === undefined) throw new Error('no PUBLISH_SCRIPT in dist/esm/rooms/redisRooms.js');
+    const sha = redis.cli('SCRIPT', 'LOAD', script);
+    // KEYS meta, log, ids; ARGV epoch, kind, data, history size, age, channel, publish id, ids kept.
+    const base = 'bench:{script-room}';
+    const command = (id) => [
+      ...['EVALSHA', sha, '3', `${base}:meta`, `${base}:log`, `${base}:ids`],
+      ...['e1', 't', payload, '10000', '300000', `${base}:ch`, id, '10000'],
+    ];
+    // The script's arguments as this bench knows them: a first publish must be stored at offset 1.
+    const first = redis.cli(...command('probe')).split('\n');
+    if (first.length !== 2 || first[0] !== 'e1' || first[1] !== '1') {
+      throw new Error(
+        `the publish script answered ${JSON.stringify(first)} to the arguments this bench gives it (update ceilings() in bench/rooms.mjs)`,
       );
     }
+    add(
+      'EVALSHA',
+      "EVALSHA <redisRooms()'s publish script> (1 room, a new id each)",
+      redisBenchmark(redis, 100_000, command('id-__rand_int__'), { random: 1_000_000_000 }),
+    );
   } catch (error) {
     problems.push(`redis-benchmark of the publish script: ${error.message}`);
   }
@@ -805,6 +814,11 @@ for (const spec of chosen) {
   const started = performance.now();
   process.stdout.write(`${spec.name} ... `);
   try {
+    if (spec === REDIS && !existsSync('/usr/bin/redis-server')) {
+      console.log('skipped: no /usr/bin/redis-server (Debian: apt-get install redis-server)');
+      problems.push(`${spec.name}: skipped, no /usr/bin/redis-server`);
+      continue;
+    }
     if (spec === REDIS) await redisScenario(spec);
     else await scenario(spec);
     console.log(`${((performance.now() - started) / 1000).toFixed(1)} s`);
