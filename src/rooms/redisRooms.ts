@@ -166,7 +166,10 @@ class RedisEngine implements RoomEngine {
   private readonly feeds = new Map<string, Feed>();
   private subscriber: RedisSubscriberLike | undefined;
   private subscriberReady: Promise<unknown> | undefined;
-  private shas = new Map<string, string>();
+  /** Each script's SHA1, learned from Redis once (SCRIPT LOAD), for EVALSHA. */
+  private readonly shas = new Map<string, string>();
+  /** The scripts Redis ran since the client's last (re)connection: those EVALSHA may name. */
+  private readonly loaded = new Set<string>();
   private readonly onClient = (): void => this.updateState();
   /**
    * A candidate epoch goes with every publish and read, for a room that has none yet: one random
@@ -186,6 +189,8 @@ class RedisEngine implements RoomEngine {
   ) {
     this.state.next(client.isReady ? 'up' : 'down');
     this.idLimit = String(Math.max(historySize, ID_LIMIT));
+    // A new connection may reach a Redis that restarted, without our scripts.
+    client.on('ready', () => this.loaded.clear());
   }
 
   /** The keys of `room`, all with one hash tag: a Redis Cluster keeps them on one slot. */
@@ -275,21 +280,35 @@ class RedisEngine implements RoomEngine {
     return `${this.epochBase}${(this.epochCount++).toString(36)}`;
   }
 
-  /** Runs `body` by its SHA, loading it when Redis does not know it (a new or restarted Redis). */
+  /**
+   * Runs `body` as one command, so that calls reach Redis in the order they were made (a publisher's
+   * order): EVALSHA once Redis is known to hold the script, else EVAL. Never a NOSCRIPT answer
+   * followed by a second command, which calls made in between would overtake.
+   */
   private async script(body: string, keys: string[], args: string[]): Promise<unknown> {
     if (!this.client.isReady) throw new WebSocketPeerError('ERR_ENGINE_DOWN', 'redisRooms(): Redis is not connected');
-    const command = (sha: string): string[] => ['EVALSHA', sha, String(keys.length), ...keys, ...args];
-    const known = this.shas.get(body);
-    if (known !== undefined) {
+    const tail = [String(keys.length), ...keys, ...args];
+    // '' while SCRIPT LOAD is on its way.
+    const sha = this.shas.get(body);
+    if (sha && this.loaded.has(body)) {
       try {
-        return await this.client.sendCommand(command(known));
+        return await this.client.sendCommand(['EVALSHA', sha, ...tail]);
       } catch (error) {
+        // Flushed behind our back (SCRIPT FLUSH): EVAL from now on, until it ran again.
         if (!String((error as Error | undefined)?.message).startsWith('NOSCRIPT')) throw error;
+        this.loaded.delete(body);
       }
     }
-    const sha = (await this.client.sendCommand(['SCRIPT', 'LOAD', body])) as string;
-    this.shas.set(body, sha);
-    return this.client.sendCommand(command(sha));
+    const reply = await this.client.sendCommand(['EVAL', body, ...tail]);
+    this.loaded.add(body);
+    if (!this.shas.has(body)) {
+      this.shas.set(body, '');
+      this.client.sendCommand(['SCRIPT', 'LOAD', body]).then(
+        (learned) => this.shas.set(body, learned as string),
+        () => this.shas.delete(body),
+      );
+    }
+    return reply;
   }
 
   /** The feed of `room`: made with its channel subscription on first use. */
