@@ -170,7 +170,6 @@ class RedisEngine implements RoomEngine {
   private readonly shas = new Map<string, string>();
   /** The scripts Redis ran since the client's last (re)connection: those EVALSHA may name. */
   private readonly loaded = new Set<string>();
-  private readonly onClient = (): void => this.updateState();
   /**
    * A candidate epoch goes with every publish and read, for a room that has none yet: one random
    * base per engine and a count, so that each is new (per room life, and across processes) without
@@ -189,8 +188,15 @@ class RedisEngine implements RoomEngine {
   ) {
     this.state.next(client.isReady ? 'up' : 'down');
     this.idLimit = String(Math.max(historySize, ID_LIMIT));
-    // A new connection may reach a Redis that restarted, without our scripts.
-    client.on('ready', () => this.loaded.clear());
+    // For the engine's life, rooms read or not: state$ follows the client even when nothing
+    // reads (a publisher's engine, or after every reader ended).
+    client.on('ready', () => {
+      // A new connection may reach a Redis that restarted, without our scripts.
+      this.loaded.clear();
+      this.updateState();
+    });
+    client.on('end', () => this.updateState());
+    client.on('reconnecting', () => this.updateState());
   }
 
   /** The keys of `room`, all with one hash tag: a Redis Cluster keeps them on one slot. */
@@ -352,14 +358,12 @@ class RedisEngine implements RoomEngine {
     subscriber.on('reconnecting', () => this.updateState());
     let connectedOnce = false;
     subscriber.on('ready', () => {
-      this.updateState();
-      // Reconnected: the channel lost what was published meanwhile; the readers read it from the streams.
+      // Reconnected: the channel lost what was published meanwhile; the readers read it from the
+      // streams (first, so that state$ goes from 'down' to 'catching-up', not through 'up').
       if (connectedOnce) for (const feed of this.feeds.values()) for (const reader of feed.readers) reader.catchUp();
       connectedOnce = true;
+      this.updateState();
     });
-    this.client.on('ready', this.onClient);
-    this.client.on('end', this.onClient);
-    this.client.on('reconnecting', this.onClient);
     this.subscriberReady = subscriber.connect();
     return this.subscriberReady;
   }
@@ -368,9 +372,6 @@ class RedisEngine implements RoomEngine {
     const subscriber = this.subscriber;
     this.subscriber = undefined;
     this.subscriberReady = undefined;
-    this.client.off('ready', this.onClient);
-    this.client.off('end', this.onClient);
-    this.client.off('reconnecting', this.onClient);
     subscriber?.destroy();
   }
 
