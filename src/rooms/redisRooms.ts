@@ -193,6 +193,8 @@ class RedisEngine implements RoomEngine {
     client.on('ready', () => {
       // A new connection may reach a Redis that restarted, without our scripts.
       this.loaded.clear();
+      // Readers whose catch-up found Redis away read on now.
+      for (const feed of this.feeds.values()) for (const reader of feed.readers) if (reader.stalled) reader.catchUp();
       this.updateState();
     });
     client.on('end', () => this.updateState());
@@ -375,6 +377,10 @@ class RedisEngine implements RoomEngine {
     subscriber?.destroy();
   }
 
+  clientReady(): boolean {
+    return this.client.isReady;
+  }
+
   updateState(): void {
     const up = this.client.isReady && (this.subscriber === undefined || this.subscriber.isReady);
     let recovering = false;
@@ -400,6 +406,8 @@ class Reader {
   catching = true;
   /** Reading what the channel lost (a reconnect, a hole in the nudges): the engine is catching up. */
   recovering = false;
+  /** Its catch-up found the client disconnected: it reads on when the client is ready again. */
+  stalled = false;
   private last: Position | undefined;
   private waiting: Nudge[] = [];
 
@@ -417,17 +425,19 @@ class Reader {
     await this.readOn(from !== undefined);
   }
 
-  /** After a subscriber reconnect: read what the channel may have lost. */
+  /** After a subscriber or client reconnect: read what the channel may have lost. */
   catchUp(): void {
-    if (this.catching || this.closed) return;
+    if ((this.catching && !this.stalled) || this.closed) return;
     this.catching = true;
     this.recovering = true;
+    this.stalled = false;
     this.engine.updateState();
-    this.readOn(true).catch((error: unknown) => this.fail(engineDown(error)));
+    this.readOn(true).catch((error: unknown) => this.failOrStall(error));
   }
 
   nudge(nudge: Nudge): void {
-    if (this.closed) return;
+    // Stalled, it reads the stream once the client is back: that has this one.
+    if (this.closed || this.stalled) return;
     if (this.catching) {
       this.waiting.push(nudge);
       return;
@@ -444,7 +454,23 @@ class Reader {
     this.catching = true;
     this.recovering = true;
     this.engine.updateState();
-    this.readOn(true).catch((error: unknown) => this.fail(engineDown(error)));
+    this.readOn(true).catch((error: unknown) => this.failOrStall(error));
+  }
+
+  /**
+   * A catch-up read failed. With the client disconnected (Redis away, or restarting), the reader
+   * waits for it and reads on from where it stood: an outage is no error of its own; what Redis
+   * lost meanwhile is a gap, found then. Anything else ends it.
+   */
+  private failOrStall(error: unknown): void {
+    if (this.closed) return;
+    if (this.engine.clientReady()) {
+      this.fail(engineDown(error));
+      return;
+    }
+    this.stalled = true;
+    this.waiting = [];
+    this.engine.updateState();
   }
 
   /** Reads the stream after `last`, page by page, then what waited; `check`: the epoch must match. */
