@@ -1,0 +1,517 @@
+// redisRooms() under the faults of a real deployment (issue 18, "Tests that try to break it"):
+// a server process killed with SIGKILL while its clients publish and read, Redis restarted with
+// and without persistence, the engine's subscriber connection killed by Redis or cut for a full
+// output buffer, publishes retried after a lost acknowledgement. Every Redis and every server
+// process is the suite's own, on 127.0.0.1, stopped by its PID.
+import { type ChildProcess, fork } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { inspect } from 'node:util';
+import { expect } from 'chai';
+import { createClient } from 'redis';
+import { lastValueFrom, Observable, Subscription, switchMap, take, toArray } from 'rxjs';
+import { type CuttingProxy, startCuttingProxy } from '../../demo/cuttingProxy.mjs';
+import { listen } from '../../src/observables/listen.js';
+import type { Connection } from '../../src/reconnect/Connection.js';
+import { reconnecting } from '../../src/reconnect/reconnecting.js';
+import { ROOMS_PROTOCOL } from '../../src/rooms/protocol.js';
+import { type RedisClientLike, redisRooms, type RedisRoomsOptions } from '../../src/rooms/redisRooms.js';
+import { roomClient } from '../../src/rooms/roomClient.js';
+import { RoomGapError } from '../../src/rooms/RoomGapError.js';
+import { serveRooms } from '../../src/rooms/serveRooms.js';
+import type { EngineState, Position, RoomEngine, RoomMessage } from '../../src/rooms/types.js';
+import { startRedis, stopRedises } from '../fixtures/redisServer.js';
+import { delay, needsTool, until } from '../helpers.js';
+
+type Client = ReturnType<typeof createClient>;
+
+/** `engine`, counting publishes of an id it had stored already (retries after a lost ack). */
+function countingRetries(engine: RoomEngine): { engine: RoomEngine; retries: () => number } {
+  const seen = new Set<string>();
+  let retries = 0;
+  return {
+    retries: () => retries,
+    engine: {
+      head: (room) => engine.head(room),
+      room$: (room, from) => engine.room$(room, from),
+      state$: engine.state$,
+      publish: (room, data, id) =>
+        new Observable<Position>((subscriber) => {
+          if (id !== undefined && seen.has(id)) retries++;
+          return engine.publish(room, data, id).subscribe({
+            next: (position) => {
+              if (id !== undefined) seen.add(id);
+              subscriber.next(position);
+            },
+            error: (error: unknown) => subscriber.error(error),
+            complete: () => subscriber.complete(),
+          });
+        }),
+    },
+  };
+}
+
+/** `until()`, failing with how things stood when it gave up. */
+async function waitFor(check: () => boolean, ms: number, state: () => unknown): Promise<void> {
+  try {
+    await until(check, ms);
+  } catch {
+    throw new Error(`timed out after ${ms} ms: ${inspect(state(), { depth: 3, breakLength: Infinity })}`);
+  }
+}
+
+const serverScript = fileURLToPath(new URL('../fixtures/roomsServer.ts', import.meta.url));
+
+describe('redisRooms() under faults: killed servers, restarted Redis, lost subscriber connections, lost acks', function () {
+  this.timeout(30_000);
+  this.slow(5_000);
+
+  let running = new Subscription();
+  const connections: Connection[] = [];
+  const proxies: CuttingProxy[] = [];
+  const children: ChildProcess[] = [];
+  const clients: Client[] = [];
+
+  before(function () {
+    needsTool(this, 'redis-server');
+  });
+
+  afterEach(async () => {
+    // The subscriptions first: closing a connection ends its joins and publishes with an error.
+    running.unsubscribe();
+    running = new Subscription();
+    for (const connection of connections.splice(0)) connection.close();
+    await Promise.all(proxies.splice(0).map((proxy) => proxy.close()));
+    await Promise.all(
+      children.splice(0).map(async (child) => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = once(child, 'exit');
+        process.kill(child.pid as number, 'SIGKILL');
+        await exited;
+      }),
+    );
+    for (const client of clients.splice(0)) client.destroy();
+    await stopRedises();
+  });
+
+  /** A connected node-redis client that retries every 20 ms while its Redis is away. */
+  async function redisClient(url: string): Promise<Client> {
+    const client = createClient({ url, socket: { reconnectStrategy: () => 20 } });
+    client.on('error', () => undefined);
+    await client.connect();
+    clients.push(client);
+    return client;
+  }
+
+  async function engineOn(url: string, options?: RedisRoomsOptions): Promise<{ engine: RoomEngine; client: Client }> {
+    const client = await redisClient(url);
+    return { engine: redisRooms(client as unknown as RedisClientLike, options), client };
+  }
+
+  /** A serveRooms(redisRooms()) server in a child process (spec/fixtures/roomsServer.ts). */
+  async function serverProcess(redisUrl: string): Promise<{ child: ChildProcess; url: string }> {
+    const child = fork(serverScript, [JSON.stringify({ url: redisUrl })], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    children.push(child);
+    let timer: NodeJS.Timeout | undefined;
+    const [report] = (await Promise.race([
+      once(child, 'message'),
+      once(child, 'exit').then(() => Promise.reject(new Error('the server process ended before listening'))),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('the server process did not report its port')), 15_000);
+      }),
+    ]).finally(() => clearTimeout(timer))) as [{ port: number }];
+    return { child, url: `ws://127.0.0.1:${report.port}` };
+  }
+
+  /** A serveRooms(engine) server in this process; resolves its URL. */
+  function serveHere(engine: RoomEngine): Promise<string> {
+    return new Promise((resolve, reject) => {
+      running.add(
+        listen({ host: '127.0.0.1', port: 0 })
+          .pipe(
+            switchMap((server) => {
+              resolve(`ws://127.0.0.1:${server.port}`);
+              return server.peers$;
+            }),
+            serveRooms(engine),
+          )
+          .subscribe({ error: reject }),
+      );
+    });
+  }
+
+  function connectionTo(url: string | string[]): Connection {
+    const connection = reconnecting(url, { protocols: ROOMS_PROTOCOL, initialDelay: 5, maxDelay: 50, jitter: 0.5 });
+    connections.push(connection);
+    return connection;
+  }
+
+  /** Every value of `source` while the test runs, and its error. */
+  function reader(source: Observable<RoomMessage>): { got: RoomMessage[]; errors: unknown[] } {
+    const got: RoomMessage[] = [];
+    const errors: unknown[] = [];
+    running.add(source.subscribe({ next: (m) => got.push(m), error: (e: unknown) => errors.push(e) }));
+    return { got, errors };
+  }
+
+  const head = (engine: RoomEngine, room: string): Promise<Position> => lastValueFrom(engine.head(room));
+  /** The room's first `count` messages after `from`, read back from the engine. */
+  const stored = (engine: RoomEngine, room: string, from: Position, count: number): Promise<RoomMessage[]> =>
+    lastValueFrom(engine.room$(room, from).pipe(take(count), toArray()));
+  const offsetsFrom = (first: number, count: number): number[] => Array.from({ length: count }, (_, i) => first + i);
+
+  it('two server processes on one Redis, one killed with SIGKILL mid-stream: its clients fail over, every subscriber gets each room once, in its order', async () => {
+    const redis = await startRedis();
+    const [a, b] = await Promise.all([serverProcess(redis.url), serverProcess(redis.url)]);
+    const { engine, client } = await engineOn(redis.url);
+    const rooms = ['r0', 'r1', 'r2'];
+    const starts = new Map<string, Position>();
+    for (const room of rooms) starts.set(room, await head(engine, room));
+
+    // Six clients, each publishing into one room and reading all three: half reach A first, half B.
+    const perClient = 300;
+    const members = Array.from({ length: 6 }, (_, i) => {
+      const connection = connectionTo(i % 2 === 0 ? [a.url, b.url] : [b.url, a.url]);
+      let drops = 0;
+      running.add(connection.status$.subscribe((s) => (s.state === 'reconnecting' ? drops++ : undefined)));
+      const rooms$ = roomClient(connection);
+      const readers = new Map(rooms.map((room) => [room, reader(rooms$.join(room, { from: starts.get(room) }))]));
+      return { rooms$, readers, room: rooms[i % 3] as string, drops: () => drops };
+    });
+    const resolved = new Map<string, Position[]>();
+    const failures: unknown[] = [];
+    let acks = 0;
+    const publishing = Promise.all(
+      members.map(async ({ rooms$, room }, i) => {
+        for (let n = 1; n <= perClient; n++) {
+          const text = `c${i}:${n}`;
+          resolved.set(text, []);
+          running.add(
+            rooms$.publish(room, text).subscribe({
+              next: (position) => {
+                acks++;
+                resolved.get(text)?.push(position);
+              },
+              error: (e: unknown) => failures.push(e),
+            }),
+          );
+          if (n % 5 === 0) await delay(2);
+        }
+      }),
+    );
+    const total = members.length * perClient;
+    await until(() => acks >= total / 3, 10_000);
+    process.kill(a.child.pid as number, 'SIGKILL');
+    const killedAt = acks;
+    await publishing;
+    await until(
+      () =>
+        acks + failures.length >= total &&
+        members.every((m) =>
+          [...m.readers.values()].every((r) => r.got.length >= 2 * perClient || r.errors.length > 0),
+        ),
+      20_000,
+    );
+    await delay(50);
+
+    expect(killedAt, 'acknowledged when A was killed').to.be.below(total);
+    expect(a.child.signalCode).to.equal('SIGKILL');
+    // A's clients dropped and went on through B; B's never dropped.
+    expect(members.map((m, i) => (i % 2 === 0 ? m.drops() > 0 : m.drops() === 0))).to.deep.equal(
+      members.map(() => true),
+    );
+    expect(failures).to.deep.equal([]);
+    expect([...resolved.values()].filter((p) => p.length !== 1)).to.deep.equal([]);
+    for (const room of rooms) {
+      const start = starts.get(room) as Position;
+      const texts = [...resolved].filter(([text]) => members[Number(text.slice(1, text.indexOf(':')))]?.room === room);
+      expect(texts.length).to.equal(2 * perClient);
+      // The acknowledged positions: each offset once, none missing, in the room's one epoch.
+      const positions = texts.map(([, [p]]) => p as Position);
+      expect(positions.every((p) => p.epoch === start.epoch)).to.equal(true);
+      expect(positions.map((p) => p.offset).sort((x, y) => x - y)).to.deep.equal(
+        offsetsFrom(start.offset + 1, texts.length),
+      );
+      const order = new Array<string>(texts.length);
+      for (const [text, [p]] of texts) order[(p as Position).offset - start.offset - 1] = text;
+      // Each publisher's own messages in the order it published them.
+      for (const [i, m] of members.entries()) {
+        if (m.room !== room) continue;
+        expect(order.filter((t) => t.startsWith(`c${i}:`))).to.deep.equal(
+          offsetsFrom(1, perClient).map((n) => `c${i}:${n}`),
+        );
+      }
+      // Every subscriber: exactly that order, each once.
+      for (const m of members) {
+        const r = m.readers.get(room) as { got: RoomMessage[]; errors: unknown[] };
+        expect(r.errors).to.deep.equal([]);
+        expect(r.got.map((msg) => msg.data)).to.deep.equal(order);
+        expect(r.got.map((msg) => msg.position.offset)).to.deep.equal(offsetsFrom(start.offset + 1, order.length));
+      }
+      // The room holds each message once: its head, its stream's length and what it reads back.
+      expect((await head(engine, room)).offset).to.equal(start.offset + order.length);
+      expect(await client.sendCommand(['XLEN', `rxwp:{${room}}:log`])).to.equal(order.length);
+      expect((await stored(engine, room, start, order.length)).map((msg) => msg.data)).to.deep.equal(order);
+    }
+  });
+
+  /** The engine's states, as they come. */
+  function statesOf(engine: RoomEngine): EngineState[] {
+    const states: EngineState[] = [];
+    running.add(engine.state$.subscribe((state) => states.push(state)));
+    return states;
+  }
+
+  /** Publishes `m1`..`m<count>` under ids `<tag>:n`, each after the last resolved; retries an id while the engine is down. */
+  async function publishAll(
+    engine: RoomEngine,
+    room: string,
+    count: number,
+    tag: string,
+    positions: Position[],
+  ): Promise<{ retries: number }> {
+    let retries = 0;
+    for (let n = 1; n <= count; n++) {
+      for (;;) {
+        try {
+          positions.push(await lastValueFrom(engine.publish(room, `m${n}`, `${tag}:${n}`)));
+          break;
+        } catch (error) {
+          if ((error as { code?: unknown }).code !== 'ERR_ENGINE_DOWN') throw error;
+          retries++;
+          await delay(10);
+        }
+      }
+    }
+    return { retries };
+  }
+
+  const texts = (count: number): string[] => offsetsFrom(1, count).map((n) => `m${n}`);
+
+  it('Redis restarted without persistence: subscribers get ERR_ROOM_GAP at the last position they had, publishes fail with ERR_ENGINE_DOWN meanwhile, the room comes back in a new epoch', async () => {
+    const redis = await startRedis();
+    const { engine } = await engineOn(redis.url);
+    const states = statesOf(engine);
+    const rooms$ = roomClient(connectionTo(await serveHere(engine)));
+    const start = await head(engine, 'r');
+    const direct = reader(engine.room$('r', start));
+    const remote = reader(rooms$.join('r', { from: start }));
+    const positions: Position[] = [];
+    await publishAll(engine, 'r', 20, 'a', positions);
+    await until(() => direct.got.length === 20 && remote.got.length === 20);
+
+    await redis.stop(true);
+    await until(() => states.at(-1) === 'down');
+    const fromEngine: unknown = await lastValueFrom(engine.publish('r', 'lost')).catch((e: unknown) => e);
+    expect(fromEngine).to.have.property('code', 'ERR_ENGINE_DOWN');
+    const fromClient: unknown = await lastValueFrom(rooms$.publish('r', 'lost too')).catch((e: unknown) => e);
+    expect(fromClient).to.have.property('code', 'ERR_ENGINE_DOWN');
+    await redis.start();
+    const progress = (): unknown => ({ states, direct, remote });
+    await waitFor(() => direct.errors.length > 0 && remote.errors.length > 0, 5_000, progress);
+    await waitFor(() => states.at(-1) === 'up', 4_000, progress);
+
+    for (const r of [direct, remote]) {
+      expect(r.got.map((m) => m.data)).to.deep.equal(texts(20));
+      expect(r.errors).to.have.length(1);
+      const [error] = r.errors;
+      expect(error).to.be.instanceOf(RoomGapError);
+      expect((error as RoomGapError).lastDelivered).to.deep.equal({ epoch: start.epoch, offset: 20 });
+    }
+    // The history is gone: the room starts again, in a new epoch.
+    const after = await lastValueFrom(engine.publish('r', 'new', 'a:1'));
+    expect(after.epoch).to.not.equal(start.epoch);
+    expect(after.offset).to.equal(1);
+    const viaClient = await lastValueFrom(rooms$.publish('r', 'newer'));
+    expect(viaClient).to.deep.equal({ epoch: after.epoch, offset: 2 });
+    expect(states[0]).to.equal('up');
+    expect(states.slice(1, -1).every((state) => state !== 'up')).to.equal(true, states.join(' '));
+  });
+
+  it('Redis killed with SIGKILL and restarted with appendonly and fsync always: nothing lost, subscribers resume, each message once, in order, in the same epoch', async () => {
+    const redis = await startRedis({ aof: true });
+    const { engine, client } = await engineOn(redis.url);
+    const states = statesOf(engine);
+    const rooms$ = roomClient(connectionTo(await serveHere(engine)));
+    const start = await head(engine, 'r');
+    const direct = reader(engine.room$('r', start));
+    const remote = reader(rooms$.join('r', { from: start }));
+    const count = 600;
+    const positions: Position[] = [];
+    const publishing = publishAll(engine, 'r', count, 'a', positions);
+    await until(() => positions.length >= 200);
+    await redis.stop(true);
+    await delay(100);
+    const during = positions.length;
+    await redis.start();
+    const { retries } = await publishing;
+    const progress = (): unknown => ({
+      states,
+      direct: [direct.got.length, direct.errors],
+      remote: [remote.got.length, remote.errors],
+    });
+    await waitFor(() => direct.got.length >= count && remote.got.length >= count, 10_000, progress);
+    await waitFor(() => states.at(-1) === 'up', 4_000, progress);
+    await delay(50);
+
+    expect(during, 'published while down').to.be.below(count);
+    expect(retries, 'publishes retried while Redis was down').to.be.greaterThan(0);
+    expect(positions).to.deep.equal(offsetsFrom(1, count).map((offset) => ({ epoch: start.epoch, offset })));
+    for (const r of [direct, remote]) {
+      expect(r.errors).to.deep.equal([]);
+      expect(r.got.map((m) => m.data)).to.deep.equal(texts(count));
+      expect(r.got.map((m) => m.position)).to.deep.equal(positions);
+    }
+    expect((await head(engine, 'r')).offset).to.equal(count);
+    expect(await client.sendCommand(['XLEN', 'rxwp:{r}:log'])).to.equal(count);
+    // up, down, (catching-up,) up: never up in between.
+    expect(states[0]).to.equal('up');
+    expect(states).to.include('down');
+    expect(states.slice(1, -1).every((state) => state !== 'up')).to.equal(true, states.join(' '));
+  });
+
+  it('CLIENT KILL TYPE pubsub mid-stream, twice: the subscriber reconnects and the readers read what the channel lost from the stream, nothing lost, nothing twice', async () => {
+    const redis = await startRedis();
+    const { engine } = await engineOn(redis.url);
+    // The publisher: another engine on its own connection, as another process would be.
+    const { engine: publisher } = await engineOn(redis.url);
+    const admin = await redisClient(redis.url);
+    const states = statesOf(engine);
+    const rooms$ = roomClient(connectionTo(await serveHere(engine)));
+    const start = await head(engine, 'r');
+    const direct = reader(engine.room$('r', start));
+    const remote = reader(rooms$.join('r', { from: start }));
+    await until(() => states.at(-1) === 'up');
+    const count = 2_000;
+    const killed: unknown[] = [];
+    const positions: Position[] = [];
+    for (let n = 1; n <= count; n++) {
+      running.add(publisher.publish('r', `m${n}`).subscribe((p) => positions.push(p)));
+      if (n % 20 === 0) await delay(1);
+      if (n === 600 || n === 1_300) killed.push(await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']));
+    }
+    await until(() => direct.got.length >= count && remote.got.length >= count, 10_000);
+    await delay(50);
+
+    expect(killed).to.deep.equal([1, 1]);
+    expect(states.filter((state) => state === 'down').length, states.join(' ')).to.be.at.least(2);
+    for (const r of [direct, remote]) {
+      expect(r.errors).to.deep.equal([]);
+      expect(r.got.map((m) => m.position.offset)).to.deep.equal(offsetsFrom(1, count));
+      expect(r.got.map((m) => m.data)).to.deep.equal(texts(count));
+    }
+  });
+
+  it('a subscriber connection cut by a 1 kB client-output-buffer-limit while four publishers go fast: the readers catch up from the stream, nothing lost, nothing twice', async () => {
+    const redis = await startRedis({ args: ['--client-output-buffer-limit', 'pubsub 1kb 1kb 0'] });
+    const { engine } = await engineOn(redis.url);
+    // Four publishers on connections of their own: Redis reads up to 16 kB of commands from each in
+    // one turn of its loop, and their nudges to the subscriber, written at the end of the turn, are
+    // more than its 16 kB reply buffer plus the 1 kB limit.
+    const publishers = await Promise.all([0, 1, 2, 3].map(async () => (await engineOn(redis.url)).engine));
+    const states = statesOf(engine);
+    const rooms$ = roomClient(connectionTo(await serveHere(engine)));
+    const start = await head(engine, 'r');
+    const direct = reader(engine.room$('r', start));
+    const remote = reader(rooms$.join('r', { from: start }));
+    await until(() => states.at(-1) === 'up');
+    const perPublisher = 750;
+    const count = 4 * perPublisher;
+    const pad = 'x'.repeat(500);
+    for (let n = 1; n <= perPublisher; n++) {
+      for (const [i, publisher] of publishers.entries())
+        running.add(publisher.publish('r', `p${i}:${n}${pad}`).subscribe());
+      if (n % 50 === 0) await delay(5);
+    }
+    const progress = (): unknown => ({
+      states,
+      direct: [direct.got.length, direct.errors],
+      remote: [remote.got.length, remote.errors],
+    });
+    await waitFor(() => direct.got.length >= count && remote.got.length >= count, 15_000, progress);
+    await delay(50);
+
+    expect(states.filter((state) => state === 'down').length, 'subscriber connections cut').to.be.at.least(1);
+    const order = (await stored(engine, 'r', start, count)).map((m) => m.data);
+    expect([...new Set(order)]).to.have.length(count);
+    for (const r of [direct, remote]) {
+      expect(r.errors).to.deep.equal([]);
+      expect(r.got.map((m) => m.position.offset)).to.deep.equal(offsetsFrom(1, count));
+      expect(r.got.map((m) => m.data)).to.deep.equal(order);
+    }
+  });
+
+  it('a publish retried under its id is stored once: the same id twice, at once, and from another process', async () => {
+    const redis = await startRedis();
+    const { engine, client } = await engineOn(redis.url);
+    const { engine: other } = await engineOn(redis.url);
+    const start = await head(engine, 'r');
+    const first = await lastValueFrom(engine.publish('r', 'a', 'id-1'));
+    expect(first).to.deep.equal({ epoch: start.epoch, offset: 1 });
+    // Again, even with other data: the first stands.
+    expect(await lastValueFrom(engine.publish('r', 'a, changed', 'id-1'))).to.deep.equal(first);
+    expect(await lastValueFrom(other.publish('r', 'a', 'id-1'))).to.deep.equal(first);
+    const atOnce = await Promise.all(
+      [engine, other, engine, other, engine].map((e) => lastValueFrom(e.publish('r', 'b', 'id-2'))),
+    );
+    expect(atOnce).to.deep.equal(atOnce.map(() => ({ epoch: start.epoch, offset: 2 })));
+    expect((await head(engine, 'r')).offset).to.equal(2);
+    expect(await client.sendCommand(['XLEN', 'rxwp:{r}:log'])).to.equal(2);
+    expect((await stored(engine, 'r', start, 2)).map((m) => m.data)).to.deep.equal(['a', 'b']);
+  });
+
+  it("a roomClient whose connections are cut between publish and acknowledgement: each publish resolves once, the room holds each once, in the publisher's order", async () => {
+    const redis = await startRedis();
+    const { engine: inner, client } = await engineOn(redis.url);
+    const counted = countingRetries(inner);
+    const proxy = await startCuttingProxy(Number(new URL(await serveHere(counted.engine)).port), {
+      cutAfterBytes: [1, 20_000],
+      cutAfterMs: [20, 300],
+      seed: 18,
+    });
+    proxies.push(proxy);
+    // A small window: each connection gets some acknowledged before its cut (a Redis round trip each).
+    const rooms$ = roomClient(connectionTo(proxy.url), { maxInFlight: 16 });
+    const start = await head(inner, 'r');
+    const direct = reader(inner.room$('r', start));
+    const count = 1_000;
+    const resolved = new Map<string, Position[]>();
+    const failures: unknown[] = [];
+    for (let n = 1; n <= count; n++) {
+      const text = `m${n}`;
+      resolved.set(text, []);
+      running.add(
+        rooms$.publish('r', text).subscribe({
+          next: (p) => resolved.get(text)?.push(p),
+          error: (e: unknown) => failures.push(e),
+        }),
+      );
+      if (n % 50 === 0) await delay(5);
+    }
+    const progress = (): unknown => ({
+      failures,
+      unresolved: [...resolved].filter(([, p]) => p.length === 0).map(([text]) => text),
+      read: direct.got.length,
+      errors: direct.errors,
+      stats: proxy.stats,
+      retries: counted.retries(),
+    });
+    await waitFor(() => failures.length > 0 || [...resolved.values()].every((p) => p.length > 0), 20_000, progress);
+    await waitFor(() => direct.got.length >= count, 5_000, progress);
+    await delay(50);
+
+    expect(failures).to.deep.equal([]);
+    expect([...resolved.values()].map((p) => p.length)).to.deep.equal(texts(count).map(() => 1));
+    expect([...resolved.values()].map(([p]) => p)).to.deep.equal(
+      offsetsFrom(1, count).map((offset) => ({ epoch: start.epoch, offset })),
+    );
+    expect(direct.got.map((m) => m.data)).to.deep.equal(texts(count));
+    expect((await head(inner, 'r')).offset).to.equal(count);
+    expect(await client.sendCommand(['XLEN', 'rxwp:{r}:log'])).to.equal(count);
+    expect(proxy.stats.cuts, 'cuts').to.be.greaterThan(5);
+    expect(counted.retries(), 'publishes sent again after a lost acknowledgement').to.be.greaterThan(0);
+  });
+});
