@@ -64,6 +64,8 @@ const DEFAULT_HISTORY_AGE_MS = 5 * 60_000;
 const ID_LIMIT = 10_000;
 /** Entries read from a stream at a time, while catching up. */
 const PAGE = 1_000;
+/** How soon a reader reads again after Redis answered LOADING (or BUSY, ...). */
+const RETRY_MS = 50;
 
 /**
  * KEYS: meta (hash: epoch, seq), log (stream), ids (sorted set: publish id -> offset). ARGV: a new
@@ -460,17 +462,25 @@ class Reader {
   /**
    * A catch-up read failed. With the client disconnected (Redis away, or restarting), the reader
    * waits for it and reads on from where it stood: an outage is no error of its own; what Redis
-   * lost meanwhile is a gap, found then. Anything else ends it.
+   * lost meanwhile is a gap, found then. Connected to a Redis that answers LOADING (still reading
+   * its AOF or RDB after a restart; it accepts connections meanwhile) or the like, it tries again
+   * shortly. Anything else ends it.
    */
   private failOrStall(error: unknown): void {
     if (this.closed) return;
-    if (this.engine.clientReady()) {
+    const transient = /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN)\b/.test(String((error as Error | undefined)?.message));
+    if (this.engine.clientReady() && !transient) {
       this.fail(engineDown(error));
       return;
     }
     this.stalled = true;
     this.waiting = [];
     this.engine.updateState();
+    if (transient) {
+      setTimeout(() => {
+        if (this.stalled) this.catchUp();
+      }, RETRY_MS);
+    }
   }
 
   /** Reads the stream after `last`, page by page, then what waited; `check`: the epoch must match. */
