@@ -618,11 +618,12 @@ function ceilings(redis) {
     const script = /const PUBLISH_SCRIPT = `([\s\S]*?)`;/.exec(source)?.[1];
     if (script === undefined) throw new Error('no PUBLISH_SCRIPT in dist/esm/rooms/redisRooms.js');
     const sha = redis.cli('SCRIPT', 'LOAD', script);
-    // KEYS meta, log, ids; ARGV epoch, kind, data, history size, age, channel, publish id, ids kept.
+    // KEYS meta, log, ids; ARGV epoch, history size, age, channel, ids kept, then kind, data, id
+    // of each publish (one here: the engine stores a turn's publishes of a room in one call).
     const base = 'bench:{script-room}';
     const command = (id) => [
       ...['EVALSHA', sha, '3', `${base}:meta`, `${base}:log`, `${base}:ids`],
-      ...['e1', 't', payload, '10000', '300000', `${base}:ch`, id, '10000'],
+      ...['e1', '10000', '300000', `${base}:ch`, '10000', 't', payload, id],
     ];
     // The script's arguments as this bench knows them: a first publish must be stored at offset 1.
     const first = redis.cli(...command('probe')).split('\n');

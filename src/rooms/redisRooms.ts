@@ -3,7 +3,7 @@
 // one Lua script (next offset, XADD at that offset, the publish id's record, PUBLISH); each
 // process holds one subscriber connection with one subscription per room it reads, and reads
 // from the stream whatever the channel did not bring, so delivery is in offset order with no hole.
-import { BehaviorSubject, distinctUntilChanged, Observable } from 'rxjs';
+import { BehaviorSubject, distinctUntilChanged, Observable, type Subscriber } from 'rxjs';
 import { argumentError, WebSocketPeerError } from '../errors/WebSocketPeerError.js';
 import { asBytes, describe } from '../internal/bytes.js';
 import { checkOptionKeys, optionKeys } from '../internal/optionKeys.js';
@@ -68,10 +68,12 @@ const PAGE = 1_000;
 const RETRY_MS = 50;
 
 /**
- * KEYS: meta (hash: epoch, seq), log (stream), ids (sorted set: publish id -> offset). ARGV: a new
- * epoch (used if the room has none), the kind (t or b), the data, the history size, the age in
- * ms, the channel, the publish id, how many ids to remember. Returns { epoch, offset }: the id's
- * offset if it is remembered, else the new one.
+ * The publishes of one room made in one turn, stored in one call. KEYS: meta (hash: epoch, seq),
+ * log (stream), ids (sorted set: publish id -> offset). ARGV: a new epoch (used if the room has
+ * none), the history size, the age in ms, the channel, how many ids to remember, then for each
+ * publish its kind (t or b), data and id. Returns { epoch, offset of each }: an id it remembers
+ * keeps its first offset and is not stored again. The new entries go out in one nudge, JSON:
+ * [epoch, offset, kind, data, offset, kind, data, ...].
  */
 const PUBLISH_SCRIPT = `
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
@@ -79,17 +81,32 @@ if not epoch then
   epoch = ARGV[1]
   redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', 0)
 end
-local known = redis.call('ZSCORE', KEYS[3], ARGV[7])
-if known then return {epoch, known} end
-local offset = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[4], offset .. '-1', 'k', ARGV[2], 'd', ARGV[3])
-redis.call('ZADD', KEYS[3], offset, ARGV[7])
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', offset - tonumber(ARGV[8]))
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-redis.call('PEXPIRE', KEYS[2], ARGV[5])
-redis.call('PEXPIRE', KEYS[3], ARGV[5])
-redis.call('PUBLISH', ARGV[6], epoch .. ' ' .. offset .. ' ' .. ARGV[2] .. ' ' .. ARGV[3])
-return {epoch, tostring(offset)}
+local result = {epoch}
+local nudge = {epoch}
+local last = nil
+for i = 6, #ARGV, 3 do
+  local known = redis.call('ZSCORE', KEYS[3], ARGV[i + 2])
+  if known then
+    result[#result + 1] = known
+  else
+    local offset = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+    redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], offset .. '-1', 'k', ARGV[i], 'd', ARGV[i + 1])
+    redis.call('ZADD', KEYS[3], offset, ARGV[i + 2])
+    result[#result + 1] = tostring(offset)
+    nudge[#nudge + 1] = offset
+    nudge[#nudge + 1] = ARGV[i]
+    nudge[#nudge + 1] = ARGV[i + 1]
+    last = offset
+  end
+end
+if last then
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', last - tonumber(ARGV[5]))
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+  redis.call('PEXPIRE', KEYS[3], ARGV[3])
+  redis.call('PUBLISH', ARGV[4], cjson.encode(nudge))
+end
+return result
 `;
 
 /**
@@ -116,6 +133,14 @@ return {epoch, seq, first, entries}
 `;
 
 type StreamEntry = [string, string[]];
+
+/** A publish waiting for the end of its turn. */
+interface PendingPublish {
+  readonly kind: 't' | 'b';
+  readonly data: string;
+  readonly id: string;
+  readonly subscriber: Subscriber<Position>;
+}
 
 /** A nudge from a room's channel, parsed once for all its readers. */
 interface Nudge {
@@ -181,6 +206,11 @@ class RedisEngine implements RoomEngine {
   private epochCount = 0;
   /** Publish ids each room remembers for retries: its last max(historySize, 10,000), as memoryRooms(). */
   private readonly idLimit: string;
+  private readonly historySizeArg: string;
+  private readonly historyAgeArg: string;
+  /** Each room's publishes made in this turn, stored together at its end. */
+  private batches = new Map<string, PendingPublish[]>();
+  private storing = false;
 
   constructor(
     private readonly client: RedisClientLike,
@@ -190,6 +220,8 @@ class RedisEngine implements RoomEngine {
   ) {
     this.state.next(client.isReady ? 'up' : 'down');
     this.idLimit = String(Math.max(historySize, ID_LIMIT));
+    this.historySizeArg = String(historySize);
+    this.historyAgeArg = String(historyAge);
     // For the engine's life, rooms read or not: state$ follows the client even when nothing
     // reads (a publisher's engine, or after every reader ended).
     client.on('ready', () => {
@@ -225,17 +257,47 @@ class RedisEngine implements RoomEngine {
     const stored = typeof payload === 'string' ? payload : toBase64(payload);
     const publishId = id ?? newId();
     return new Observable<Position>((subscriber) => {
-      const keys = this.keys(room);
-      const args = [String(this.historySize), String(this.historyAge), keys.channel, publishId, this.idLimit];
-      this.script(PUBLISH_SCRIPT, [keys.meta, keys.log, keys.ids], [this.newEpoch(), kind, stored, ...args])
-        .then((reply) => {
-          const [epoch, offset] = reply as [string, string];
-          subscriber.next({ epoch, offset: Number(offset) });
-          subscriber.complete();
-        })
-        .catch((error: unknown) => subscriber.error(engineDown(error)));
+      let batch = this.batches.get(room);
+      if (batch === undefined) this.batches.set(room, (batch = []));
+      batch.push({ kind, data: stored, id: publishId, subscriber });
+      if (!this.storing) {
+        this.storing = true;
+        queueMicrotask(this.storeBatches);
+      }
     });
   }
+
+  /**
+   * Stores each room's publishes of this turn with one script call, in the order they were made:
+   * one round trip and one nudge for all of them, and a publisher's order kept (the calls of one
+   * connection reach Redis in order).
+   */
+  private readonly storeBatches = (): void => {
+    this.storing = false;
+    const batches = this.batches;
+    this.batches = new Map();
+    for (const [room, all] of batches) {
+      // A publish unsubscribed before its turn ended is not stored.
+      const batch = all.filter((entry) => !entry.subscriber.closed);
+      if (batch.length === 0) continue;
+      const keys = this.keys(room);
+      const args = [this.newEpoch(), this.historySizeArg, this.historyAgeArg, keys.channel, this.idLimit];
+      for (const { kind, data, id } of batch) args.push(kind, data, id);
+      this.script(PUBLISH_SCRIPT, [keys.meta, keys.log, keys.ids], args).then(
+        (reply) => {
+          const [epoch, ...offsets] = reply as string[];
+          batch.forEach(({ subscriber }, i) => {
+            subscriber.next({ epoch: epoch as string, offset: Number(offsets[i]) });
+            subscriber.complete();
+          });
+        },
+        (error: unknown) => {
+          const down = engineDown(error);
+          for (const { subscriber } of batch) subscriber.error(down);
+        },
+      );
+    }
+  };
 
   head(room: string): Observable<Position> {
     checkRoom('head', room);
@@ -327,8 +389,7 @@ class RedisEngine implements RoomEngine {
     if (feed === undefined) {
       const made: Feed = { readers: new Set(), ready: Promise.resolve(), channel: this.keys(room).channel };
       const listener = (text: string): void => {
-        const nudge = parseNudge(room, text);
-        if (nudge !== undefined) for (const reader of made.readers) reader.nudge(nudge);
+        for (const nudge of parseNudges(room, text)) for (const reader of made.readers) reader.nudge(nudge);
       };
       made.ready = this.subscription()
         .then(() => (this.subscriber as RedisSubscriberLike).subscribe(made.channel, listener))
@@ -552,17 +613,21 @@ function message(room: string, epoch: string, offset: number, kind: string, data
     : { room, position, isString: true, data };
 }
 
-/** `epoch offset kind data`, as the publish script sends it. */
-function parseNudge(room: string, text: string): Nudge | undefined {
-  const a = text.indexOf(' ');
-  const b = text.indexOf(' ', a + 1);
-  const c = text.indexOf(' ', b + 1);
-  if (a < 0 || b < 0 || c < 0) return undefined;
-  const epoch = text.slice(0, a);
-  return {
-    epoch,
-    message: message(room, epoch, Number(text.slice(a + 1, b)), text.slice(b + 1, c), text.slice(c + 1)),
-  };
+/** The messages of a nudge, `[epoch, offset, kind, data, ...]` as the publish script sends it. */
+function parseNudges(room: string, text: string): Nudge[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(value) || typeof value[0] !== 'string') return [];
+  const epoch = value[0];
+  const nudges: Nudge[] = [];
+  for (let i = 1; i + 2 < value.length; i += 3) {
+    nudges.push({ epoch, message: message(room, epoch, Number(value[i]), String(value[i + 1]), String(value[i + 2])) });
+  }
+  return nudges;
 }
 
 function engineDown(error: unknown): unknown {
