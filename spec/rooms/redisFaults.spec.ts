@@ -462,6 +462,33 @@ describe('redisRooms() under faults: killed servers, restarted Redis, lost subsc
     }
   });
 
+  it('a room whose SUBSCRIBE Redis refuses (ACL): its readers end with ERR_ENGINE_DOWN, and the subscriber connection goes', async () => {
+    const redis = await startRedis();
+    const admin = await redisClient(redis.url);
+    // A user with every key and command but no pub/sub channel (Redis 7's default for a new user).
+    await admin.sendCommand(['ACL', 'SETUSER', 'nosub', 'on', '>pw', '~*', '+@all', 'resetchannels']);
+    const { engine } = await engineOn(`redis://nosub:pw@127.0.0.1:${redis.port}`);
+    const connectionsOf = async (): Promise<number> =>
+      String(await admin.sendCommand(['CLIENT', 'LIST']))
+        .split('\n')
+        .filter((line) => line.includes(' user=nosub ')).length;
+    expect(await connectionsOf()).to.equal(1);
+    const first = reader(engine.room$('r'));
+    await waitFor(
+      () => first.errors.length === 1,
+      5_000,
+      () => first,
+    );
+    expect(first.errors[0]).to.have.property('code', 'ERR_ENGINE_DOWN');
+    expect(String((first.errors[0] as Error).message)).to.include('NOPERM');
+    // Nobody reads a room any more: the engine's subscriber connection is closed, not left retrying.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await connectionsOf()).to.equal(1);
+    // A publish, whose script PUBLISHes, is refused with the reason too.
+    const refused = await lastValueFrom(engine.publish('r', 'x')).catch((error: unknown) => error);
+    expect(refused).to.have.property('code', 'ERR_ENGINE_DOWN');
+  });
+
   it('a publish retried under its id is stored once: the same id twice, at once, and from another process', async () => {
     const redis = await startRedis();
     const { engine, client } = await engineOn(redis.url);

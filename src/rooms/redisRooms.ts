@@ -394,8 +394,10 @@ class RedisEngine implements RoomEngine {
       made.ready = this.subscription()
         .then(() => (this.subscriber as RedisSubscriberLike).subscribe(made.channel, listener))
         .catch((error: unknown) => {
-          // Not subscribed: the next reader of the room tries again.
+          // Not subscribed: the next reader of the room tries again; with no room left, the
+          // subscriber connection goes (node-redis would go on reconnecting it for nobody).
           if (this.feeds.get(room) === made) this.feeds.delete(room);
+          if (this.feeds.size === 0) this.closeSubscriber();
           throw error;
         });
       feed = made;
