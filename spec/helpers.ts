@@ -190,3 +190,15 @@ export function inboxWatcherCount(peer: WebSocketPeer): number {
 export function needsTool(context: Mocha.Context, name: string): void {
   if (checkTool(name) === 'skip') context.skip();
 }
+
+/** What `socket.write()` is given on `peer`'s TCP socket, from now on. */
+export function spyWrites(peer: WebSocketPeer): unknown[] {
+  const socket = internalsOf(peer).socket as unknown as { write: (...args: unknown[]) => boolean };
+  const original = socket.write;
+  const chunks: unknown[] = [];
+  socket.write = function (this: unknown, ...args: unknown[]) {
+    chunks.push(args[0]);
+    return original.apply(this, args);
+  };
+  return chunks;
+}

@@ -11,6 +11,7 @@ import {
   collect,
   delay,
   internalsOf,
+  spyWrites,
   openClient,
   startServer,
   stopAll,
@@ -59,18 +60,6 @@ async function room(
 }
 
 const texts = (client: RawClient): string[] => client.frames.map((f) => `${f.isBinary ? 'b' : 't'}:${f.data}`);
-
-/** What `socket.write()` is given on `peer`'s TCP socket, from now on. */
-function spyWrites(peer: WebSocketPeer): unknown[] {
-  const socket = internalsOf(peer).socket as unknown as { write: (...args: unknown[]) => boolean };
-  const original = socket.write;
-  const chunks: unknown[] = [];
-  socket.write = function (this: unknown, ...args: unknown[]) {
-    chunks.push(args[0]);
-    return original.apply(this, args);
-  };
-  return chunks;
-}
 
 describe('broadcast()', () => {
   let clients: RawClient[] = [];

@@ -4,7 +4,7 @@
 // message once, and every publish must resolve once.
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { lastValueFrom, Observable, Subscription, switchMap, tap } from 'rxjs';
+import { lastValueFrom, Subscription, switchMap, tap } from 'rxjs';
 import { type CuttingProxy, startCuttingProxy } from '../../demo/cuttingProxy.mjs';
 import { listen } from '../../src/observables/listen.js';
 import type { Connection } from '../../src/reconnect/Connection.js';
@@ -18,32 +18,7 @@ import type { WebSocketPeer } from '../../src/peer/WebSocketPeer.js';
 import type { Socket } from 'node:net';
 import type { Position, RoomEngine, RoomMessage } from '../../src/rooms/types.js';
 import { delay, internalsOf, until } from '../helpers.js';
-
-/** `engine`, counting publishes of an id it had stored already (retries after a lost ack). */
-function countingRetries(engine: RoomEngine): { engine: RoomEngine; retries: () => number } {
-  const seen = new Set<string>();
-  let retries = 0;
-  return {
-    retries: () => retries,
-    engine: {
-      head: (room) => engine.head(room),
-      room$: (room, from) => engine.room$(room, from),
-      state$: engine.state$,
-      publish: (room, data, id) =>
-        new Observable<Position>((subscriber) => {
-          if (id !== undefined && seen.has(id)) retries++;
-          return engine.publish(room, data, id).subscribe({
-            next: (position) => {
-              if (id !== undefined) seen.add(id);
-              subscriber.next(position);
-            },
-            error: (error: unknown) => subscriber.error(error),
-            complete: () => subscriber.complete(),
-          });
-        }),
-    },
-  };
-}
+import { countingRetries } from '../fixtures/roomEngines.js';
 
 describe('rooms through a network that cuts connections at random', function () {
   this.timeout(60_000);

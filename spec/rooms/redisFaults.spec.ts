@@ -22,34 +22,9 @@ import { serveRooms } from '../../src/rooms/serveRooms.js';
 import type { EngineState, Position, RoomEngine, RoomMessage } from '../../src/rooms/types.js';
 import { startRedis, stopRedises } from '../fixtures/redisServer.js';
 import { delay, needsTool, until } from '../helpers.js';
+import { countingRetries } from '../fixtures/roomEngines.js';
 
 type Client = ReturnType<typeof createClient>;
-
-/** `engine`, counting publishes of an id it had stored already (retries after a lost ack). */
-function countingRetries(engine: RoomEngine): { engine: RoomEngine; retries: () => number } {
-  const seen = new Set<string>();
-  let retries = 0;
-  return {
-    retries: () => retries,
-    engine: {
-      head: (room) => engine.head(room),
-      room$: (room, from) => engine.room$(room, from),
-      state$: engine.state$,
-      publish: (room, data, id) =>
-        new Observable<Position>((subscriber) => {
-          if (id !== undefined && seen.has(id)) retries++;
-          return engine.publish(room, data, id).subscribe({
-            next: (position) => {
-              if (id !== undefined) seen.add(id);
-              subscriber.next(position);
-            },
-            error: (error: unknown) => subscriber.error(error),
-            complete: () => subscriber.complete(),
-          });
-        }),
-    },
-  };
-}
 
 /** `until()`, failing with how things stood when it gave up. */
 async function waitFor(check: () => boolean, ms: number, state: () => unknown): Promise<void> {

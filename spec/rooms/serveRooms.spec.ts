@@ -6,7 +6,7 @@ import { listen } from '../../src/observables/listen.js';
 import { memoryRooms } from '../../src/rooms/memoryRooms.js';
 import { serveRooms, type ServeRoomsOptions, SLOW_SUBSCRIBER_CODE } from '../../src/rooms/serveRooms.js';
 import type { RoomEngine, RoomMessage } from '../../src/rooms/types.js';
-import { delay, expectInvalidOption, internalsOf, until } from '../helpers.js';
+import { delay, expectInvalidOption, spyWrites, until } from '../helpers.js';
 
 type Json = Record<string, unknown>;
 
@@ -343,16 +343,7 @@ describe('serveRooms(): the rooms protocol on a server', () => {
     const readers = [await open(url), await open(url)];
     for (const reader of readers) reader.send({ type: 'join', room: 'r' });
     await until(() => readers.every((reader) => reader.got.length === 1));
-    const writes = serverPeers.map((peer) => {
-      const socket = internalsOf(peer).socket as unknown as { write: (...args: unknown[]) => boolean };
-      const original = socket.write;
-      const chunks: unknown[] = [];
-      socket.write = function (this: unknown, ...args: unknown[]) {
-        chunks.push(args[0]);
-        return original.apply(this, args);
-      };
-      return chunks;
-    });
+    const writes = serverPeers.map(spyWrites);
     for (let i = 0; i < 50; i++) engine.publish('r', `a${i}`).subscribe();
     await delay(5);
     for (let i = 0; i < 50; i++) engine.publish('r', `b${i}`).subscribe();

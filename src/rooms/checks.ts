@@ -1,7 +1,7 @@
 // What every room engine checks of its caller's arguments, the same way: the engines are
 // interchangeable, so their errors are too.
 import { argumentError } from '../errors/WebSocketPeerError.js';
-import { describe, utf8Length } from '../internal/bytes.js';
+import { asBytes, describe, utf8Length } from '../internal/bytes.js';
 import type { Position } from './types.js';
 
 /** The longest room name and publish id, in UTF-8 bytes: they travel in every message. */
@@ -48,4 +48,22 @@ export function checkPosition(position: unknown): asserts position is Position {
       `room$(): from must be a Position { epoch: string, offset: integer >= 0 }, got ${describe(position)}`,
     );
   }
+}
+
+/**
+ * The arguments of `engine.publish()`, checked as every engine checks them: the data as a string
+ * or a plain `Uint8Array` view of the caller's bytes (not copied: an engine keeps its own copy).
+ */
+export function checkPublish(room: unknown, data: unknown, id: unknown): string | Uint8Array {
+  checkRoom('publish', room);
+  const payload = typeof data === 'string' ? data : asBytes(data);
+  if (payload === undefined) {
+    throw argumentError(
+      TypeError,
+      'ERR_INVALID_DATA',
+      `publish(): the data must be a string or bytes, got ${describe(data)}`,
+    );
+  }
+  if (id !== undefined) checkId('publish', id);
+  return payload;
 }

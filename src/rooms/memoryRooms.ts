@@ -4,8 +4,7 @@ import { Observable, type Subscriber } from 'rxjs';
 import { argumentError } from '../errors/WebSocketPeerError.js';
 import { checkOptionKeys, optionKeys } from '../internal/optionKeys.js';
 import { checkOption, isPositiveInteger } from '../internal/options.js';
-import { asBytes, describe } from '../internal/bytes.js';
-import { checkId, checkPosition, checkRoom } from './checks.js';
+import { checkPosition, checkPublish, checkRoom } from './checks.js';
 import { newId } from './ids.js';
 import { RoomGapError } from './RoomGapError.js';
 import type { EngineState, Position, RoomEngine, RoomMessage } from './types.js';
@@ -208,16 +207,7 @@ export function memoryRooms(options: MemoryRoomsOptions = {}): RoomEngine {
 
   return {
     publish(room: string, data: string | Uint8Array, id?: string): Observable<Position> {
-      checkRoom('publish', room);
-      const payload = typeof data === 'string' ? data : asBytes(data);
-      if (payload === undefined) {
-        throw argumentError(
-          TypeError,
-          'ERR_INVALID_DATA',
-          `publish(): the data must be a string or bytes, got ${describe(data)}`,
-        );
-      }
-      if (id !== undefined) checkId('publish', id);
+      const payload = checkPublish(room, data, id);
       // A copy: the caller may change its bytes once this returns; the history keeps them.
       const stored = typeof payload === 'string' ? payload : payload.slice();
       const publishId = id ?? newId();

@@ -5,11 +5,11 @@
 // from the stream whatever the channel did not bring, so delivery is in offset order with no hole.
 import { BehaviorSubject, distinctUntilChanged, Observable, type Subscriber } from 'rxjs';
 import { argumentError, WebSocketPeerError } from '../errors/WebSocketPeerError.js';
-import { asBytes, describe } from '../internal/bytes.js';
+import { describe } from '../internal/bytes.js';
 import { checkOptionKeys, optionKeys } from '../internal/optionKeys.js';
 import { checkOption, isPositiveInteger } from '../internal/options.js';
 import { fromBase64, toBase64 } from './base64.js';
-import { checkId, checkPosition, checkRoom } from './checks.js';
+import { checkPosition, checkPublish, checkRoom } from './checks.js';
 import { newId } from './ids.js';
 import { RoomGapError } from './RoomGapError.js';
 import type { EngineState, Position, RoomEngine, RoomMessage } from './types.js';
@@ -242,16 +242,7 @@ class RedisEngine implements RoomEngine {
   }
 
   publish(room: string, data: string | Uint8Array, id?: string): Observable<Position> {
-    checkRoom('publish', room);
-    const payload = typeof data === 'string' ? data : asBytes(data);
-    if (payload === undefined) {
-      throw argumentError(
-        TypeError,
-        'ERR_INVALID_DATA',
-        `publish(): the data must be a string or bytes, got ${describe(data)}`,
-      );
-    }
-    if (id !== undefined) checkId('publish', id);
+    const payload = checkPublish(room, data, id);
     // Encoded now: the caller may change its bytes once this returns.
     const kind = typeof payload === 'string' ? 't' : 'b';
     const stored = typeof payload === 'string' ? payload : toBase64(payload);
