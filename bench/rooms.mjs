@@ -28,6 +28,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median, num, ratio, stats, table } from './report.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = dirname(here);
@@ -185,31 +186,6 @@ function start(script, options, execArgv = []) {
 
 // ---------------------------------------------------------------------------------------------
 // Statistics and formatting.
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const stats = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs), all: xs });
-const num = (x, digits = 0) =>
-  x === undefined || Number.isNaN(x)
-    ? '-'
-    : x.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-const ratio = (x) => (x === undefined || !Number.isFinite(x) ? '-' : `${x.toFixed(2)}x`);
-
-function table(rows, headers) {
-  const keys = Object.keys(headers);
-  const width = Object.fromEntries(
-    keys.map((k) => [k, Math.max(headers[k].length, ...rows.map((row) => String(row[k] ?? '').length))]),
-  );
-  const line = (row) =>
-    keys
-      .map((k) => String(row[k] ?? '').padEnd(width[k]))
-      .join(' | ')
-      .trimEnd();
-  return [line(headers), keys.map((k) => '-'.repeat(width[k])).join('-|-'), ...rows.map(line)].join('\n');
-}
 
 const rows = [];
 const problems = [];
