@@ -6,3 +6,13 @@ export function newId(): string {
   for (const byte of bytes) id += byte.toString(16).padStart(2, '0');
   return id;
 }
+
+/**
+ * @internal Ids that are new across processes and calls without a random draw each (one cost
+ * about a third of an engine's publish): one `newId()` base, then a count in base 36.
+ */
+export function idMaker(): () => string {
+  const base = newId();
+  let count = 0;
+  return () => `${base}${(count++).toString(36)}`;
+}

@@ -5,7 +5,7 @@ import { argumentError } from '../errors/WebSocketPeerError.js';
 import { checkOptionKeys, optionKeys } from '../internal/optionKeys.js';
 import { checkOption, isPositiveInteger } from '../internal/options.js';
 import { checkPosition, checkPublish, checkRoom } from './checks.js';
-import { newId } from './ids.js';
+import { idMaker, newId } from './ids.js';
 import { RoomGapError } from './RoomGapError.js';
 import type { EngineState, Position, RoomEngine, RoomMessage } from './types.js';
 
@@ -176,6 +176,7 @@ export function memoryRooms(options: MemoryRoomsOptions = {}): RoomEngine {
   checkOption('memoryRooms', 'historyAge', historyAge, isPositiveInteger, 'a positive integer (ms)');
 
   const rooms = new Map<string, Room>();
+  const newPublishId = idMaker();
   let sweeper: ReturnType<typeof setInterval> | undefined;
 
   /** Expired messages leave, idle empty rooms go; the timer stops when no room is left. */
@@ -210,7 +211,7 @@ export function memoryRooms(options: MemoryRoomsOptions = {}): RoomEngine {
       const payload = checkPublish(room, data, id);
       // A copy: the caller may change its bytes once this returns; the history keeps them.
       const stored = typeof payload === 'string' ? payload : payload.slice();
-      const publishId = id ?? newId();
+      const publishId = id ?? newPublishId();
       return new Observable<Position>((subscriber) => {
         const target = roomNamed(room);
         const known = target.ids.get(publishId);

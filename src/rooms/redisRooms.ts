@@ -10,7 +10,7 @@ import { checkOptionKeys, optionKeys } from '../internal/optionKeys.js';
 import { checkOption, isPositiveInteger } from '../internal/options.js';
 import { fromBase64, toBase64 } from './base64.js';
 import { checkPosition, checkPublish, checkRoom } from './checks.js';
-import { newId } from './ids.js';
+import { idMaker } from './ids.js';
 import { RoomGapError } from './RoomGapError.js';
 import type { EngineState, Position, RoomEngine, RoomMessage } from './types.js';
 
@@ -40,7 +40,7 @@ export interface RedisSubscriberLike {
 
 /** Options of `redisRooms()`. */
 export interface RedisRoomsOptions {
-  /** Messages each room's stream keeps (an exact `MAXLEN`). Default 10,000. */
+  /** Messages each room keeps for readers (the stream may hold a few more: `MAXLEN ~`). Default 10,000. */
   historySize?: number;
   /**
    * How long (ms) a room's keys live after its last publish: a room nobody publishes into for this
@@ -64,6 +64,8 @@ const DEFAULT_HISTORY_AGE_MS = 5 * 60_000;
 const ID_LIMIT = 10_000;
 /** Entries read from a stream at a time, while catching up. */
 const PAGE = 1_000;
+/** Publishes of one room stored by one call, at most (more wait for the next). */
+const MAX_BATCH = 1_000;
 /** How soon a reader reads again after Redis answered LOADING (or BUSY, ...). */
 const RETRY_MS = 50;
 
@@ -72,47 +74,80 @@ const RETRY_MS = 50;
  * log (stream), ids (sorted set: publish id -> offset). ARGV: a new epoch (used if the room has
  * none), the history size, the age in ms, the channel, how many ids to remember, then for each
  * publish its kind (t or b), data and id. Returns { epoch, offset of each }: an id it remembers
- * keeps its first offset and is not stored again. The new entries go out in one nudge, JSON:
- * [epoch, offset, kind, data, offset, kind, data, ...].
+ * (or met earlier in the same call) keeps its first offset and is not stored again. The new
+ * entries go out in one nudge, JSON: [epoch, offset, kind, data, offset, kind, data, ...].
+ *
+ * Per message only its XADD; the rest is once per call (HMGET, ZMSCORE, ZADD and HSET of the
+ * batch), and old ids are dropped once per 100 offsets (so up to 99 more are remembered). The stream is trimmed with `MAXLEN ~`, whole radix-tree nodes at a time (an exact
+ * MAXLEN deletes an entry inside a node on every XADD of a full stream); READ_SCRIPT hides the few
+ * entries kept beyond the history, so a reader sees exactly `historySize` messages, as from
+ * memoryRooms(). unpack() takes at most CHUNK values (Lua's C stack holds 8,000).
  */
 const PUBLISH_SCRIPT = `
-local epoch = redis.call('HGET', KEYS[1], 'epoch')
+local CHUNK = 3000
+local meta = redis.call('HMGET', KEYS[1], 'epoch', 'seq')
+local epoch = meta[1]
+local seq = tonumber(meta[2])
 if not epoch then
   epoch = ARGV[1]
-  redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', 0)
+  seq = 0
+  redis.call('HSET', KEYS[1], 'epoch', epoch)
+end
+local ids = {}
+for i = 8, #ARGV, 3 do ids[#ids + 1] = ARGV[i] end
+local known = {}
+for first = 1, #ids, CHUNK do
+  local last = math.min(first + CHUNK - 1, #ids)
+  local scores = redis.call('ZMSCORE', KEYS[3], unpack(ids, first, last))
+  for j = first, last do
+    if scores[j - first + 1] then known[ids[j]] = scores[j - first + 1] end
+  end
 end
 local result = {epoch}
 local nudge = {epoch}
-local last = nil
+local added = {}
+local start = seq
 for i = 6, #ARGV, 3 do
-  local known = redis.call('ZSCORE', KEYS[3], ARGV[i + 2])
-  if known then
-    result[#result + 1] = known
+  local id = ARGV[i + 2]
+  local offset = known[id]
+  if offset then
+    result[#result + 1] = offset
   else
-    local offset = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-    redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[2], offset .. '-1', 'k', ARGV[i], 'd', ARGV[i + 1])
-    redis.call('ZADD', KEYS[3], offset, ARGV[i + 2])
-    result[#result + 1] = tostring(offset)
-    nudge[#nudge + 1] = offset
+    seq = seq + 1
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], seq .. '-1', 'k', ARGV[i], 'd', ARGV[i + 1])
+    known[id] = tostring(seq)
+    result[#result + 1] = known[id]
+    added[#added + 1] = seq
+    added[#added + 1] = id
+    nudge[#nudge + 1] = seq
     nudge[#nudge + 1] = ARGV[i]
     nudge[#nudge + 1] = ARGV[i + 1]
-    last = offset
   end
 end
-if last then
-  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', last - tonumber(ARGV[5]))
+if seq > start then
+  for first = 1, #added, CHUNK do
+    redis.call('ZADD', KEYS[3], unpack(added, first, math.min(first + CHUNK - 1, #added)))
+  end
+  redis.call('HSET', KEYS[1], 'seq', seq)
+  if math.floor(seq / 100) > math.floor(start / 100) then
+    redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', seq - tonumber(ARGV[5]))
+  end
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
   redis.call('PEXPIRE', KEYS[2], ARGV[3])
   redis.call('PEXPIRE', KEYS[3], ARGV[3])
   redis.call('PUBLISH', ARGV[4], cjson.encode(nudge))
+elseif not meta[1] then
+  redis.call('HSET', KEYS[1], 'seq', 0)
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
 end
 return result
 `;
 
 /**
  * KEYS: meta, log. ARGV: a new epoch (for a room that has none), the age in ms, the first offset
- * wanted (0: none), how many. Returns { epoch, seq, the oldest entry's id or '', entries }: one
- * snapshot, so the epoch, the head and the entries agree.
+ * wanted (0: none), how many, the history size. Returns { epoch, seq, the oldest entry's id or
+ * '', entries }: one snapshot, so the epoch, the head and the entries agree. Entries the stream
+ * keeps beyond the last `historySize` (`MAXLEN ~`) are not shown.
  */
 const READ_SCRIPT = `
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
@@ -121,15 +156,17 @@ if not epoch then
   redis.call('HSET', KEYS[1], 'epoch', epoch, 'seq', 0)
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
-local seq = redis.call('HGET', KEYS[1], 'seq')
-local oldest = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)
+local seq = tonumber(redis.call('HGET', KEYS[1], 'seq'))
+local floor = math.max(seq - tonumber(ARGV[5]) + 1, 1)
+local oldest = redis.call('XRANGE', KEYS[2], floor .. '-1', '+', 'COUNT', 1)
 local first = ''
 if #oldest > 0 then first = oldest[1][1] end
 local entries = {}
-if tonumber(ARGV[3]) > 0 then
-  entries = redis.call('XRANGE', KEYS[2], ARGV[3] .. '-1', '+', 'COUNT', ARGV[4])
+local wanted = tonumber(ARGV[3])
+if wanted > 0 then
+  entries = redis.call('XRANGE', KEYS[2], math.max(wanted, floor) .. '-1', '+', 'COUNT', ARGV[4])
 end
-return {epoch, seq, first, entries}
+return {epoch, tostring(seq), first, entries}
 `;
 
 type StreamEntry = [string, string[]];
@@ -198,18 +235,23 @@ class RedisEngine implements RoomEngine {
   /** The scripts Redis ran since the client's last (re)connection: those EVALSHA may name. */
   private readonly loaded = new Set<string>();
   /**
-   * A candidate epoch goes with every publish and read, for a room that has none yet: one random
-   * base per engine and a count, so that each is new (per room life, and across processes) without
-   * a random draw per call, which cost about a tenth of a server's time.
+   * A candidate epoch goes with every publish and read, for a room that has none yet: new per
+   * room life and across processes (`idMaker()`).
    */
-  private readonly epochBase = newId();
-  private epochCount = 0;
+  private readonly newEpoch = idMaker();
+  /** A publish without an id gets one of these (cheap: a random draw per publish cost a third). */
+  private readonly newPublishId = idMaker();
   /** Publish ids each room remembers for retries: its last max(historySize, 10,000), as memoryRooms(). */
   private readonly idLimit: string;
   private readonly historySizeArg: string;
   private readonly historyAgeArg: string;
-  /** Each room's publishes made in this turn, stored together at its end. */
-  private batches = new Map<string, PendingPublish[]>();
+  /**
+   * Each room's publishes waiting to be stored: those of this turn, and those made while the
+   * room's previous call was in flight.
+   */
+  private readonly waiting = new Map<string, PendingPublish[]>();
+  /** Rooms with a publish call in flight: their next publishes wait for its answer. */
+  private readonly inFlight = new Set<string>();
   private storing = false;
 
   constructor(
@@ -246,36 +288,51 @@ class RedisEngine implements RoomEngine {
     // Encoded now: the caller may change its bytes once this returns.
     const kind = typeof payload === 'string' ? 't' : 'b';
     const stored = typeof payload === 'string' ? payload : toBase64(payload);
-    const publishId = id ?? newId();
+    const publishId = id ?? this.newPublishId();
     return new Observable<Position>((subscriber) => {
-      let batch = this.batches.get(room);
-      if (batch === undefined) this.batches.set(room, (batch = []));
+      let batch = this.waiting.get(room);
+      if (batch === undefined) this.waiting.set(room, (batch = []));
       batch.push({ kind, data: stored, id: publishId, subscriber });
-      if (!this.storing) {
-        this.storing = true;
-        queueMicrotask(this.storeBatches);
-      }
+      this.storeSoon();
     });
   }
 
+  private storeSoon(): void {
+    if (this.storing) return;
+    this.storing = true;
+    queueMicrotask(this.storeBatches);
+  }
+
   /**
-   * Stores each room's publishes of this turn with one script call, in the order they were made:
-   * one round trip and one nudge for all of them, and a publisher's order kept (the calls of one
-   * connection reach Redis in order).
+   * At the end of a turn, stores the waiting publishes of each room with one script call, in the
+   * order they were made (a publisher's order: one room's calls reach Redis one after the other).
+   * One call per room at a time: what is made while it is in flight goes in the next, so that the
+   * busier a room, the more each call carries (group commit: the per-call costs, in Redis and
+   * here, are paid once for many publishes), and an idle room's publish goes at once.
    */
   private readonly storeBatches = (): void => {
     this.storing = false;
-    const batches = this.batches;
-    this.batches = new Map();
-    for (const [room, all] of batches) {
-      // A publish unsubscribed before its turn ended is not stored.
-      const batch = all.filter((entry) => !entry.subscriber.closed);
+    for (const [room, all] of this.waiting) {
+      if (this.inFlight.has(room)) continue;
+      this.waiting.delete(room);
+      // A publish unsubscribed before it was sent is not stored.
+      let batch = all.filter((entry) => !entry.subscriber.closed);
+      if (batch.length > MAX_BATCH) {
+        this.waiting.set(room, batch.slice(MAX_BATCH));
+        batch = batch.slice(0, MAX_BATCH);
+      }
       if (batch.length === 0) continue;
+      this.inFlight.add(room);
       const keys = this.keys(room);
       const args = [this.newEpoch(), this.historySizeArg, this.historyAgeArg, keys.channel, this.idLimit];
       for (const { kind, data, id } of batch) args.push(kind, data, id);
+      const settled = (): void => {
+        this.inFlight.delete(room);
+        if (this.waiting.has(room)) this.storeSoon();
+      };
       this.script(PUBLISH_SCRIPT, [keys.meta, keys.log, keys.ids], args).then(
         (reply) => {
+          settled();
           const [epoch, ...offsets] = reply as string[];
           batch.forEach(({ subscriber }, i) => {
             subscriber.next({ epoch: epoch as string, offset: Number(offsets[i]) });
@@ -283,6 +340,7 @@ class RedisEngine implements RoomEngine {
           });
         },
         (error: unknown) => {
+          settled();
           const down = engineDown(error);
           for (const { subscriber } of batch) subscriber.error(down);
         },
@@ -328,7 +386,7 @@ class RedisEngine implements RoomEngine {
     const reply = (await this.script(
       READ_SCRIPT,
       [keys.meta, keys.log],
-      [this.newEpoch(), String(this.historyAge), String(first), String(PAGE)],
+      [this.newEpoch(), this.historyAgeArg, String(first), String(PAGE), this.historySizeArg],
     )) as [string, string, string, StreamEntry[]];
     const [epoch, seq, oldest, entries] = reply;
     return {
@@ -337,10 +395,6 @@ class RedisEngine implements RoomEngine {
       oldest: oldest === '' ? undefined : offsetOf(oldest),
       messages: entries.map((entry) => entryMessage(room, epoch, entry)),
     };
-  }
-
-  private newEpoch(): string {
-    return `${this.epochBase}${(this.epochCount++).toString(36)}`;
   }
 
   /**
