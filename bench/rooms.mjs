@@ -443,11 +443,15 @@ const REDIS_SYSTEMS = ['ours-redis', 'socketio-redis', 'socketio-streams'].filte
 // 1,280 publishes over two servers), 64 B payloads like the messages.
 const CEILING_CLIENTS = 50;
 const CEILING_PIPELINE = 16;
-/** Our stored publishes/s at least this share of redis-benchmark's XADD rate (informative). */
+/** The engine's stored publishes/s at least this share of redis-benchmark's XADD rate. */
 const CEILING_TARGET = 0.5;
 const PUBLISH_ONLY_N = 20_000;
 const PUBLISH_ONLY_RUNS = 3;
+/** The engine alone (bench/rooms/engine.mjs): as redis-benchmark, 800 in flight over 100 rooms. */
+const ENGINE_N = 100_000;
+const ENGINE_RUNS = 3;
 let aloneNote = '';
+let engineNote = '';
 
 async function freePort() {
   const server = createNetServer();
@@ -594,11 +598,12 @@ function ceilings(redis) {
     const script = /const PUBLISH_SCRIPT = `([\s\S]*?)`;/.exec(source)?.[1];
     if (script === undefined) throw new Error('no PUBLISH_SCRIPT in dist/esm/rooms/redisRooms.js');
     const sha = redis.cli('SCRIPT', 'LOAD', script);
-    // KEYS meta, log, ids; ARGV epoch, history size, age, channel, ids kept, then kind, data, id
-    // of each publish (one here: the engine stores a turn's publishes of a room in one call).
+    // KEYS meta, log, ids, ids before; ARGV epoch, history size, age, channel, ids kept, then
+    // kind, data, id of each publish (one here: the engine stores a room's waiting publishes in
+    // one call).
     const base = 'bench:{script-room}';
     const command = (id) => [
-      ...['EVALSHA', sha, '3', `${base}:meta`, `${base}:log`, `${base}:ids`],
+      ...['EVALSHA', sha, '4', `${base}:meta`, `${base}:log`, `${base}:ids`, `${base}:ids-before`],
       ...['e1', '10000', '300000', `${base}:ch`, '10000', 't', payload, id],
     ];
     // The script's arguments as this bench knows them: a first publish must be stored at offset 1.
@@ -731,21 +736,61 @@ async function redisScenario(spec) {
       alone = summarize(list);
       aloneNote = `publish only: ${PUBLISH_ONLY_RUNS} runs of ${num(PUBLISH_ONLY_N)} publishes (window ${spec.window}) through the two servers with no subscriber, after the others; CPU per publish: servers ${num(alone.server, 2)} us (both), publishers ${num(alone.client, 2)} us, redis-server ${num(alone.redis, 2)} us`;
     }
+    // The engine alone: redisRooms() publishing straight into Redis from one process, in
+    // redis-benchmark's shape (800 in flight, 64 B, 100 rooms): the engine against its ceiling.
+    let engine;
+    if (ours) {
+      const publisher = start('engine.mjs', { impl: 'ours-redis', redisUrl: redis.url }, [
+        '--expose-gc',
+        ...CHILD_FLAGS,
+      ]);
+      opened.push(publisher);
+      await publisher.next('ready');
+      const shape = {
+        type: 'run',
+        n: ENGINE_N,
+        rooms: spec.rooms,
+        window: CEILING_CLIENTS * CEILING_PIPELINE,
+        size: 64,
+      };
+      publisher.send({ ...shape, n: ENGINE_N / 5 });
+      await publisher.next('done');
+      const list = [];
+      for (let run = 0; run < ENGINE_RUNS; run++) {
+        const redisBefore = redis.cpuUs();
+        publisher.send(shape);
+        const { ms, cpuUs } = await publisher.next('done');
+        list.push({
+          rate: (ENGINE_N * 1000) / ms,
+          node: cpuUs / ENGINE_N,
+          redis: (redis.cpuUs() - redisBefore) / ENGINE_N,
+        });
+      }
+      const median = (key) => list.map((r) => r[key]).sort((a, b) => a - b)[Math.floor(list.length / 2)];
+      engine = {
+        rate: median('rate'),
+        min: Math.min(...list.map((r) => r.rate)),
+        max: Math.max(...list.map((r) => r.rate)),
+      };
+      engineNote = `engine alone: redisRooms() in one process (bench/rooms/engine.mjs), ${ENGINE_RUNS} runs of ${num(ENGINE_N)} publishes of 64 B under ids of their own, ${shape.window} in flight over ${spec.rooms} rooms (redis-benchmark's shape), no subscriber: ${num(engine.min)}-${num(engine.max)} publishes/s; CPU per publish: the process ${num(median('node'), 2)} us, redis-server ${num(median('redis'), 2)} us`;
+    }
     for (const { command, what, rps } of ceiling) {
-      const share = alone ? alone.publishRate / rps : NaN;
+      const share = engine ? engine.rate / rps : NaN;
       const row = {
         command: what,
         rps: num(rps),
-        alone: alone ? num(alone.publishRate) : '-',
+        engine: engine ? num(engine.rate) : '-',
         share: ratio(share),
+        alone: alone ? num(alone.publishRate) : '-',
+        shareAlone: ratio(alone ? alone.publishRate / rps : NaN),
         ours: ours ? num(ours.publishRate) : '-',
         share10: ratio(ours ? ours.publishRate / rps : NaN),
       };
-      if (command === 'XADD' && alone) {
+      if (command === 'XADD' && engine) {
         row.target = `>= ${CEILING_TARGET}x`;
         row.result = verdict(
           share >= CEILING_TARGET,
-          `${spec.name}: ours' stored publishes/s (publish only) within ${1 / CEILING_TARGET}x of redis-benchmark's XADD rate (${num(alone.publishRate)} of ${num(rps)}: ${ratio(share)})`,
+          `${spec.name}: the engine's stored publishes/s within ${1 / CEILING_TARGET}x of redis-benchmark's XADD rate (${num(engine.rate)} of ${num(rps)}: ${ratio(share)})`,
         );
       }
       ceilingRows.push(row);
@@ -854,15 +899,18 @@ console.log(
 );
 if (ceilingRows.length) {
   console.log(
-    `Redis's ceiling: redis-benchmark -c ${CEILING_CLIENTS} -P ${CEILING_PIPELINE}, 64 B payloads, on the same redis-server (${redisInfo}) before the runs; ours: publishes stored (acknowledged) per second (medians), with no subscriber and in the closed loop above\n`,
+    `Redis's ceiling: redis-benchmark -c ${CEILING_CLIENTS} -P ${CEILING_PIPELINE}, 64 B payloads, on the same redis-server (${redisInfo}) before the runs; ours: publishes stored (acknowledged) per second (medians): the engine alone, through the two servers with no subscriber, and in the closed loop above\n`,
   );
+  if (engineNote) console.log(`${engineNote}\n`);
   if (aloneNote) console.log(`${aloneNote}\n`);
   console.log(
     `${table(ceilingRows, {
       command: 'redis-benchmark',
       rps: 'requests/s',
-      alone: 'ours publishes/s, publish only',
-      share: 'ours / it',
+      engine: 'engine alone, publishes/s',
+      share: 'engine / it',
+      alone: 'through 2 servers, publish only',
+      shareAlone: 'that / it',
       ours: 'ours publishes/s, 10 deliveries each',
       share10: 'that / it',
       target: 'target',

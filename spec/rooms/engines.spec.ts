@@ -114,6 +114,49 @@ for (const kind of KINDS) {
       expect((await lastValueFrom(engine.head('r'))).offset).to.equal(2);
     });
 
+    it('remembers at least the last 10,000 publish ids, however many came before, across batches', async () => {
+      const engine = await kind.make({ historySize: 100 });
+      let n = 0;
+      for (let round = 0; round < 5; round++) {
+        // 5,000 more, 1,000 made in one turn at a time (one call each, where the engine batches).
+        for (let k = 0; k < 5; k++) {
+          const offsets = Array.from({ length: 1_000 }, (_, i) => n + i + 1);
+          const positions = await Promise.all(offsets.map((o) => publish(engine, 'r', `m${o}`, `p${o}`)));
+          expect(positions.map((p) => p.offset)).to.deep.equal(offsets);
+          n += 1_000;
+        }
+        // Retried in one turn: the oldest of the last 10,000, one in the middle, the newest, and
+        // a new id twice: each retry keeps its offset, the new one is stored once.
+        const retried = [Math.max(1, n - 9_999), Math.max(1, n - 5_000), n];
+        const again = await Promise.all([
+          ...retried.map((o) => publish(engine, 'r', `m${o}`, `p${o}`)),
+          publish(engine, 'r', `m${n + 1}`, `p${n + 1}`),
+          publish(engine, 'r', `m${n + 1}`, `p${n + 1}`),
+        ]);
+        expect(again.map((p) => p.offset)).to.deep.equal([...retried, n + 1, n + 1]);
+        n += 1;
+      }
+      expect((await lastValueFrom(engine.head('r'))).offset).to.equal(n);
+    });
+
+    it('stores large messages made in one turn (three of 600 kB, one of 2 MB) once each, in order, and replays them', async () => {
+      const engine = await kind.make({});
+      const start = await lastValueFrom(engine.head('big'));
+      const live = read(engine, 'big', start);
+      reading.add(live.state.subscription);
+      const texts = [600_000, 600_000, 2_000_000, 600_000].map((size, i) => String(i).repeat(size));
+      const positions = await Promise.all(texts.map((text) => publish(engine, 'big', text)));
+      expect(positions.map((p) => p.offset)).to.deep.equal([1, 2, 3, 4]);
+      const replay = read(engine, 'big', start);
+      reading.add(replay.state.subscription);
+      await until(() => live.got.length === 4 && replay.got.length === 4);
+      for (const reader of [live, replay]) {
+        expect(reader.state.error).to.equal(undefined);
+        expect(reader.got.map((m) => m.data)).to.deep.equal(texts);
+        expect(reader.offsets()).to.deep.equal([1, 2, 3, 4]);
+      }
+    });
+
     it('replays from a position (exclusive), then goes on live, with nothing twice and no hole', async () => {
       const engine = await kind.make({});
       const positions: Position[] = [];

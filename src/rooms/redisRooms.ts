@@ -62,29 +62,41 @@ const DEFAULT_HISTORY_SIZE = 10_000;
 const DEFAULT_HISTORY_AGE_MS = 5 * 60_000;
 /** Publish ids each room remembers for retries, at least (more if `historySize` is larger). */
 const ID_LIMIT = 10_000;
-/** Entries read from a stream at a time, while catching up. */
-const PAGE = 1_000;
-/** Publishes of one room stored by one call, at most (more wait for the next). */
+/**
+ * Stream entries read at a time, while catching up: each holds the messages of one publish call,
+ * so at most MAX_BATCH messages and about MAX_BATCH_BYTES.
+ */
+const PAGE_ENTRIES = 16;
+/** Publishes of one room stored by one call, at most (more wait for the next): Lua's unpack() takes 8,000 values. */
 const MAX_BATCH = 1_000;
+/** Data of one call, about (a larger message goes alone). */
+const MAX_BATCH_BYTES = 1 << 20;
 /** How soon a reader reads again after Redis answered LOADING (or BUSY, ...). */
 const RETRY_MS = 50;
 
 /**
- * The publishes of one room made in one turn, stored in one call. KEYS: meta (hash: epoch, seq),
- * log (stream), ids (sorted set: publish id -> offset). ARGV: a new epoch (used if the room has
- * none), the history size, the age in ms, the channel, how many ids to remember, then for each
- * publish its kind (t or b), data and id. Returns { epoch, offset of each }: an id it remembers
- * (or met earlier in the same call) keeps its first offset and is not stored again. The new
- * entries go out in one nudge, JSON: [epoch, offset, kind, data, offset, kind, data, ...].
+ * The publishes of one room, stored in one call (at most MAX_BATCH of them). KEYS: meta (hash:
+ * epoch, seq), log (stream), ids and the ids before them (hashes: publish id -> offset). ARGV: a
+ * new epoch (used if the room has none), the history size, the age in ms, the channel, how many
+ * ids to remember at least, then for each publish its kind (t or b), data and id. Returns
+ * { epoch, offset of each }: an id it remembers (or met earlier in the same call) keeps its first
+ * offset and is not stored again.
  *
- * Per message only its XADD; the rest is once per call (HMGET, ZMSCORE, ZADD and HSET of the
- * batch), and old ids are dropped once per 100 offsets (so up to 99 more are remembered). The stream is trimmed with `MAXLEN ~`, whole radix-tree nodes at a time (an exact
- * MAXLEN deletes an entry inside a node on every XADD of a full stream); READ_SCRIPT hides the few
- * entries kept beyond the history, so a reader sees exactly `historySize` messages, as from
- * memoryRooms(). unpack() takes at most CHUNK values (Lua's C stack holds 8,000).
+ * The new messages of a call get the next offsets, first to last, and are one stream entry: its
+ * id the last offset (`<last>-1`), its fields the messages in order, each a kind -> data pair. So
+ * a reader finds offset F in the first entry whose id is at least `F-1`. The same new messages go
+ * out in one nudge, JSON: [epoch, first offset, kind, data, kind, data, ...]. One XADD per call,
+ * not per message: per message a script paid about 1.5 us for its own XADD, the most of its cost.
+ *
+ * Ids are kept in two generations: when the offsets pass a multiple of the number to remember,
+ * the ids hash becomes the previous one (RENAME, which drops the generation before), so the last
+ * that many are always known, at most twice as many are kept, and no id is deleted one by one (a
+ * sorted set trimmed by score cost a ZADD and a ZSCORE per message). The stream drops entries
+ * whose messages are all older than the history (`MINID ~`); READ_SCRIPT hides the older
+ * messages of the entry that straddles it, so a reader sees exactly `historySize` messages, as
+ * from memoryRooms().
  */
 const PUBLISH_SCRIPT = `
-local CHUNK = 3000
 local meta = redis.call('HMGET', KEYS[1], 'epoch', 'seq')
 local epoch = meta[1]
 local seq = tonumber(meta[2])
@@ -93,45 +105,46 @@ if not epoch then
   seq = 0
   redis.call('HSET', KEYS[1], 'epoch', epoch)
 end
+local n = (#ARGV - 5) / 3
 local ids = {}
-for i = 8, #ARGV, 3 do ids[#ids + 1] = ARGV[i] end
+for j = 1, n do ids[j] = ARGV[5 + 3 * j] end
+local now = redis.call('HMGET', KEYS[3], unpack(ids))
+local before = redis.call('HMGET', KEYS[4], unpack(ids))
 local known = {}
-for first = 1, #ids, CHUNK do
-  local last = math.min(first + CHUNK - 1, #ids)
-  local scores = redis.call('ZMSCORE', KEYS[3], unpack(ids, first, last))
-  for j = first, last do
-    if scores[j - first + 1] then known[ids[j]] = scores[j - first + 1] end
-  end
+for j = 1, n do
+  local offset = now[j] or before[j]
+  if offset then known[ids[j]] = offset end
 end
-local result = {epoch}
-local nudge = {epoch}
-local added = {}
 local start = seq
-for i = 6, #ARGV, 3 do
-  local id = ARGV[i + 2]
+local result = {epoch}
+local nudge = {epoch, tostring(start + 1)}
+local added = {}
+local u, a = 2, 0
+for j = 1, n do
+  local id = ids[j]
   local offset = known[id]
-  if offset then
-    result[#result + 1] = offset
-  else
+  if not offset then
     seq = seq + 1
-    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], seq .. '-1', 'k', ARGV[i], 'd', ARGV[i + 1])
-    known[id] = tostring(seq)
-    result[#result + 1] = known[id]
-    added[#added + 1] = seq
-    added[#added + 1] = id
-    nudge[#nudge + 1] = seq
-    nudge[#nudge + 1] = ARGV[i]
-    nudge[#nudge + 1] = ARGV[i + 1]
+    offset = tostring(seq)
+    known[id] = offset
+    added[a + 1] = id
+    added[a + 2] = offset
+    a = a + 2
+    nudge[u + 1] = ARGV[3 + 3 * j]
+    nudge[u + 2] = ARGV[4 + 3 * j]
+    u = u + 2
   end
+  result[j + 1] = offset
 end
 if seq > start then
-  for first = 1, #added, CHUNK do
-    redis.call('ZADD', KEYS[3], unpack(added, first, math.min(first + CHUNK - 1, #added)))
+  local floor = math.max(seq - tonumber(ARGV[2]) + 1, 1)
+  redis.call('XADD', KEYS[2], 'MINID', '~', floor .. '-0', seq .. '-1', unpack(nudge, 3, u))
+  local keep = tonumber(ARGV[5])
+  if math.floor(seq / keep) > math.floor(start / keep) and redis.call('EXISTS', KEYS[3]) == 1 then
+    redis.call('RENAME', KEYS[3], KEYS[4])
   end
+  redis.call('HSET', KEYS[3], unpack(added))
   redis.call('HSET', KEYS[1], 'seq', seq)
-  if math.floor(seq / 100) > math.floor(start / 100) then
-    redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', seq - tonumber(ARGV[5]))
-  end
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
   redis.call('PEXPIRE', KEYS[2], ARGV[3])
   redis.call('PEXPIRE', KEYS[3], ARGV[3])
@@ -145,9 +158,10 @@ return result
 
 /**
  * KEYS: meta, log. ARGV: a new epoch (for a room that has none), the age in ms, the first offset
- * wanted (0: none), how many, the history size. Returns { epoch, seq, the oldest entry's id or
- * '', entries }: one snapshot, so the epoch, the head and the entries agree. Entries the stream
- * keeps beyond the last `historySize` (`MAXLEN ~`) are not shown.
+ * wanted (0: none), how many entries, the history size. Returns { epoch, seq, the oldest offset
+ * kept or '', entries from the one that holds the first offset wanted }: one snapshot, so the
+ * epoch, the head and the entries agree. The oldest offset is that of the history (the last
+ * `historySize`), not of what the stream still holds beyond it.
  */
 const READ_SCRIPT = `
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
@@ -160,7 +174,10 @@ local seq = tonumber(redis.call('HGET', KEYS[1], 'seq'))
 local floor = math.max(seq - tonumber(ARGV[5]) + 1, 1)
 local oldest = redis.call('XRANGE', KEYS[2], floor .. '-1', '+', 'COUNT', 1)
 local first = ''
-if #oldest > 0 then first = oldest[1][1] end
+if #oldest > 0 then
+  local last = tonumber(string.match(oldest[1][1], '^%d+'))
+  first = tostring(math.max(floor, last - #oldest[1][2] / 2 + 1))
+end
 local entries = {}
 local wanted = tonumber(ARGV[3])
 if wanted > 0 then
@@ -278,9 +295,15 @@ class RedisEngine implements RoomEngine {
   }
 
   /** The keys of `room`, all with one hash tag: a Redis Cluster keeps them on one slot. */
-  keys(room: string): { meta: string; log: string; ids: string; channel: string } {
+  keys(room: string): { meta: string; log: string; ids: string; idsBefore: string; channel: string } {
     const base = `${this.prefix}:{${room}}`;
-    return { meta: `${base}:meta`, log: `${base}:log`, ids: `${base}:ids`, channel: `${base}:ch` };
+    return {
+      meta: `${base}:meta`,
+      log: `${base}:log`,
+      ids: `${base}:ids`,
+      idsBefore: `${base}:ids-before`,
+      channel: `${base}:ch`,
+    };
   }
 
   publish(room: string, data: string | Uint8Array, id?: string): Observable<Position> {
@@ -317,9 +340,17 @@ class RedisEngine implements RoomEngine {
       this.waiting.delete(room);
       // A publish unsubscribed before it was sent is not stored.
       let batch = all.filter((entry) => !entry.subscriber.closed);
-      if (batch.length > MAX_BATCH) {
-        this.waiting.set(room, batch.slice(MAX_BATCH));
-        batch = batch.slice(0, MAX_BATCH);
+      let count = 0;
+      for (
+        let bytes = 0;
+        count < batch.length && count < MAX_BATCH && (count === 0 || bytes < MAX_BATCH_BYTES);
+        count++
+      ) {
+        bytes += (batch[count] as PendingPublish).data.length;
+      }
+      if (count < batch.length) {
+        this.waiting.set(room, batch.slice(count));
+        batch = batch.slice(0, count);
       }
       if (batch.length === 0) continue;
       this.inFlight.add(room);
@@ -330,7 +361,7 @@ class RedisEngine implements RoomEngine {
         this.inFlight.delete(room);
         if (this.waiting.has(room)) this.storeSoon();
       };
-      this.script(PUBLISH_SCRIPT, [keys.meta, keys.log, keys.ids], args).then(
+      this.script(PUBLISH_SCRIPT, [keys.meta, keys.log, keys.ids, keys.idsBefore], args).then(
         (reply) => {
           settled();
           const [epoch, ...offsets] = reply as string[];
@@ -381,19 +412,23 @@ class RedisEngine implements RoomEngine {
   async read(
     room: string,
     first: number,
-  ): Promise<{ epoch: string; seq: number; oldest: number | undefined; messages: RoomMessage[] }> {
+  ): Promise<{ epoch: string; seq: number; oldest: number | undefined; messages: RoomMessage[]; entries: number }> {
     const keys = this.keys(room);
     const reply = (await this.script(
       READ_SCRIPT,
       [keys.meta, keys.log],
-      [this.newEpoch(), this.historyAgeArg, String(first), String(PAGE), this.historySizeArg],
+      [this.newEpoch(), this.historyAgeArg, String(first), String(PAGE_ENTRIES), this.historySizeArg],
     )) as [string, string, string, StreamEntry[]];
     const [epoch, seq, oldest, entries] = reply;
+    const from = Math.max(first, oldest === '' ? 0 : Number(oldest));
+    const messages: RoomMessage[] = [];
+    for (const entry of entries) entryMessages(room, epoch, entry, from, messages);
     return {
       epoch,
       seq: Number(seq),
-      oldest: oldest === '' ? undefined : offsetOf(oldest),
-      messages: entries.map((entry) => entryMessage(room, epoch, entry)),
+      oldest: oldest === '' ? undefined : Number(oldest),
+      messages,
+      entries: entries.length,
     };
   }
 
@@ -614,7 +649,7 @@ class Reader {
         if (this.closed) return;
         this.deliver(message);
       }
-      if (snapshot.messages.length < PAGE) break;
+      if (snapshot.entries < PAGE_ENTRIES) break;
     }
     this.catching = false;
     this.recovering = false;
@@ -643,14 +678,19 @@ function offsetOf(id: string): number {
   return Number(id.slice(0, id.indexOf('-')));
 }
 
-function entryMessage(room: string, epoch: string, [id, fields]: StreamEntry): RoomMessage {
-  let kind = 't';
-  let data = '';
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    if (fields[i] === 'k') kind = fields[i + 1] as string;
-    else if (fields[i] === 'd') data = fields[i + 1] as string;
+/** The messages of a stream entry (id: the last offset; fields: kind, data of each) from offset `from` on. */
+function entryMessages(
+  room: string,
+  epoch: string,
+  [id, fields]: StreamEntry,
+  from: number,
+  into: RoomMessage[],
+): void {
+  const count = fields.length >> 1;
+  const first = offsetOf(id) - count + 1;
+  for (let i = Math.max(0, from - first); i < count; i++) {
+    into.push(message(room, epoch, first + i, fields[2 * i] as string, fields[2 * i + 1] as string));
   }
-  return message(room, epoch, offsetOf(id), kind, data);
 }
 
 function message(room: string, epoch: string, offset: number, kind: string, data: string): RoomMessage {
@@ -660,7 +700,7 @@ function message(room: string, epoch: string, offset: number, kind: string, data
     : { room, position, isString: true, data };
 }
 
-/** The messages of a nudge, `[epoch, offset, kind, data, ...]` as the publish script sends it. */
+/** The messages of a nudge, `[epoch, first offset, kind, data, kind, data, ...]` as the publish script sends it. */
 function parseNudges(room: string, text: string): Nudge[] {
   let value: unknown;
   try {
@@ -670,9 +710,11 @@ function parseNudges(room: string, text: string): Nudge[] {
   }
   if (!Array.isArray(value) || typeof value[0] !== 'string') return [];
   const epoch = value[0];
+  const first = Number(value[1]);
   const nudges: Nudge[] = [];
-  for (let i = 1; i + 2 < value.length; i += 3) {
-    nudges.push({ epoch, message: message(room, epoch, Number(value[i]), String(value[i + 1]), String(value[i + 2])) });
+  for (let i = 2; i + 1 < value.length; i += 2) {
+    const offset = first + (i - 2) / 2;
+    nudges.push({ epoch, message: message(room, epoch, offset, String(value[i]), String(value[i + 1])) });
   }
   return nudges;
 }
