@@ -56,6 +56,7 @@ export { memoryRooms, type MemoryRoomsOptions } from './rooms/memoryRooms.js';
 export { ROOMS_PROTOCOL } from './rooms/protocol.js';
 export {
   type RedisClientLike,
+  type RedisRoomEngine,
   redisRooms,
   type RedisRoomsOptions,
   type RedisSubscriberLike,

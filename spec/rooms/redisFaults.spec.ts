@@ -5,6 +5,7 @@
 // process is the suite's own, on 127.0.0.1, stopped by its PID.
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
+import { connect, createServer as createNetServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
 import { expect } from 'chai';
@@ -146,6 +147,53 @@ describe('redisRooms() under faults: killed servers, restarted Redis, lost subsc
   const stored = (engine: RoomEngine, room: string, from: Position, count: number): Promise<RoomMessage[]> =>
     lastValueFrom(engine.room$(room, from).pipe(take(count), toArray()));
   const offsetsFrom = (first: number, count: number): number[] => Array.from({ length: count }, (_, i) => first + i);
+
+  interface ProxyLink {
+    /** Which connection through the proxy: 0 for the first. */
+    readonly index: number;
+    cut(): void;
+  }
+  /**
+   * A TCP proxy to Redis on 127.0.0.1 that passes each chunk on unless a rule says no (a rule
+   * that says no may hold the chunk and pass it on later with `pass`).
+   */
+  async function redisProxy(
+    redisPort: number,
+    rules: {
+      fromClient?: (chunk: Buffer, link: ProxyLink, pass: () => void) => boolean;
+      fromRedis?: (chunk: Buffer, link: ProxyLink, pass: () => void) => boolean;
+    },
+  ): Promise<{ port: number; close(): Promise<void> }> {
+    const sockets = new Set<Socket>();
+    let count = 0;
+    const server = createNetServer((inbound) => {
+      const outbound = connect(redisPort, '127.0.0.1');
+      sockets.add(inbound).add(outbound);
+      const link: ProxyLink = {
+        index: count++,
+        cut: () => {
+          inbound.destroy();
+          outbound.destroy();
+        },
+      };
+      inbound.on('data', (chunk: Buffer) => {
+        if (rules.fromClient?.(chunk, link, () => outbound.write(chunk)) ?? true) outbound.write(chunk);
+      });
+      outbound.on('data', (chunk: Buffer) => {
+        if (rules.fromRedis?.(chunk, link, () => inbound.write(chunk)) ?? true) inbound.write(chunk);
+      });
+      for (const socket of [inbound, outbound]) socket.on('error', link.cut).on('close', link.cut);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    return {
+      port: (server.address() as { port: number }).port,
+      close: async () => {
+        for (const socket of sockets) socket.destroy();
+        await new Promise((resolve) => server.close(resolve));
+      },
+    };
+  }
 
   it('two server processes on one Redis, one killed with SIGKILL mid-stream: its clients fail over, every subscriber gets each room once, in its order', async () => {
     const redis = await startRedis();
@@ -415,8 +463,7 @@ describe('redisRooms() under faults: killed servers, restarted Redis, lost subsc
     const start = await head(engine, 'r');
     const direct = reader(engine.room$('r', start));
     const remote = reader(rooms$.join('r', { from: start }));
-    // Subscribed before the flood: a subscriber cut before its SUBSCRIBE is answered is another
-    // case (it ends the room's readers with ERR_ENGINE_DOWN; see the report on issue 18).
+    // Subscribed before the flood (a subscriber cut before its SUBSCRIBE is answered is its own spec below).
     const subscribers = async (): Promise<number> =>
       ((await client.sendCommand(['PUBSUB', 'NUMSUB', 'rxwp:{r}:ch'])) as [string, number])[1];
     for (const deadline = Date.now() + 4_000; (await subscribers()) < 1; await delay(5)) {
@@ -473,6 +520,176 @@ describe('redisRooms() under faults: killed servers, restarted Redis, lost subsc
     // A publish, whose script PUBLISHes, is refused with the reason too.
     const refused = await lastValueFrom(engine.publish('r', 'x')).catch((error: unknown) => error);
     expect(refused).to.have.property('code', 'ERR_ENGINE_DOWN');
+  });
+
+  it('a subscriber connection cut while its SUBSCRIBE is on the way: the readers wait, the engine subscribes again, nothing lost', async () => {
+    const redis = await startRedis();
+    // Between the engine and Redis: a proxy that cuts the first connection that sends SUBSCRIBE,
+    // before Redis sees it (node-redis then rejects the command; it resubscribes on reconnect
+    // only the channels it saw confirmed).
+    let cuts = 0;
+    const proxy = await redisProxy(redis.port, {
+      fromClient: (chunk, link) => {
+        if (cuts > 0 || !/subscribe/i.test(chunk.toString('latin1'))) return true;
+        cuts++;
+        link.cut();
+        return false;
+      },
+    });
+    try {
+      const port = proxy.port;
+      const { engine } = await engineOn(`redis://127.0.0.1:${port}`);
+      const { engine: publisher } = await engineOn(redis.url);
+      const start = await head(publisher, 'r');
+      const got = reader(engine.room$('r', start));
+      await waitFor(
+        () => cuts === 1,
+        5_000,
+        () => ({ cuts }),
+      );
+      const sent = Array.from({ length: 20 }, (_, i) => `m${i + 1}`);
+      for (const text of sent) await lastValueFrom(publisher.publish('r', text));
+      await waitFor(
+        () => got.got.length >= sent.length || got.errors.length > 0,
+        5_000,
+        () => got,
+      );
+      expect(got.errors).to.deep.equal([]);
+      expect(got.got.map((m) => m.data)).to.deep.equal(sent);
+      expect(got.got.map((m) => m.position.offset)).to.deep.equal(offsetsFrom(start.offset + 1, sent.length));
+      expect(cuts).to.equal(1);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it("a subscriber connection lost and back while a reader's read of the stream is on the way: it reads again, nothing lost", async () => {
+    const redis = await startRedis();
+    // The engine's client (the proxy's first connection) gets Redis's answers only when released:
+    // its reader's read runs in Redis at once, but is answered after what happens meanwhile.
+    // And a connection made after the first two (the subscriber's new one) reaches Redis only
+    // when let through: the messages are stored while the subscriber is surely away.
+    const held: (() => void)[] = [];
+    const waiting: (() => void)[] = [];
+    let hold = false;
+    let holdNew = true;
+    const proxy = await redisProxy(redis.port, {
+      fromRedis: (_chunk, link, pass) => {
+        if (!hold || link.index !== 0) return true;
+        held.push(pass);
+        return false;
+      },
+      fromClient: (_chunk, link, pass) => {
+        if (!holdNew || link.index < 2) return true;
+        waiting.push(pass);
+        return false;
+      },
+    });
+    try {
+      const { engine } = await engineOn(`redis://127.0.0.1:${proxy.port}`);
+      const { engine: publisher } = await engineOn(redis.url);
+      const admin = await redisClient(redis.url);
+      const start = await head(publisher, 'r');
+      const subscribed = async (): Promise<boolean> =>
+        ((await admin.sendCommand(['PUBSUB', 'NUMSUB', 'rxwp:{r}:ch'])) as [string, number])[1] === 1;
+      // The engine's subscriber connection made and a reader of another room live; then the
+      // reader's first read of the stream goes out and its answer is held.
+      const warm = reader(engine.room$('warm', await head(publisher, 'warm')));
+      await lastValueFrom(publisher.publish('warm', 'w'));
+      await waitFor(
+        () => warm.got.length === 1,
+        2_000,
+        () => warm,
+      );
+      hold = true;
+      const states = statesOf(engine);
+      const got = reader(engine.room$('r', start));
+      for (const deadline = Date.now() + 4_000; !(await subscribed()); await delay(5)) {
+        if (Date.now() > deadline) throw new Error('the engine never subscribed to the room');
+      }
+      await waitFor(
+        () => held.length > 0,
+        2_000,
+        () => ({ held: held.length }),
+      );
+      // The subscriber connection goes; three messages are stored while it is away (their
+      // nudges lost); it comes back; then the read is answered, older than the three.
+      await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+      const sent = ['m1', 'm2', 'm3'];
+      for (const text of sent) await lastValueFrom(publisher.publish('r', text));
+      holdNew = false;
+      for (const pass of waiting.splice(0)) pass();
+      // Back: its connection ready again (the engine's state leaves 'down'), the read still held.
+      await waitFor(
+        () => states.includes('down') && states.at(-1) !== 'down',
+        4_000,
+        () => states,
+      );
+      hold = false;
+      for (const pass of held.splice(0)) pass();
+      await waitFor(
+        () => got.got.length >= sent.length || got.errors.length > 0,
+        3_000,
+        () => got,
+      );
+      expect(got.errors).to.deep.equal([]);
+      expect(got.got.map((m) => m.data)).to.deep.equal(sent);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('close(): the engine lets go of the client and closes its subscriber connection; readers, waiting publishes and later calls end with ERR_ENGINE_DOWN', async () => {
+    const redis = await startRedis();
+    const admin = await redisClient(redis.url);
+    const client = await redisClient(redis.url);
+    const listeners = (): number[] => ['ready', 'end', 'reconnecting'].map((event) => client.listenerCount(event));
+    const before = listeners();
+    const connectionCount = async (): Promise<number> =>
+      String(await admin.sendCommand(['CLIENT', 'LIST']))
+        .split('\n')
+        .filter(Boolean).length;
+    const alone = await connectionCount();
+    const engine = redisRooms(client);
+    expect(listeners()).to.not.deep.equal(before);
+    const states: EngineState[] = [];
+    let stateEnded = false;
+    running.add(engine.state$.subscribe({ next: (s) => states.push(s), complete: () => (stateEnded = true) }));
+    const start = await head(engine, 'r');
+    const got = reader(engine.room$('r', start));
+    await lastValueFrom(engine.publish('r', 'a'));
+    await waitFor(
+      () => got.got.length === 1,
+      5_000,
+      () => got,
+    );
+    // The subscriber connection is the engine's.
+    expect(await connectionCount()).to.equal(alone + 1);
+    // A publish made in the same turn as close(): not sent, ended.
+    const waiting = lastValueFrom(engine.publish('r', 'b')).catch((error: unknown) => error);
+    engine.close();
+    engine.close();
+    expect(await waiting).to.have.property('code', 'ERR_ENGINE_DOWN');
+    expect(got.errors).to.have.length(1);
+    expect(got.errors[0]).to.have.property('code', 'ERR_ENGINE_DOWN');
+    expect(states.at(-1)).to.equal('down');
+    expect(stateEnded).to.equal(true);
+    expect(listeners()).to.deep.equal(before);
+    for (const call of [engine.publish('r', 'c'), engine.head('r'), engine.room$('r')]) {
+      expect(await lastValueFrom(call as Observable<unknown>).catch((error: unknown) => error)).to.have.property(
+        'code',
+        'ERR_ENGINE_DOWN',
+      );
+    }
+    // The subscriber connection goes (Redis sees it close shortly after).
+    const deadline = Date.now() + 2_000;
+    while ((await connectionCount()) !== alone && Date.now() < deadline) await delay(20);
+    expect(await connectionCount()).to.equal(alone);
+    // The client is still the user's, connected: nothing was stored after close().
+    expect(client.isReady).to.equal(true);
+    const again = redisRooms(client);
+    expect((await head(again, 'r')).offset).to.equal(1);
+    again.close();
   });
 
   it('a publish retried under its id is stored once: the same id twice, at once, and from another process', async () => {

@@ -38,6 +38,16 @@ export interface RedisSubscriberLike {
   unsubscribe(channel: string): Promise<unknown>;
 }
 
+/** The engine `redisRooms()` makes: a `RoomEngine` you can let go of. */
+export interface RedisRoomEngine extends RoomEngine {
+  /**
+   * Lets go of the client (its listeners come off; the client stays yours, connected) and closes
+   * the engine's own subscriber connection. Readers, and publishes not yet sent, end with
+   * `ERR_ENGINE_DOWN`; later calls fail with it; `state$` ends after `'down'`. Idempotent.
+   */
+  close(): void;
+}
+
 /** Options of `redisRooms()`. */
 export interface RedisRoomsOptions {
   /** Messages each room keeps for readers (the stream may hold a few more: `MAXLEN ~`). Default 10,000. */
@@ -210,7 +220,7 @@ interface Nudge {
  * @throws TypeError (`ERR_INVALID_ARG_TYPE`) for what is not a node-redis client,
  *   (`ERR_INVALID_OPTION`) for an unknown or bad option.
  */
-export function redisRooms(client: RedisClientLike, options: RedisRoomsOptions = {}): RoomEngine {
+export function redisRooms(client: RedisClientLike, options: RedisRoomsOptions = {}): RedisRoomEngine {
   if (
     typeof client !== 'object' ||
     client === null ||
@@ -240,13 +250,15 @@ export function redisRooms(client: RedisClientLike, options: RedisRoomsOptions =
   return new RedisEngine(client, historySize, historyAge, prefix);
 }
 
-class RedisEngine implements RoomEngine {
+class RedisEngine implements RedisRoomEngine {
   private readonly state = new BehaviorSubject<EngineState>('up');
   readonly state$: Observable<EngineState> = this.state.pipe(distinctUntilChanged());
   /** The rooms this process reads, each with its one channel subscription. */
   private readonly feeds = new Map<string, Feed>();
   private subscriber: RedisSubscriberLike | undefined;
   private subscriberReady: Promise<unknown> | undefined;
+  /** Called once the subscriber connection is ready again: subscriptions to ask for again. */
+  private readonly onSubscriberReady: (() => void)[] = [];
   /** Each script's SHA1, learned from Redis once (SCRIPT LOAD), for EVALSHA. */
   private readonly shas = new Map<string, string>();
   /** The scripts Redis ran since the client's last (re)connection: those EVALSHA may name. */
@@ -270,6 +282,7 @@ class RedisEngine implements RoomEngine {
   /** Rooms with a publish call in flight: their next publishes wait for its answer. */
   private readonly inFlight = new Set<string>();
   private storing = false;
+  private closed = false;
 
   constructor(
     private readonly client: RedisClientLike,
@@ -281,17 +294,39 @@ class RedisEngine implements RoomEngine {
     this.idLimit = String(Math.max(historySize, ID_LIMIT));
     this.historySizeArg = String(historySize);
     this.historyAgeArg = String(historyAge);
-    // For the engine's life, rooms read or not: state$ follows the client even when nothing
-    // reads (a publisher's engine, or after every reader ended).
-    client.on('ready', () => {
-      // A new connection may reach a Redis that restarted, without our scripts.
-      this.loaded.clear();
-      // Readers whose catch-up found Redis away read on now.
-      for (const feed of this.feeds.values()) for (const reader of feed.readers) if (reader.stalled) reader.catchUp();
-      this.updateState();
-    });
-    client.on('end', () => this.updateState());
-    client.on('reconnecting', () => this.updateState());
+    // Until close(), rooms read or not: state$ follows the client even when nothing reads (a
+    // publisher's engine, or after every reader ended).
+    client.on('ready', this.onClientReady);
+    client.on('end', this.onClientChange);
+    client.on('reconnecting', this.onClientChange);
+  }
+
+  private readonly onClientReady = (): void => {
+    // A new connection may reach a Redis that restarted, without our scripts.
+    this.loaded.clear();
+    // Readers whose catch-up found Redis away read on now.
+    for (const feed of this.feeds.values()) for (const reader of feed.readers) if (reader.stalled) reader.catchUp();
+    this.updateState();
+  };
+
+  private readonly onClientChange = (): void => this.updateState();
+
+  /** See `RedisRoomEngine.close()`; publishes already sent to Redis end as Redis answers. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.client.off('ready', this.onClientReady);
+    this.client.off('end', this.onClientChange);
+    this.client.off('reconnecting', this.onClientChange);
+    const error = closedError();
+    for (const batch of this.waiting.values()) for (const { subscriber } of batch) subscriber.error(error);
+    this.waiting.clear();
+    const feeds = [...this.feeds.values()];
+    this.feeds.clear();
+    for (const feed of feeds) for (const reader of [...feed.readers]) reader.fail(error);
+    this.closeSubscriber();
+    this.state.next('down');
+    this.state.complete();
   }
 
   /** The keys of `room`, all with one hash tag: a Redis Cluster keeps them on one slot. */
@@ -313,6 +348,10 @@ class RedisEngine implements RoomEngine {
     const stored = typeof payload === 'string' ? payload : toBase64(payload);
     const publishId = id ?? this.newPublishId();
     return new Observable<Position>((subscriber) => {
+      if (this.closed) {
+        subscriber.error(closedError());
+        return;
+      }
       let batch = this.waiting.get(room);
       if (batch === undefined) this.waiting.set(room, (batch = []));
       batch.push({ kind, data: stored, id: publishId, subscriber });
@@ -395,6 +434,10 @@ class RedisEngine implements RoomEngine {
     checkRoom('room$', room);
     if (from !== undefined) checkPosition(from);
     return new Observable<RoomMessage>((subscriber) => {
+      if (this.closed) {
+        subscriber.error(closedError());
+        return undefined;
+      }
       const reader = new Reader(this, room, subscriber);
       const feed = this.feed(room);
       feed.readers.add(reader);
@@ -438,6 +481,7 @@ class RedisEngine implements RoomEngine {
    * followed by a second command, which calls made in between would overtake.
    */
   private async script(body: string, keys: string[], args: string[]): Promise<unknown> {
+    if (this.closed) throw closedError();
     if (!this.client.isReady) throw new WebSocketPeerError('ERR_ENGINE_DOWN', 'redisRooms(): Redis is not connected');
     const tail = [String(keys.length), ...keys, ...args];
     // '' while SCRIPT LOAD is on its way.
@@ -471,15 +515,27 @@ class RedisEngine implements RoomEngine {
       const listener = (text: string): void => {
         for (const nudge of parseNudges(room, text)) for (const reader of made.readers) reader.nudge(nudge);
       };
-      made.ready = this.subscription()
-        .then(() => (this.subscriber as RedisSubscriberLike).subscribe(made.channel, listener))
-        .catch((error: unknown) => {
-          // Not subscribed: the next reader of the room tries again; with no room left, the
-          // subscriber connection goes (node-redis would go on reconnecting it for nobody).
-          if (this.feeds.get(room) === made) this.feeds.delete(room);
-          if (this.feeds.size === 0) this.closeSubscriber();
-          throw error;
-        });
+      const subscribe = (): Promise<unknown> =>
+        this.subscription()
+          .then(() => (this.feeds.get(room) === made ? this.subscriber?.subscribe(made.channel, listener) : undefined))
+          .catch((error: unknown) => {
+            // Cut before Redis answered: node-redis reconnects, but subscribes again only to the
+            // channels it saw confirmed. Asked again once the connection is back, and the
+            // readers wait meanwhile, as for any outage.
+            const subscriber = this.subscriber;
+            if (this.feeds.get(room) === made && subscriber !== undefined && !subscriber.isReady) {
+              return new Promise<void>((resolve) => this.onSubscriberReady.push(resolve)).then(subscribe);
+            }
+            throw error;
+          });
+      made.ready = subscribe().catch((error: unknown) => {
+        // Refused by a connected Redis (an ACL, say): the next reader of the room tries again;
+        // with no room left, the subscriber connection goes (node-redis would go on
+        // reconnecting it for nobody).
+        if (this.feeds.get(room) === made) this.feeds.delete(room);
+        if (this.feeds.size === 0) this.closeSubscriber();
+        throw error;
+      });
       feed = made;
       this.feeds.set(room, feed);
     }
@@ -509,6 +565,8 @@ class RedisEngine implements RoomEngine {
       // streams (first, so that state$ goes from 'down' to 'catching-up', not through 'up').
       if (connectedOnce) for (const feed of this.feeds.values()) for (const reader of feed.readers) reader.catchUp();
       connectedOnce = true;
+      // Subscriptions cut before they were confirmed are asked again.
+      for (const retry of this.onSubscriberReady.splice(0)) retry();
       this.updateState();
     });
     this.subscriberReady = subscriber.connect();
@@ -516,6 +574,7 @@ class RedisEngine implements RoomEngine {
   }
 
   private closeSubscriber(): void {
+    this.onSubscriberReady.length = 0;
     const subscriber = this.subscriber;
     this.subscriber = undefined;
     this.subscriberReady = undefined;
@@ -527,6 +586,7 @@ class RedisEngine implements RoomEngine {
   }
 
   updateState(): void {
+    if (this.closed) return;
     const up = this.client.isReady && (this.subscriber === undefined || this.subscriber.isReady);
     let recovering = false;
     for (const feed of this.feeds.values()) for (const reader of feed.readers) recovering ||= reader.recovering;
@@ -553,6 +613,8 @@ class Reader {
   recovering = false;
   /** Its catch-up found the client disconnected: it reads on when the client is ready again. */
   stalled = false;
+  /** The subscriber reconnected while it read the stream: it reads once more before going live. */
+  private readAgain = false;
   private last: Position | undefined;
   private waiting: Nudge[] = [];
 
@@ -572,7 +634,12 @@ class Reader {
 
   /** After a subscriber or client reconnect: read what the channel may have lost. */
   catchUp(): void {
-    if ((this.catching && !this.stalled) || this.closed) return;
+    if (this.closed) return;
+    if (this.catching && !this.stalled) {
+      // Its read may have been answered before what the channel lost was stored: once more.
+      this.readAgain = true;
+      return;
+    }
     this.catching = true;
     this.recovering = true;
     this.stalled = false;
@@ -649,7 +716,11 @@ class Reader {
         if (this.closed) return;
         this.deliver(message);
       }
-      if (snapshot.entries < PAGE_ENTRIES) break;
+      if (snapshot.entries < PAGE_ENTRIES) {
+        if (!this.readAgain) break;
+        this.readAgain = false;
+        check = true;
+      }
     }
     this.catching = false;
     this.recovering = false;
@@ -664,7 +735,7 @@ class Reader {
     this.subscriber.next(message);
   }
 
-  private fail(error: unknown): void {
+  fail(error: unknown): void {
     if (this.closed) return;
     this.closed = true;
     this.catching = false;
@@ -717,6 +788,10 @@ function parseNudges(room: string, text: string): Nudge[] {
     nudges.push({ epoch, message: message(room, epoch, offset, String(value[i]), String(value[i + 1])) });
   }
   return nudges;
+}
+
+function closedError(): WebSocketPeerError {
+  return new WebSocketPeerError('ERR_ENGINE_DOWN', 'redisRooms(): the engine was closed (close())');
 }
 
 function engineDown(error: unknown): unknown {
