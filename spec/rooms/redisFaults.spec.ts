@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
 import { expect } from 'chai';
 import { createClient } from 'redis';
-import { lastValueFrom, Observable, Subscription, switchMap, take, toArray } from 'rxjs';
+import { lastValueFrom, Observable, retry, Subscription, switchMap, take, tap, toArray } from 'rxjs';
 import { type CuttingProxy, startCuttingProxy } from '../../demo/cuttingProxy.mjs';
 import { listen } from '../../src/observables/listen.js';
 import type { Connection } from '../../src/reconnect/Connection.js';
@@ -634,6 +634,44 @@ describe('redisRooms() under faults: killed servers, restarted Redis, lost subsc
       );
       expect(got.errors).to.deep.equal([]);
       expect(got.got.map((m) => m.data)).to.deep.equal(sent);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a publish that failed with ERR_ENGINE_DOWN while Redis had stored it, retried as the same observable (retry()): stored once', async () => {
+    const redis = await startRedis();
+    // The engine's client gets no answer to its publish: its connection is cut once Redis has
+    // run the script (the command reached Redis, the answer never came back).
+    let armed = false;
+    let cut = false;
+    const proxy = await redisProxy(redis.port, {
+      fromClient: (chunk, link) => {
+        if (link.index === 0 && chunk.toString('latin1').includes('once')) armed = true;
+        return true;
+      },
+      fromRedis: (_chunk, link) => {
+        if (cut || !armed || link.index !== 0) return true;
+        cut = true;
+        link.cut();
+        return false;
+      },
+    });
+    try {
+      const { engine } = await engineOn(`redis://127.0.0.1:${proxy.port}`);
+      const { engine: direct, client: directClient } = await engineOn(redis.url);
+      const rooms$ = roomClient(connectionTo(await serveHere(engine)));
+      const failures: unknown[] = [];
+      const published = rooms$
+        .publish('r', 'once')
+        .pipe(tap({ error: (error: unknown) => failures.push(error) }), retry({ count: 20, delay: 50 }));
+      const position = await lastValueFrom(published);
+      expect(cut, 'the answer was cut').to.equal(true);
+      expect(failures).to.have.length.at.least(1);
+      expect(failures[0]).to.have.property('code', 'ERR_ENGINE_DOWN');
+      expect(position.offset).to.equal(1);
+      expect(await storedCount(directClient, 'r')).to.equal(1);
+      expect((await head(direct, 'r')).offset).to.equal(1);
     } finally {
       await proxy.close();
     }
