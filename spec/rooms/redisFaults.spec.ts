@@ -152,6 +152,8 @@ describe('redisRooms() under faults: killed servers, restarted Redis, lost subsc
     /** Which connection through the proxy: 0 for the first. */
     readonly index: number;
     cut(): void;
+    /** Writes `data` to the client, as if Redis had sent it. */
+    toClient(data: string): void;
   }
   /**
    * A TCP proxy to Redis on 127.0.0.1 that passes each chunk on unless a rule says no (a rule
@@ -175,6 +177,7 @@ describe('redisRooms() under faults: killed servers, restarted Redis, lost subsc
           inbound.destroy();
           outbound.destroy();
         },
+        toClient: (data) => inbound.write(data),
       };
       inbound.on('data', (chunk: Buffer) => {
         if (rules.fromClient?.(chunk, link, () => outbound.write(chunk)) ?? true) outbound.write(chunk);
@@ -672,6 +675,43 @@ describe('redisRooms() under faults: killed servers, restarted Redis, lost subsc
       expect(position.offset).to.equal(1);
       expect(await storedCount(directClient, 'r')).to.equal(1);
       expect((await head(direct, 'r')).offset).to.equal(1);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a read of the stream answered LOADING (Redis reading its data after a restart): the reader reads again shortly, nothing lost', async () => {
+    const redis = await startRedis();
+    // The engine's client gets LOADING, as a Redis still loading its AOF answers, to its first
+    // command after the reader starts: the reader's read of the stream.
+    let armed = false;
+    let answered = 0;
+    const proxy = await redisProxy(redis.port, {
+      fromRedis: (_chunk, link) => {
+        if (!armed || link.index !== 0) return true;
+        armed = false;
+        answered++;
+        link.toClient('-LOADING Redis is loading the dataset in memory\r\n');
+        return false;
+      },
+    });
+    try {
+      const { engine } = await engineOn(`redis://127.0.0.1:${proxy.port}`);
+      const { engine: publisher } = await engineOn(redis.url);
+      const start = await head(publisher, 'r');
+      const sent = ['m1', 'm2', 'm3'];
+      for (const text of sent) await lastValueFrom(publisher.publish('r', text));
+      armed = true;
+      const states = statesOf(engine);
+      const got = reader(engine.room$('r', start));
+      await waitFor(
+        () => got.got.length >= sent.length || got.errors.length > 0,
+        3_000,
+        () => ({ got, states, answered }),
+      );
+      expect(answered, 'answers replaced by LOADING').to.equal(1);
+      expect(got.errors).to.deep.equal([]);
+      expect(got.got.map((m) => m.data)).to.deep.equal(sent);
     } finally {
       await proxy.close();
     }

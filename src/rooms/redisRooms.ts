@@ -442,7 +442,7 @@ class RedisEngine implements RedisRoomEngine {
       const feed = this.feed(room);
       feed.readers.add(reader);
       // Live nudges wait in the reader until the stream has been read up to them.
-      feed.ready.then(() => reader.start(from)).catch((error: unknown) => subscriber.error(engineDown(error)));
+      feed.ready.then(() => reader.start(from)).catch((error: unknown) => reader.fail(engineDown(error)));
       return () => {
         reader.closed = true;
         feed.readers.delete(reader);
@@ -624,12 +624,29 @@ class Reader {
     private readonly subscriber: { next(message: RoomMessage): void; error(error: unknown): void },
   ) {}
 
-  async start(from: Position | undefined): Promise<void> {
-    if (from === undefined) {
-      const snapshot = await this.engine.read(this.room, 0);
-      this.last = { epoch: snapshot.epoch, offset: snapshot.seq };
-    } else this.last = from;
-    await this.readOn(from !== undefined);
+  /**
+   * Reads from `from` (or from the room's head), then goes live. Redis answering LOADING (just
+   * restarted) or the like: it tries again shortly, from where it got; anything else, a Redis
+   * not connected included, ends it.
+   */
+  start(from: Position | undefined): void {
+    const reading =
+      from === undefined
+        ? this.engine.read(this.room, 0).then((snapshot) => {
+            this.last = { epoch: snapshot.epoch, offset: snapshot.seq };
+            return this.readOn(false);
+          })
+        : ((this.last = from), this.readOn(true));
+    reading.catch((error: unknown) => {
+      if (this.closed) return;
+      if (!transientReply(error)) {
+        this.fail(engineDown(error));
+        return;
+      }
+      setTimeout(() => {
+        if (!this.closed) this.start(this.last);
+      }, RETRY_MS);
+    });
   }
 
   /** After a subscriber or client reconnect: read what the channel may have lost. */
@@ -678,7 +695,7 @@ class Reader {
    */
   private failOrStall(error: unknown): void {
     if (this.closed) return;
-    const transient = /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN)\b/.test(String((error as Error | undefined)?.message));
+    const transient = transientReply(error);
     if (this.engine.clientReady() && !transient) {
       this.fail(engineDown(error));
       return;
@@ -788,6 +805,11 @@ function parseNudges(room: string, text: string): Nudge[] {
     nudges.push({ epoch, message: message(room, epoch, offset, String(value[i]), String(value[i + 1])) });
   }
   return nudges;
+}
+
+/** Redis is there but cannot answer now: loading its data, busy with a script, and the like. */
+function transientReply(error: unknown): boolean {
+  return /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN)\b/.test(String((error as Error | undefined)?.message));
 }
 
 function closedError(): WebSocketPeerError {
