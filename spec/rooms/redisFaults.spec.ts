@@ -143,6 +143,17 @@ describe('redisRooms() under faults: killed servers, restarted Redis, lost subsc
   }
 
   const head = (engine: RoomEngine, room: string): Promise<Position> => lastValueFrom(engine.head(room));
+  /** Waits (3 s at most) until `r` has as many messages as `sent`, or an error; then they must be `sent`. */
+  async function receivesAll(
+    r: { got: RoomMessage[]; errors: unknown[] },
+    sent: string[],
+    state: () => unknown,
+  ): Promise<void> {
+    await waitFor(() => r.got.length >= sent.length || r.errors.length > 0, 3_000, state);
+    expect(r.errors).to.deep.equal([]);
+    expect(r.got.map((m) => m.data)).to.deep.equal(sent);
+  }
+
   /** The room's first `count` messages after `from`, read back from the engine. */
   const stored = (engine: RoomEngine, room: string, from: Position, count: number): Promise<RoomMessage[]> =>
     lastValueFrom(engine.room$(room, from).pipe(take(count), toArray()));
@@ -552,13 +563,7 @@ describe('redisRooms() under faults: killed servers, restarted Redis, lost subsc
       );
       const sent = Array.from({ length: 20 }, (_, i) => `m${i + 1}`);
       for (const text of sent) await lastValueFrom(publisher.publish('r', text));
-      await waitFor(
-        () => got.got.length >= sent.length || got.errors.length > 0,
-        5_000,
-        () => got,
-      );
-      expect(got.errors).to.deep.equal([]);
-      expect(got.got.map((m) => m.data)).to.deep.equal(sent);
+      await receivesAll(got, sent, () => got);
       expect(got.got.map((m) => m.position.offset)).to.deep.equal(offsetsFrom(start.offset + 1, sent.length));
       expect(cuts).to.equal(1);
     } finally {
@@ -630,13 +635,7 @@ describe('redisRooms() under faults: killed servers, restarted Redis, lost subsc
       );
       hold = false;
       for (const pass of held.splice(0)) pass();
-      await waitFor(
-        () => got.got.length >= sent.length || got.errors.length > 0,
-        3_000,
-        () => got,
-      );
-      expect(got.errors).to.deep.equal([]);
-      expect(got.got.map((m) => m.data)).to.deep.equal(sent);
+      await receivesAll(got, sent, () => got);
     } finally {
       await proxy.close();
     }
@@ -704,14 +703,8 @@ describe('redisRooms() under faults: killed servers, restarted Redis, lost subsc
       armed = true;
       const states = statesOf(engine);
       const got = reader(engine.room$('r', start));
-      await waitFor(
-        () => got.got.length >= sent.length || got.errors.length > 0,
-        3_000,
-        () => ({ got, states, answered }),
-      );
+      await receivesAll(got, sent, () => ({ got, states, answered }));
       expect(answered, 'answers replaced by LOADING').to.equal(1);
-      expect(got.errors).to.deep.equal([]);
-      expect(got.got.map((m) => m.data)).to.deep.equal(sent);
     } finally {
       await proxy.close();
     }
