@@ -49,7 +49,7 @@ export const TEST_TOOLS = [
     name: 'redis-server',
     path: '/usr/bin/redis-server',
     usedBy:
-      'spec/rooms/redisRooms.spec.ts and spec/rooms/engines.spec.ts: Redis 7, started by the specs on a free port of 127.0.0.1, no config file',
+      'spec/rooms/engines.spec.ts and spec/rooms/redisFaults.spec.ts: Redis 7, started by the specs on a free port of 127.0.0.1, no config file',
   },
   {
     name: 'godot3-server',
