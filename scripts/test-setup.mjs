@@ -19,7 +19,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { installCommand, present, TEST_TOOLS, toolsLeftOut } from './testTools.mjs';
+import { installCommand, present, TEST_TOOLS } from './testTools.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
@@ -54,15 +54,14 @@ function rootModules() {
 }
 
 function debianPackages() {
-  const leftOut = toolsLeftOut();
-  const missing = () => TEST_TOOLS.filter((tool) => !leftOut.has(tool.name) && !present(tool)).map((tool) => tool.name);
+  const missing = () => TEST_TOOLS.filter((tool) => !present(tool)).map((tool) => tool.name);
   const needed = missing();
   if (needed.length === 0) return;
   const why = needed.map((name) => `${name} (${TEST_TOOLS.find((tool) => tool.name === name).usedBy})`);
   const aptGet = ['/usr/bin/apt-get', '/bin/apt-get'].find((path) => existsSync(path));
   if (!aptGet) {
     stop(
-      `the suite needs ${needed.join(', ')}, which it installs with Debian's apt-get, and this machine has none: install them, or set RXWP_TEST_WITHOUT=${needed.join(',')}`,
+      `the suite needs ${needed.join(', ')}, which it installs with Debian's apt-get, and this machine has none: install them`,
     );
   }
   if (process.getuid?.() !== 0) {

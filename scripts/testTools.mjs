@@ -1,10 +1,7 @@
 // The Debian packages the test suite runs besides Node: one list, read by scripts/test-setup.mjs
 // (which installs what is missing before `npm test` runs the suite) and by the specs that use
 // them (which fail, naming the package, when it is missing: a skipped interop spec would read as
-// tested when nothing was).
-//
-// RXWP_TEST_WITHOUT=chromium,godot3-server runs the suite without those packages on purpose: the
-// set-up does not ask for them and the specs that need them are skipped (pending), not failed.
+// tested when nothing was). No spec skips itself: there is no way to leave a package out.
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 
@@ -66,38 +63,18 @@ export function present(tool) {
   );
 }
 
-/** The packages RXWP_TEST_WITHOUT names; an unknown name is an error, never ignored. */
-export function toolsLeftOut(env = process.env) {
-  const names = (env.RXWP_TEST_WITHOUT ?? '')
-    .split(',')
-    .map((name) => name.trim())
-    .filter(Boolean);
-  const known = new Set(TEST_TOOLS.map((tool) => tool.name));
-  const unknown = names.filter((name) => !known.has(name));
-  if (unknown.length > 0) {
-    throw new Error(
-      `RXWP_TEST_WITHOUT names ${unknown.join(', ')}, which the suite does not use; it knows ${[...known].join(', ')}`,
-    );
-  }
-  return new Set(names);
-}
-
 /** The command that installs `names`, for a user who is not root (`sudo` is 'sudo ' or ''). */
 export function installCommand(names, sudo = '') {
   return `${sudo}apt-get update && ${sudo}apt-get install -y --no-install-recommends ${names.join(' ')}`;
 }
 
-/**
- * For a spec that needs a package: 'skip' when RXWP_TEST_WITHOUT leaves it out, else `undefined`
- * when it is there; throws an error naming the package when it is missing.
- */
+/** For a spec that needs a package: throws an error naming the package when it is missing. */
 export function checkTool(name) {
   const tool = TEST_TOOLS.find((candidate) => candidate.name === name);
   if (!tool) throw new Error(`checkTool: ${name} is not in scripts/testTools.mjs`);
-  if (toolsLeftOut().has(name)) return 'skip';
-  if (present(tool)) return undefined;
+  if (present(tool)) return;
   throw new Error(
     `the Debian package ${name} is missing (${tool.usedBy}): \`npm test\` installs it when run as root; ` +
-      `or run \`${installCommand([name])}\`, or set RXWP_TEST_WITHOUT=${name} to leave these specs out`,
+      `or run \`${installCommand([name])}\``,
   );
 }

@@ -185,10 +185,10 @@ export function inboxWatcherCount(peer: WebSocketPeer): number {
 
 /**
  * For a spec that runs a Debian package (scripts/testTools.mjs): fails with an error naming the
- * package when it is missing, and skips only when RXWP_TEST_WITHOUT leaves it out on purpose.
+ * package when it is missing. Never a skip.
  */
-export function needsTool(context: Mocha.Context, name: string): void {
-  if (checkTool(name) === 'skip') context.skip();
+export function needsTool(name: string): void {
+  checkTool(name);
 }
 
 /** What `socket.write()` is given on `peer`'s TCP socket, from now on. */

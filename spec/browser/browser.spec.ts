@@ -447,7 +447,7 @@ describe('the browser build', function () {
   before(async function () {
     this.timeout(60_000);
     if (!existsSync(ENTRY)) throw new Error(`${relative(ROOT, ENTRY)} is missing`);
-    needsTool(this, 'chromium');
+    needsTool('chromium');
     // rxjs is bundled in: an app's bundle carries it.
     libBundle = await bundle({ entryPoints: [ENTRY] });
     appBundle = await bundle({ stdin: { contents: APP_ENTRY, resolveDir: ROOT, sourcefile: 'app.js' } });

@@ -526,7 +526,7 @@ describe('codec/variant', () => {
 
     it('the real engine (godot3-server) re-encodes what we encode to the same bytes', function () {
       this.timeout(60_000);
-      needsTool(this, 'godot3-server');
+      needsTool('godot3-server');
       const values = fc.sample(variant, { numRuns: 400, seed: 7 });
       const ours = values.map((value) => toHex(encodeVariant(value)));
       const dir = mkdtempSync(join(tmpdir(), 'variant-engine-'));

@@ -93,7 +93,7 @@ describe('interop: Godot 3 WebSocketClient (godot3-server)', function () {
   });
 
   it('exchanges text, binary and put_var packets both ways, and sees our close code and reason', async function () {
-    needsTool(this, 'godot3-server');
+    needsTool('godot3-server');
     const server = await startServer();
     const peerOpened = server.nextPeer();
     const run = runGodot(server.url, 20_000);

@@ -171,7 +171,7 @@ describe('the rooms protocol with python3-websockets as the client (an independe
   }
 
   before(async function () {
-    needsTool(this, 'python3-websockets');
+    needsTool('python3-websockets');
     running = new Subscription();
     engine = memoryRooms();
     // As docs/rooms.md advises: only clients that offer the subprotocol are let in.

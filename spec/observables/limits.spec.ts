@@ -442,7 +442,7 @@ describe('maxFragments: a message in many frames (Autobahn 9.3.1 and 9.4.1, from
   }
 
   before(function () {
-    needsTool(this, 'python3-websockets');
+    needsTool('python3-websockets');
   });
   afterEach(async () => {
     for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');

@@ -126,7 +126,7 @@ describe('TLS (wss:)', () => {
 
   before(function () {
     this.timeout(20_000);
-    needsTool(this, 'openssl');
+    needsTool('openssl');
     pki = makePki();
   });
   after(() => {

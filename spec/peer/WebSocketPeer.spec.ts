@@ -595,7 +595,7 @@ describe('WebSocketPeer', () => {
     });
 
     it('setNoDelay(false) turns Nagle on in the kernel, and it is off by default', async function () {
-      needsTool(this, 'python3');
+      needsTool('python3');
       const { client, remote } = await openPair();
       for (const peer of [client.peer, remote]) {
         const { socket } = internalsOf(peer);
@@ -611,7 +611,7 @@ describe('WebSocketPeer', () => {
     });
 
     it('honours noDelay: false from the options', async function () {
-      needsTool(this, 'python3');
+      needsTool('python3');
       const { client, remote } = await openPair({ noDelay: false }, { noDelay: false });
       expect(readNoDelay(internalsOf(client.peer).socket)).to.equal(0);
       expect(readNoDelay(internalsOf(remote).socket)).to.equal(0);

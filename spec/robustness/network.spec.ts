@@ -509,7 +509,7 @@ describe('robustness: bad input from the network', function () {
     let healthy: TestClient;
 
     before(function () {
-      needsTool(this, 'python3-websockets');
+      needsTool('python3-websockets');
     });
 
     beforeEach(async () => {
@@ -644,7 +644,7 @@ describe('robustness: bad input from the network', function () {
 
     before(async function () {
       this.timeout(5000);
-      needsTool(this, 'python3-websockets');
+      needsTool('python3-websockets');
       python = spawn(PYTHON, [BAD_SERVER], { stdio: ['pipe', 'pipe', 'inherit'] });
       let buffered = '';
       const listening = new Promise<number>((resolve, reject) => {

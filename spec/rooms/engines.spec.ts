@@ -23,7 +23,7 @@ interface EngineKind {
   name: string;
   /** Whether room$() reads the history inside subscribe() (the model can then be exact). */
   synchronous?: boolean;
-  before?: (context: Mocha.Context) => Promise<void>;
+  before?: () => Promise<void>;
   after?: () => Promise<void>;
   make: (options: { historySize?: number }) => Promise<RoomEngine>;
 }
@@ -36,8 +36,8 @@ const KINDS: EngineKind[] = [
   { name: 'memoryRooms()', synchronous: true, make: async (options) => memoryRooms(options) },
   {
     name: 'redisRooms()',
-    before: async (context) => {
-      needsTool(context, 'redis-server');
+    before: async () => {
+      needsTool('redis-server');
       redis = await startRedis();
     },
     after: async () => {
@@ -73,8 +73,8 @@ for (const kind of KINDS) {
   describe(`room engines: ${kind.name}`, function () {
     this.timeout(30_000);
     const reading = new Subscription();
-    before(async function () {
-      await kind.before?.(this);
+    before(async () => {
+      await kind.before?.();
     });
     after(async () => {
       reading.unsubscribe();

@@ -58,7 +58,7 @@ describe('redisRooms() under faults: killed servers, restarted Redis, lost subsc
   const clients: Client[] = [];
 
   before(function () {
-    needsTool(this, 'redis-server');
+    needsTool('redis-server');
   });
 
   afterEach(async () => {
