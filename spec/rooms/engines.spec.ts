@@ -2,20 +2,18 @@
 // Redis of the suite's own. What the rooms promise must not depend on which engine keeps them.
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { lastValueFrom, Observable, Subscription, switchMap } from 'rxjs';
+import { lastValueFrom, Subscription } from 'rxjs';
 import { createClient } from 'redis';
 import { WebSocketPeerError } from '../../src/errors/WebSocketPeerError.js';
-import { listen } from '../../src/observables/listen.js';
 import { reconnecting } from '../../src/reconnect/reconnecting.js';
 import { memoryRooms } from '../../src/rooms/memoryRooms.js';
 import { ROOMS_PROTOCOL } from '../../src/rooms/protocol.js';
 import { redisRooms } from '../../src/rooms/redisRooms.js';
 import { roomClient } from '../../src/rooms/roomClient.js';
 import { RoomGapError } from '../../src/rooms/RoomGapError.js';
-import { serveRooms } from '../../src/rooms/serveRooms.js';
 import type { Position, RoomEngine, RoomMessage } from '../../src/rooms/types.js';
-import type { WebSocketPeer } from '../../src/peer/WebSocketPeer.js';
 import { type RedisServer, startRedis, stopRedises } from '../fixtures/redisServer.js';
+import { serveRoomsHere } from '../fixtures/roomsHere.js';
 import { internalsOf, needsTool, until } from '../helpers.js';
 
 /** What a suite needs of an engine: one made with these options, on an empty store. */
@@ -304,26 +302,9 @@ for (const kind of KINDS) {
 
     it('serves roomClient() through serveRooms(): each message once, in order, across server-side cuts', async () => {
       const engine = await kind.make({});
-      const peers: WebSocketPeer[] = [];
       const running = new Subscription();
       reading.add(running);
-      const port = await new Promise<number>((resolve, reject) => {
-        running.add(
-          listen({ host: '127.0.0.1', port: 0 })
-            .pipe(
-              switchMap((server) => {
-                resolve(server.port);
-                return server.peers$;
-              }),
-              (peers$) =>
-                new Observable<WebSocketPeer>((s) =>
-                  peers$.subscribe({ next: (p) => (peers.push(p), s.next(p)), error: (e) => s.error(e) }),
-                ),
-              serveRooms(engine),
-            )
-            .subscribe({ error: reject }),
-        );
-      });
+      const { port, peers } = await serveRoomsHere(engine, running);
       const connections = [0, 1].map(() =>
         reconnecting(`ws://127.0.0.1:${port}`, { protocols: ROOMS_PROTOCOL, initialDelay: 5, jitter: 0 }),
       );

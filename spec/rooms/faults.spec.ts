@@ -4,19 +4,19 @@
 // message once, and every publish must resolve once.
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { lastValueFrom, Subscription, switchMap, tap } from 'rxjs';
+import { lastValueFrom, Subscription } from 'rxjs';
 import { type CuttingProxy, startCuttingProxy } from '../../demo/cuttingProxy.mjs';
-import { listen } from '../../src/observables/listen.js';
 import type { Connection } from '../../src/reconnect/Connection.js';
 import { reconnecting } from '../../src/reconnect/reconnecting.js';
 import { memoryRooms, type MemoryRoomsOptions } from '../../src/rooms/memoryRooms.js';
 import { ROOMS_PROTOCOL } from '../../src/rooms/protocol.js';
 import { roomClient, type RoomClient } from '../../src/rooms/roomClient.js';
 import { RoomGapError } from '../../src/rooms/RoomGapError.js';
-import { serveRooms, type ServeRoomsOptions, SLOW_SUBSCRIBER_CODE } from '../../src/rooms/serveRooms.js';
+import { type ServeRoomsOptions, SLOW_SUBSCRIBER_CODE } from '../../src/rooms/serveRooms.js';
 import type { WebSocketPeer } from '../../src/peer/WebSocketPeer.js';
 import type { Socket } from 'node:net';
 import type { Position, RoomEngine, RoomMessage } from '../../src/rooms/types.js';
+import { serveRoomsHere } from '../fixtures/roomsHere.js';
 import { delay, internalsOf, until } from '../helpers.js';
 import { countingRetries } from '../fixtures/roomEngines.js';
 
@@ -37,22 +37,10 @@ describe('rooms through a network that cuts connections at random', function () 
   let serverPeers: WebSocketPeer[] = [];
 
   /** A server of `engine`'s rooms on 127.0.0.1, until `owner` is unsubscribed; resolves its port. */
-  function serve(engine: RoomEngine, owner = running, options?: ServeRoomsOptions): Promise<number> {
-    serverPeers = [];
-    return new Promise((resolve, reject) => {
-      owner.add(
-        listen({ host: '127.0.0.1', port: 0 })
-          .pipe(
-            switchMap((server) => {
-              resolve(server.port);
-              return server.peers$;
-            }),
-            tap((peer) => serverPeers.push(peer)),
-            serveRooms(engine, options),
-          )
-          .subscribe({ error: reject }),
-      );
-    });
+  async function serve(engine: RoomEngine, owner = running, options?: ServeRoomsOptions): Promise<number> {
+    const here = await serveRoomsHere(engine, owner, options);
+    serverPeers = here.peers;
+    return here.port;
   }
   const client = (url: string): RoomClient => {
     const connection = reconnecting(url, { protocols: ROOMS_PROTOCOL, initialDelay: 2, maxDelay: 40, jitter: 0.5 });

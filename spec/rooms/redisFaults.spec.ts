@@ -10,18 +10,17 @@ import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
 import { expect } from 'chai';
 import { createClient } from 'redis';
-import { lastValueFrom, Observable, retry, Subscription, switchMap, take, tap, toArray } from 'rxjs';
+import { lastValueFrom, Observable, retry, Subscription, take, tap, toArray } from 'rxjs';
 import { type CuttingProxy, startCuttingProxy } from '../../demo/cuttingProxy.mjs';
-import { listen } from '../../src/observables/listen.js';
 import type { Connection } from '../../src/reconnect/Connection.js';
 import { reconnecting } from '../../src/reconnect/reconnecting.js';
 import { ROOMS_PROTOCOL } from '../../src/rooms/protocol.js';
 import { redisRooms, type RedisRoomsOptions } from '../../src/rooms/redisRooms.js';
 import { roomClient } from '../../src/rooms/roomClient.js';
 import { RoomGapError } from '../../src/rooms/RoomGapError.js';
-import { serveRooms } from '../../src/rooms/serveRooms.js';
 import type { EngineState, Position, RoomEngine, RoomMessage } from '../../src/rooms/types.js';
 import { startRedis, stopRedises } from '../fixtures/redisServer.js';
+import { serveRoomsHere } from '../fixtures/roomsHere.js';
 import { delay, needsTool, until } from '../helpers.js';
 import { countingRetries } from '../fixtures/roomEngines.js';
 
@@ -112,21 +111,7 @@ describe('redisRooms() under faults: killed servers, restarted Redis, lost subsc
   }
 
   /** A serveRooms(engine) server in this process; resolves its URL. */
-  function serveHere(engine: RoomEngine): Promise<string> {
-    return new Promise((resolve, reject) => {
-      running.add(
-        listen({ host: '127.0.0.1', port: 0 })
-          .pipe(
-            switchMap((server) => {
-              resolve(`ws://127.0.0.1:${server.port}`);
-              return server.peers$;
-            }),
-            serveRooms(engine),
-          )
-          .subscribe({ error: reject }),
-      );
-    });
-  }
+  const serveHere = async (engine: RoomEngine): Promise<string> => (await serveRoomsHere(engine, running)).url;
 
   function connectionTo(url: string | string[]): Connection {
     const connection = reconnecting(url, { protocols: ROOMS_PROTOCOL, initialDelay: 5, maxDelay: 50, jitter: 0.5 });

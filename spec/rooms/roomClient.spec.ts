@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { lastValueFrom, Observable, Subscription, switchMap } from 'rxjs';
+import { lastValueFrom, Subscription, switchMap } from 'rxjs';
 import { listen } from '../../src/observables/listen.js';
 import type { PeerServer } from '../../src/observables/PeerServer.js';
 import type { Connection } from '../../src/reconnect/Connection.js';
@@ -8,9 +8,9 @@ import { connect as connectOnce } from '../../src/observables/connect.js';
 import { ROOMS_PROTOCOL } from '../../src/rooms/protocol.js';
 import { memoryRooms } from '../../src/rooms/memoryRooms.js';
 import { roomClient } from '../../src/rooms/roomClient.js';
-import { serveRooms } from '../../src/rooms/serveRooms.js';
 import type { RoomEngine, RoomMessage } from '../../src/rooms/types.js';
 import type { WebSocketPeer } from '../../src/peer/WebSocketPeer.js';
+import { type RoomsHere, serveRoomsHere } from '../fixtures/roomsHere.js';
 import { internalsOf, until } from '../helpers.js';
 
 describe('roomClient(): rooms over a reconnecting() connection', () => {
@@ -24,26 +24,7 @@ describe('roomClient(): rooms over a reconnecting() connection', () => {
   });
 
   /** A server of `engine`'s rooms, and the server peers it has (to cut them). */
-  function serve(engine: RoomEngine): Promise<{ url: string; peers: WebSocketPeer[] }> {
-    const peers: WebSocketPeer[] = [];
-    return new Promise((resolve, reject) => {
-      running.add(
-        listen({ host: '127.0.0.1', port: 0 })
-          .pipe(
-            switchMap((server: PeerServer) => {
-              resolve({ url: `ws://127.0.0.1:${server.port}`, peers });
-              return server.peers$;
-            }),
-            (peers$) =>
-              new Observable<WebSocketPeer>((s) =>
-                peers$.subscribe({ next: (p) => (peers.push(p), s.next(p)), error: (e) => s.error(e) }),
-              ),
-            serveRooms(engine),
-          )
-          .subscribe({ error: reject }),
-      );
-    });
-  }
+  const serve = (engine: RoomEngine): Promise<RoomsHere> => serveRoomsHere(engine, running);
   const connect = (url: string): Connection => {
     const c = reconnecting(url, { initialDelay: 5, maxDelay: 20, jitter: 0 });
     connections.push(c);

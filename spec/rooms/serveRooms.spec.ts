@@ -1,11 +1,11 @@
 import { expect } from 'chai';
-import { lastValueFrom, Observable, Subscription, switchMap, tap } from 'rxjs';
+import { lastValueFrom, Observable, Subscription } from 'rxjs';
 import type { WebSocketPeer } from '../../src/peer/WebSocketPeer.js';
 import WebSocket from 'ws';
-import { listen } from '../../src/observables/listen.js';
 import { memoryRooms } from '../../src/rooms/memoryRooms.js';
 import { serveRooms, type ServeRoomsOptions, SLOW_SUBSCRIBER_CODE } from '../../src/rooms/serveRooms.js';
 import type { RoomEngine, RoomMessage } from '../../src/rooms/types.js';
+import { serveRoomsHere } from '../fixtures/roomsHere.js';
 import { delay, expectInvalidOption, spyWrites, until } from '../helpers.js';
 
 type Json = Record<string, unknown>;
@@ -73,21 +73,10 @@ describe('serveRooms(): the rooms protocol on a server', () => {
   afterEach(() => (serverPeers = []));
 
   /** A listen() server serving `engine`'s rooms; resolves its URL. */
-  function serve(engine: RoomEngine, options?: ServeRoomsOptions): Promise<string> {
-    return new Promise((resolve, reject) => {
-      running.add(
-        listen({ host: '127.0.0.1', port: 0 })
-          .pipe(
-            switchMap((server) => {
-              resolve(`ws://127.0.0.1:${server.port}`);
-              return server.peers$;
-            }),
-            tap((peer) => serverPeers.push(peer)),
-            serveRooms(engine, options),
-          )
-          .subscribe({ error: reject }),
-      );
-    });
+  async function serve(engine: RoomEngine, options?: ServeRoomsOptions): Promise<string> {
+    const here = await serveRoomsHere(engine, running, options);
+    serverPeers = here.peers;
+    return here.url;
   }
   const open = async (url: string): Promise<Client> => {
     const c = await client(url);
@@ -314,20 +303,8 @@ describe('serveRooms(): the rooms protocol on a server', () => {
         return engine.publish(room, data, id);
       },
     };
-    const url = await new Promise<string>((resolve, reject) => {
-      running.add(
-        listen({ host: '127.0.0.1', port: 0 })
-          .pipe(
-            switchMap((server) => {
-              stop = () => server.stop();
-              resolve(`ws://127.0.0.1:${server.port}`);
-              return server.peers$;
-            }),
-            serveRooms(stopping),
-          )
-          .subscribe({ error: reject }),
-      );
-    });
+    const { url, server } = await serveRoomsHere(stopping, running);
+    stop = () => server.stop();
     const c = await open(url);
     for (let i = 0; i < 500; i++) c.send({ type: 'publish', room: 'r', id: `p${i}`, text: `m${i}` });
     expect((await c.closed).code).to.equal(1001);
