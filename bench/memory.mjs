@@ -10,21 +10,11 @@
 // prints a table with PASS/FAIL for the bounded cases. Exit code 1 if any bounded case fails.
 import { execFileSync, fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chunk, KiB, MiB } from './memory/common.mjs';
+import { snapshot } from './snapshot.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = dirname(here);
@@ -138,57 +128,6 @@ function expectedDigests() {
   }
   digests[8192] = hash.digest('hex');
   return digests;
-}
-
-/**
- * A private copy of the package as just built, installed by name in a temporary node_modules,
- * with the child scripts beside it: `import ... from 'rx-websocket-peer'` in a child resolves
- * there through the package's exports map. Others rebuild dist/ while this runs (the build
- * starts by deleting it), so without a copy a child could find no dist/ or a half-written one,
- * and two cases could measure two different builds.
- */
-function snapshot(dist = join(repo, 'dist')) {
-  const root = mkdtempSync(join(tmpdir(), 'rx-websocket-peer-bench-'));
-  const pkg = join(root, 'node_modules', 'rx-websocket-peer');
-  mkdirSync(join(root, 'node_modules'));
-  // The package's own dependencies, and the bench's: the repo's, so there is one RxJS.
-  for (const dependency of ['rxjs', 'ws']) {
-    const link = join(root, 'node_modules', dependency);
-    if (!existsSync(link)) symlinkSync(join(repo, 'node_modules', dependency), link, 'dir');
-  }
-  const complete = (dir) => existsSync(join(dir, 'esm', 'index.js')) && existsSync(join(dir, 'cjs', 'package.json'));
-  for (let attempt = 1; ; attempt++) {
-    rmSync(pkg, { recursive: true, force: true });
-    mkdirSync(pkg, { recursive: true });
-    try {
-      // dist/cjs/package.json is the build's last file: present means the build had finished.
-      if (!complete(dist)) throw new Error('dist/ is missing or being rebuilt');
-      cpSync(dist, join(pkg, 'dist'), { recursive: true });
-      cpSync(join(repo, 'package.json'), join(pkg, 'package.json'));
-      if (!complete(join(pkg, 'dist'))) throw new Error('dist/ changed while being copied');
-      execFileSync(
-        process.execPath,
-        [
-          '--input-type=module',
-          '-e',
-          "const m = await import('rx-websocket-peer'); if (typeof m.sendAll !== 'function' || typeof m.consumePackets !== 'function') process.exit(2);",
-        ],
-        { cwd: root, stdio: 'ignore' },
-      );
-      break;
-    } catch (error) {
-      if (attempt === 20) {
-        rmSync(root, { recursive: true, force: true });
-        throw new Error(`could not take a complete copy of dist/: ${error.message}`);
-      }
-      execFileSync('sleep', ['0.5']);
-    }
-  }
-  mkdirSync(join(root, 'bench', 'memory'), { recursive: true });
-  for (const file of readdirSync(join(here, 'memory'))) {
-    if (file.endsWith('.mjs')) cpSync(join(here, 'memory', file), join(root, 'bench', 'memory', file));
-  }
-  return { root, dist, builtAt: statSync(join(dist, 'esm', 'index.js')).mtime };
 }
 
 /** Forks one side; resolves its report (result, error, killed) once it has ended. */
@@ -392,7 +331,12 @@ function details(run, evaluation) {
 }
 
 const t0 = performance.now();
-const snap = snapshot(process.env.BENCH_DIST);
+const snap = snapshot({
+  dist: process.env.BENCH_DIST,
+  dependencies: ['rxjs', 'ws'],
+  dirs: ['memory'],
+  exports: ['sendAll', 'consumePackets'],
+});
 process.on('exit', () => rmSync(snap.root, { recursive: true, force: true }));
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {

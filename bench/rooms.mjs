@@ -12,23 +12,14 @@
 // order or not at all; the targets are informative.
 import { execFileSync, fork, spawn } from 'node:child_process';
 import { once as onceEvent } from 'node:events';
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { median, num, ratio, stats, table } from './report.mjs';
+import { snapshot } from './snapshot.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = dirname(here);
@@ -72,56 +63,6 @@ const LABEL = {
   'socketio-streams': 'socket.io 4 + @socket.io/redis-streams-adapter',
 };
 const isOurs = (system) => system.startsWith('ours');
-
-// ---------------------------------------------------------------------------------------------
-// A private copy of the package as just built (others rebuild dist/ while this runs), installed by
-// name in a temporary node_modules, with the child scripts beside it; as bench/throughput.mjs does.
-
-function snapshot(dist = join(repo, 'dist')) {
-  const root = mkdtempSync(join(tmpdir(), 'bench-rooms-'));
-  const pkg = join(root, 'node_modules', 'rx-websocket-peer');
-  mkdirSync(join(root, 'node_modules'));
-  for (const dependency of ['rxjs', 'ws', 'bufferutil', 'socket.io', 'socket.io-client', 'redis', '@socket.io'].filter(
-    (name) => existsSync(join(repo, 'node_modules', name)),
-  ))
-    symlinkSync(join(repo, 'node_modules', dependency), join(root, 'node_modules', dependency), 'dir');
-  const complete = (dir) => existsSync(join(dir, 'esm', 'index.js')) && existsSync(join(dir, 'cjs', 'package.json'));
-  for (let attempt = 1; ; attempt++) {
-    rmSync(pkg, { recursive: true, force: true });
-    mkdirSync(pkg, { recursive: true });
-    try {
-      if (!complete(dist)) throw new Error('dist/ is missing or being rebuilt');
-      cpSync(dist, join(pkg, 'dist'), { recursive: true });
-      cpSync(join(repo, 'package.json'), join(pkg, 'package.json'));
-      if (!complete(join(pkg, 'dist'))) throw new Error('dist/ changed while being copied');
-      execFileSync(
-        process.execPath,
-        [
-          '--input-type=module',
-          '-e',
-          "const m = await import('rx-websocket-peer'); if (typeof m.serveRooms !== 'function' || typeof m.roomClient !== 'function') process.exit(2);",
-        ],
-        { cwd: root, stdio: 'ignore' },
-      );
-      break;
-    } catch (error) {
-      if (attempt === 20) {
-        rmSync(root, { recursive: true, force: true });
-        throw new Error(`could not take a complete copy of dist/: ${error.message}`);
-      }
-      execFileSync('sleep', ['0.5']);
-    }
-  }
-  for (const dir of ['memory', 'rooms']) {
-    mkdirSync(join(root, 'bench', dir), { recursive: true });
-    for (const file of readdirSync(join(here, dir))) {
-      if (file.endsWith('.mjs')) cpSync(join(here, dir, file), join(root, 'bench', dir, file));
-    }
-  }
-  mkdirSync(join(root, 'demo'));
-  cpSync(join(repo, 'demo', 'cuttingProxy.mjs'), join(root, 'demo', 'cuttingProxy.mjs'));
-  return { root, dist, builtAt: statSync(join(dist, 'esm', 'index.js')).mtime };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Children: forked with one JSON argument; their messages queue until awaited.
@@ -825,7 +766,13 @@ const named = ONLY?.some((o) => o === REDIS.id || SCENARIOS.some((s) => s.id ===
 const chosen = [...SCENARIOS, REDIS].filter((s) => !named || ONLY.includes(s.id));
 
 const t0 = performance.now();
-const snap = snapshot(process.env.BENCH_DIST);
+const snap = snapshot({
+  dist: process.env.BENCH_DIST,
+  dependencies: ['rxjs', 'ws', 'bufferutil', 'socket.io', 'socket.io-client', 'redis', '@socket.io'],
+  dirs: ['memory', 'rooms'],
+  exports: ['serveRooms', 'roomClient'],
+  files: ['demo/cuttingProxy.mjs'],
+});
 process.on('exit', () => {
   for (const c of children) c.kill();
   rmSync(snap.root, { recursive: true, force: true });

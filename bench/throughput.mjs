@@ -8,22 +8,13 @@
 // the targets say: they are informative (the optimisation work is separate); it is 1 only if the
 // harness itself failed.
 import { execFileSync, fork, spawn } from 'node:child_process';
-import {
-  appendFileSync,
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-} from 'node:fs';
+import { appendFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { median, num, ratio, stats, table } from './report.mjs';
+import { snapshot } from './snapshot.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = dirname(here);
@@ -187,56 +178,6 @@ const LABEL = {
   'ours-subject': 'ours via a Subject',
   'ours-bp': 'ours + backpressure()',
 };
-
-// ---------------------------------------------------------------------------------------------
-// A private copy of the package as just built (others rebuild dist/ while this runs), installed by
-// name in a temporary node_modules, with the child scripts beside it; as bench/memory.mjs does.
-
-function snapshot(dist = join(repo, 'dist')) {
-  const root = mkdtempSync(join(tmpdir(), 'rx-websocket-peer-bench-'));
-  const pkg = join(root, 'node_modules', 'rx-websocket-peer');
-  mkdirSync(join(root, 'node_modules'));
-  // bufferutil, ws's optional native masking, which we use too where it is installed.
-  // socket.io and its client: the fan-out case's fourth side.
-  for (const dependency of ['rxjs', 'ws', 'bufferutil', 'socket.io', 'socket.io-client'].filter((name) =>
-    existsSync(join(repo, 'node_modules', name)),
-  ))
-    symlinkSync(join(repo, 'node_modules', dependency), join(root, 'node_modules', dependency), 'dir');
-  const complete = (dir) => existsSync(join(dir, 'esm', 'index.js')) && existsSync(join(dir, 'cjs', 'package.json'));
-  for (let attempt = 1; ; attempt++) {
-    rmSync(pkg, { recursive: true, force: true });
-    mkdirSync(pkg, { recursive: true });
-    try {
-      if (!complete(dist)) throw new Error('dist/ is missing or being rebuilt');
-      cpSync(dist, join(pkg, 'dist'), { recursive: true });
-      cpSync(join(repo, 'package.json'), join(pkg, 'package.json'));
-      if (!complete(join(pkg, 'dist'))) throw new Error('dist/ changed while being copied');
-      execFileSync(
-        process.execPath,
-        [
-          '--input-type=module',
-          '-e',
-          "const m = await import('rx-websocket-peer'); if (typeof m.connect !== 'function' || typeof m.backpressure !== 'function') process.exit(2);",
-        ],
-        { cwd: root, stdio: 'ignore' },
-      );
-      break;
-    } catch (error) {
-      if (attempt === 20) {
-        rmSync(root, { recursive: true, force: true });
-        throw new Error(`could not take a complete copy of dist/: ${error.message}`);
-      }
-      execFileSync('sleep', ['0.5']);
-    }
-  }
-  for (const dir of ['memory', 'throughput']) {
-    mkdirSync(join(root, 'bench', dir), { recursive: true });
-    for (const file of readdirSync(join(here, dir))) {
-      if (file.endsWith('.mjs')) cpSync(join(here, dir, file), join(root, 'bench', dir, file));
-    }
-  }
-  return { root, dist, builtAt: statSync(join(dist, 'esm', 'index.js')).mtime };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Children: forked with one JSON argument, a queue of the messages they send, and await-able replies.
@@ -992,7 +933,14 @@ async function slowReader() {
 // ---------------------------------------------------------------------------------------------
 
 const t0 = performance.now();
-const snap = snapshot(process.env.BENCH_DIST);
+// bufferutil, ws's optional native masking, which we use too where it is installed; socket.io and
+// its client: the fan-out case's fourth side.
+const snap = snapshot({
+  dist: process.env.BENCH_DIST,
+  dependencies: ['rxjs', 'ws', 'bufferutil', 'socket.io', 'socket.io-client'],
+  dirs: ['memory', 'throughput'],
+  exports: ['connect', 'backpressure'],
+});
 process.on('exit', () => {
   for (const c of children) c.kill();
   rmSync(snap.root, { recursive: true, force: true });
