@@ -64,6 +64,26 @@ const LABEL = {
 };
 const isOurs = (system) => system.startsWith('ours');
 
+/**
+ * The columns every row of the main table has: `c`, a system's summary of runs, and its ratios
+ * over each of `bases` (summaries of the same mode and run; none: '-').
+ */
+function measuredRow(spec, mode, system, c, bases, note) {
+  const vs = (pick) => (bases.length ? bases.map((b) => ratio(pick(c) / pick(b))).join(' / ') : '-');
+  return {
+    scenario: spec.name,
+    mode,
+    system: LABEL[system],
+    rate: num(c.rate.median),
+    range: `${num(c.rate.min)}-${num(c.rate.max)}`,
+    vs: vs((s) => s.rate.median),
+    p50: num(c.p50, 2),
+    p99: num(c.p99, 2),
+    p99vs: vs((s) => s.p99),
+    note,
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Children: forked with one JSON argument; their messages queue until awaited.
 
@@ -255,18 +275,14 @@ async function scenario(spec) {
     const base = closed.socketio;
     for (const system of SYSTEMS) {
       const c = closed[system];
-      const row = {
-        scenario: spec.name,
-        mode: `closed loop, window ${spec.window}, ${num(n)} msgs x ${RUNS}`,
-        system: LABEL[system],
-        rate: num(c.rate.median),
-        range: `${num(c.rate.min)}-${num(c.rate.max)}`,
-        vs: both ? ratio(c.rate.median / base.rate.median) : '-',
-        p50: num(c.p50, 2),
-        p99: num(c.p99, 2),
-        p99vs: both ? ratio(c.p99 / base.p99) : '-',
-        note: `p99 ${num(c.p99s.min, 2)}-${num(c.p99s.max, 2)} ms; ${num(c.publishRate)} publishes/s acked; CPU per delivery: server ${num(c.server, 2)} us, clients ${num(c.client, 2)} us`,
-      };
+      const row = measuredRow(
+        spec,
+        `closed loop, window ${spec.window}, ${num(n)} msgs x ${RUNS}`,
+        system,
+        c,
+        both ? [base] : [],
+        `p99 ${num(c.p99s.min, 2)}-${num(c.p99s.max, 2)} ms; ${num(c.publishRate)} publishes/s acked; CPU per delivery: server ${num(c.server, 2)} us, clients ${num(c.client, 2)} us`,
+      );
       if (system === 'ours' && both) {
         const rateRatio = c.rate.median / base.rate.median;
         const p99Ratio = c.p99 / base.p99;
@@ -305,18 +321,14 @@ async function scenario(spec) {
           `; ${cuts} cuts, ${reconnects} reconnects` +
           (system === 'socketio' ? ` (${recovered} recovered their session)` : '') +
           `; its last message ${num(median(list.map((r) => r.cut.ms)))} ms after the first publish (the others' ${num(median(list.map((r) => r.ms)))} ms)`;
-        const row = {
-          scenario: spec.name,
-          mode: `1 subscriber cut every ${CUT.cutAfterMs.join('-')} ms (others), ${num(n)} msgs x ${RUNS}`,
-          system: LABEL[system],
-          rate: num(c.rate.median),
-          range: `${num(c.rate.min)}-${num(c.rate.max)}`,
-          vs: both ? ratio(c.rate.median / cutStats.socketio.rate.median) : '-',
-          p50: num(c.p50, 2),
-          p99: num(c.p99, 2),
-          p99vs: both ? ratio(c.p99 / cutStats.socketio.p99) : '-',
-          note: `others: ${ratio(keep.median)} of their rate without cuts (median of ${keep.all.length} pairs, ${ratio(keep.min)}-${ratio(keep.max)}); ${cutNote}`,
-        };
+        const row = measuredRow(
+          spec,
+          `1 subscriber cut every ${CUT.cutAfterMs.join('-')} ms (others), ${num(n)} msgs x ${RUNS}`,
+          system,
+          c,
+          both ? [cutStats.socketio] : [],
+          `others: ${ratio(keep.median)} of their rate without cuts (median of ${keep.all.length} pairs, ${ratio(keep.min)}-${ratio(keep.max)}); ${cutNote}`,
+        );
         if (system === 'ours') {
           if (!exact) wrongDelivery = true;
           row.target = 'exactly once; others >= 0.9x';
@@ -344,18 +356,16 @@ async function scenario(spec) {
       const p = Object.fromEntries(SYSTEMS.map((s) => [s, summarize(paced[s])]));
       for (const system of SYSTEMS) {
         const c = p[system];
-        rows.push({
-          scenario: spec.name,
-          mode: `paced, ${num(rate)} publishes/s (${PACED_SHARE}x socket.io's), ${num(pacedN)} msgs x 2`,
-          system: LABEL[system],
-          rate: num(c.rate.median),
-          range: `${num(c.rate.min)}-${num(c.rate.max)}`,
-          vs: both ? ratio(c.rate.median / p.socketio.rate.median) : '-',
-          p50: num(c.p50, 2),
-          p99: num(c.p99, 2),
-          p99vs: both ? ratio(c.p99 / p.socketio.p99) : '-',
-          note: `CPU per delivery: server ${num(c.server, 2)} us, clients ${num(c.client, 2)} us`,
-        });
+        rows.push(
+          measuredRow(
+            spec,
+            `paced, ${num(rate)} publishes/s (${PACED_SHARE}x socket.io's), ${num(pacedN)} msgs x 2`,
+            system,
+            c,
+            both ? [p.socketio] : [],
+            `CPU per delivery: server ${num(c.server, 2)} us, clients ${num(c.client, 2)} us`,
+          ),
+        );
       }
     }
   } finally {
@@ -618,23 +628,14 @@ async function redisScenario(spec) {
     const bases = systems.filter((s) => !isOurs(s));
     for (const system of systems) {
       const c = closed[system];
-      const vs = (key) =>
-        isOurs(system) && bases.length ? bases.map((b) => ratio(c[key] / closed[b][key])).join(' / ') : '-';
-      const row = {
-        scenario: spec.name,
-        mode: `closed loop, window ${spec.window}, ${num(n)} msgs x ${RUNS}`,
-        system: LABEL[system],
-        rate: num(c.rate.median),
-        range: `${num(c.rate.min)}-${num(c.rate.max)}`,
-        vs:
-          isOurs(system) && bases.length
-            ? bases.map((b) => ratio(c.rate.median / closed[b].rate.median)).join(' / ')
-            : '-',
-        p50: num(c.p50, 2),
-        p99: num(c.p99, 2),
-        p99vs: vs('p99'),
-        note: `p99 ${num(c.p99s.min, 2)}-${num(c.p99s.max, 2)} ms; ${num(c.publishRate)} publishes/s acked; CPU per delivery: servers ${num(c.server, 2)} us (both), clients ${num(c.client, 2)} us, redis-server ${num(c.redis, 2)} us`,
-      };
+      const row = measuredRow(
+        spec,
+        `closed loop, window ${spec.window}, ${num(n)} msgs x ${RUNS}`,
+        system,
+        c,
+        isOurs(system) ? bases.map((b) => closed[b]) : [],
+        `p99 ${num(c.p99s.min, 2)}-${num(c.p99s.max, 2)} ms; ${num(c.publishRate)} publishes/s acked; CPU per delivery: servers ${num(c.server, 2)} us (both), clients ${num(c.client, 2)} us, redis-server ${num(c.redis, 2)} us`,
+      );
       if (isOurs(system) && bases.length) {
         row.target = `>= ${TARGET}x, p99 <= 1x`;
         row.result = bases
