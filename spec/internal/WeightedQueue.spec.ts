@@ -19,6 +19,14 @@ describe('WeightedQueue', () => {
     expect([queue.size, queue.weight]).to.deep.equal([0, 0]);
   });
 
+  it('at(i) reads the item i places after the oldest, also after takes and a compaction', () => {
+    const queue = new WeightedQueue<number>();
+    for (let i = 0; i < 3000; i++) queue.push(i, 0);
+    expect([queue.at(0), queue.at(2999)]).to.deep.equal([0, 2999]);
+    for (let i = 0; i < 2000; i++) queue.shift();
+    expect([queue.at(0), queue.at(999), queue.size]).to.deep.equal([2000, 2999, 1000]);
+  });
+
   it('allocates nothing per item while it stays small: an emptied queue reuses its arrays', () => {
     const queue = new WeightedQueue<number>();
     queue.push(0, 1);

@@ -37,6 +37,11 @@ export class WeightedQueue<T> {
     this.total += weight;
   }
 
+  /** The item `index` places after the oldest (0: the oldest); call only with `index < size`. */
+  at(index: number): T {
+    return this.items[this.head + index] as T;
+  }
+
   /** Takes the oldest item; call only while `size > 0`. */
   shift(): T {
     const head = this.head;

@@ -5,6 +5,7 @@ import { argumentError } from '../errors/WebSocketPeerError.js';
 import { checkOptionKeys, optionKeys } from '../internal/optionKeys.js';
 import { checkOption, isPositiveInteger } from '../internal/options.js';
 import { checkPosition, checkPublish, checkRoom } from './checks.js';
+import { WeightedQueue } from '../internal/WeightedQueue.js';
 import { idMaker, newId } from './ids.js';
 import { RoomGapError } from './RoomGapError.js';
 import type { EngineState, Position, RoomEngine, RoomMessage } from './types.js';
@@ -36,12 +37,8 @@ interface Entry {
 /** One room: its history (a window of the log) and who reads it live. */
 class Room {
   readonly epoch = newId();
-  /**
-   * The history, oldest first, from `entries[head]`, which has offset `first`. Taken from the
-   * front by moving `head`, and compacted now and then: no copy per message.
-   */
-  private entries: (Entry | undefined)[] = [];
-  private head = 0;
+  /** The history, oldest first; the oldest has offset `first`. (Weights unused: 0.) */
+  private readonly entries = new WeightedQueue<Entry>();
   first = 1;
   /**
    * Publish ids of the room's recent messages, for retries: kept for `historyAge` like the
@@ -49,8 +46,7 @@ class Room {
    * with more in flight than the history holds still has its retries recognized. Oldest first.
    */
   readonly ids = new Map<string, number>();
-  private idOrder: { id: string; at: number }[] = [];
-  private idHead = 0;
+  private readonly idOrder = new WeightedQueue<{ id: string; at: number }>();
   readonly readers = new Set<Subscriber<RoomMessage>>();
   /** Messages published while others were being delivered: delivered after, in order. */
   private pending: RoomMessage[] | undefined;
@@ -59,15 +55,15 @@ class Room {
 
   /** The offset the next message gets. */
   get next(): number {
-    return this.first + this.entries.length - this.head;
+    return this.first + this.entries.size;
   }
 
   get size(): number {
-    return this.entries.length - this.head;
+    return this.entries.size;
   }
 
   at(offset: number): Entry {
-    return this.entries[this.head + offset - this.first] as Entry;
+    return this.entries.at(offset - this.first);
   }
 
   position(offset: number): Position {
@@ -82,60 +78,39 @@ class Room {
       isString: typeof data === 'string',
       data,
     };
-    this.entries.push({ message, at: now, id });
+    this.entries.push({ message, at: now, id }, 0);
     this.ids.set(id, offset);
-    this.idOrder.push({ id, at: now });
+    this.idOrder.push({ id, at: now }, 0);
     if (this.size > historySize) this.drop(this.size - historySize);
-    if (this.idOrder.length - this.idHead > Math.max(historySize, ID_LIMIT)) this.forgetIds(1);
+    if (this.idOrder.size > Math.max(historySize, ID_LIMIT)) this.forgetIds(1);
     this.deliver(message);
     return message.position;
   }
 
   /** Lets the `count` oldest messages go. */
   drop(count: number): void {
-    for (let i = this.head; i < this.head + count; i++) this.entries[i] = undefined;
-    this.head += count;
+    for (let i = 0; i < count; i++) this.entries.shift();
     this.first += count;
-    if (this.head === this.entries.length) {
-      this.entries = [];
-      this.head = 0;
-    } else if (this.head >= 1024 && this.head * 2 >= this.entries.length) {
-      this.entries = this.entries.slice(this.head);
-      this.head = 0;
-    }
   }
 
   /** Lets the messages, and the ids, stored before `before` go. */
   expire(before: number): void {
     let count = 0;
-    while (count < this.size && (this.entries[this.head + count] as Entry).at < before) count++;
+    while (count < this.size && this.entries.at(count).at < before) count++;
     if (count > 0) this.drop(count);
     count = 0;
-    while (
-      this.idHead + count < this.idOrder.length &&
-      (this.idOrder[this.idHead + count] as { at: number }).at < before
-    ) {
-      count++;
-    }
+    while (count < this.idOrder.size && this.idOrder.at(count).at < before) count++;
     if (count > 0) this.forgetIds(count);
   }
 
   /** Forgets the `count` oldest ids. */
   private forgetIds(count: number): void {
-    for (let i = this.idHead; i < this.idHead + count; i++) this.ids.delete((this.idOrder[i] as { id: string }).id);
-    this.idHead += count;
-    if (this.idHead === this.idOrder.length) {
-      this.idOrder = [];
-      this.idHead = 0;
-    } else if (this.idHead >= 1024 && this.idHead * 2 >= this.idOrder.length) {
-      this.idOrder = this.idOrder.slice(this.idHead);
-      this.idHead = 0;
-    }
+    for (let i = 0; i < count; i++) this.ids.delete(this.idOrder.shift().id);
   }
 
   /** Whether it holds nothing a subscriber or a retry could still need. */
   get idle(): boolean {
-    return this.size === 0 && this.readers.size === 0 && this.idHead === this.idOrder.length;
+    return this.size === 0 && this.readers.size === 0 && this.idOrder.size === 0;
   }
 
   private deliver(message: RoomMessage): void {

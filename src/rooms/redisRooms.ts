@@ -270,7 +270,7 @@ class RedisEngine implements RedisRoomEngine {
   private readonly newEpoch = idMaker();
   /** A publish without an id gets one of these (cheap: a random draw per publish cost a third). */
   private readonly newPublishId = idMaker();
-  /** Publish ids each room remembers for retries: its last max(historySize, 10,000), as memoryRooms(). */
+  /** Publish ids each room remembers for retries: at least its last max(historySize, 10,000). */
   private readonly idLimit: string;
   private readonly historySizeArg: string;
   private readonly historyAgeArg: string;
@@ -286,8 +286,8 @@ class RedisEngine implements RedisRoomEngine {
 
   constructor(
     private readonly client: RedisClientLike,
-    private readonly historySize: number,
-    private readonly historyAge: number,
+    historySize: number,
+    historyAge: number,
     private readonly prefix: string,
   ) {
     this.state.next(client.isReady ? 'up' : 'down');
@@ -657,9 +657,14 @@ class Reader {
       this.readAgain = true;
       return;
     }
+    this.stalled = false;
+    this.recover();
+  }
+
+  /** Reads what the channel lost from the stream, nudges waiting meanwhile: the engine is catching up. */
+  private recover(): void {
     this.catching = true;
     this.recovering = true;
-    this.stalled = false;
     this.engine.updateState();
     this.readOn(true).catch((error: unknown) => this.failOrStall(error));
   }
@@ -680,10 +685,7 @@ class Reader {
     }
     // A hole in the nudges, or a new epoch: the stream decides.
     this.waiting.push(nudge);
-    this.catching = true;
-    this.recovering = true;
-    this.engine.updateState();
-    this.readOn(true).catch((error: unknown) => this.failOrStall(error));
+    this.recover();
   }
 
   /**
