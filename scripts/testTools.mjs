@@ -30,7 +30,7 @@ export const TEST_TOOLS = [
     path: PYTHON,
     pythonModule: 'websockets',
     usedBy:
-      'spec/robustness/network.spec.ts and spec/interop/roomsPython.spec.ts: an independent WebSocket client and server (spec/fixtures/*.py)',
+      'spec/robustness/network.spec.ts, spec/observables/limits.spec.ts and spec/interop/roomsPython.spec.ts: an independent WebSocket client and server (spec/fixtures/*.py)',
   },
   {
     name: 'openssl',
