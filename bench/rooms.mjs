@@ -547,13 +547,13 @@ function ceilings(redis) {
     const script = /const PUBLISH_SCRIPT = `([\s\S]*?)`;/.exec(source)?.[1];
     if (script === undefined) throw new Error('no PUBLISH_SCRIPT in dist/esm/rooms/redisRooms.js');
     const sha = redis.cli('SCRIPT', 'LOAD', script);
-    // KEYS meta, log, ids, ids before; ARGV epoch, history size, age, channel, ids kept, then
-    // kind, data, id of each publish (one here: the engine stores a room's waiting publishes in
-    // one call).
+    // KEYS log, ids, ids before; ARGV epoch, history size, age, channel, ids kept, the packed
+    // messages (`t<length>:<data>` each), then the id of each (one publish here: the engine
+    // stores a room's waiting publishes in one call).
     const base = 'bench:{script-room}';
     const command = (id) => [
-      ...['EVALSHA', sha, '4', `${base}:meta`, `${base}:log`, `${base}:ids`, `${base}:ids-before`],
-      ...['e1', '10000', '300000', `${base}:ch`, '10000', 't', payload, id],
+      ...['EVALSHA', sha, '3', `${base}:log`, `${base}:ids`, `${base}:ids-before`],
+      ...['e1', '10000', '300000', `${base}:ch`, '10000', `t${payload.length}:${payload}`, id],
     ];
     // The script's arguments as this bench knows them: a first publish must be stored at offset 1.
     const first = redis.cli(...command('probe')).split('\n');

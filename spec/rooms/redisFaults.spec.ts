@@ -36,12 +36,15 @@ async function waitFor(check: () => boolean, ms: number, state: () => unknown): 
 }
 
 /**
- * Messages the room's stream holds: each entry is one publish call's messages, a kind -> data
- * field each (see PUBLISH_SCRIPT), so the count is the fields', not XLEN.
+ * Messages the room's stream holds: each entry is one publish call's messages, its id
+ * `<last offset>-<first offset>` (see PUBLISH_SCRIPT), so the count is the ids' spans, not XLEN.
  */
 async function storedCount(client: { sendCommand(args: string[]): Promise<unknown> }, room: string): Promise<number> {
   const entries = (await client.sendCommand(['XRANGE', `rxwp:{${room}}:log`, '-', '+'])) as [string, string[]][];
-  return entries.reduce((sum, [, fields]) => sum + fields.length / 2, 0);
+  return entries.reduce((sum, [id]) => {
+    const [last, first] = id.split('-').map(Number) as [number, number];
+    return sum + last - first + 1;
+  }, 0);
 }
 
 const serverScript = fileURLToPath(new URL('../fixtures/roomsServer.ts', import.meta.url));
@@ -765,6 +768,31 @@ describe('redisRooms() under faults: killed servers, restarted Redis, lost subsc
     expect((await head(engine, 'r')).offset).to.equal(2);
     expect(await storedCount(client, 'r')).to.equal(2);
     expect((await stored(engine, 'r', start, 2)).map((m) => m.data)).to.deep.equal(['a', 'b']);
+  });
+
+  it("historyAge: a room's keys live at least that long after its last publish (their expiry refreshed on Redis's clock once a tenth of it has gone), then the room comes back in a new epoch", async () => {
+    const redis = await startRedis();
+    const historyAge = 1_000;
+    const { engine, client } = await engineOn(redis.url, { historyAge });
+    const keys = ['log', 'ids'].map((k) => `rxwp:{r}:${k}`);
+    const start = await head(engine, 'r');
+    // After each publish, each key must expire at least historyAge after it, at most 1.1x: the
+    // first sets the expiry, the second (within a tenth) leaves it, the third (later) moves it.
+    for (const pause of [0, 30, 400]) {
+      await delay(pause);
+      const before = performance.now();
+      await lastValueFrom(engine.publish('r', `after ${pause} ms`));
+      const took = performance.now() - before;
+      for (const key of keys) {
+        const ttl = Number(await client.sendCommand(['PTTL', key]));
+        expect(ttl, `${key} after the publish ${pause} ms later`).to.be.within(historyAge - took, historyAge * 1.1);
+      }
+    }
+    expect((await head(engine, 'r')).offset).to.equal(3);
+    await delay(historyAge * 1.1 + 50);
+    const again = await head(engine, 'r');
+    expect(again.offset).to.equal(0);
+    expect(again.epoch).to.not.equal(start.epoch);
   });
 
   it("a roomClient whose connections are cut between publish and acknowledgement: each publish resolves once, the room holds each once, in the publisher's order", async () => {
