@@ -698,6 +698,42 @@ describe('redisRooms() under faults: killed servers, restarted Redis, lost subsc
     }
   });
 
+  it('a reader unsubscribed while it waits to read again after LOADING leaves no timer behind', async () => {
+    const redis = await startRedis();
+    let armed = false;
+    const proxy = await redisProxy(redis.port, {
+      fromRedis: (_chunk, link) => {
+        if (!armed || link.index !== 0) return true;
+        armed = false;
+        link.toClient('-LOADING Redis is loading the dataset in memory\r\n');
+        return false;
+      },
+    });
+    try {
+      const { engine } = await engineOn(`redis://127.0.0.1:${proxy.port}`);
+      // Twice: the second answer comes after the SCRIPT LOAD the first sent, which must not get
+      // the LOADING.
+      await head(engine, 'r');
+      const start = await head(engine, 'r');
+      const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+      const before = timers();
+      armed = true;
+      const got = reader(engine.room$('r', start));
+      // The reader's first read got LOADING: its read again is due in 50 ms.
+      await waitFor(
+        () => timers() > before,
+        2_000,
+        () => ({ got, before, now: timers() }),
+      );
+      running.unsubscribe();
+      running = new Subscription();
+      expect(timers(), 'timers once the reader is unsubscribed').to.equal(before);
+      expect(got.errors).to.deep.equal([]);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('close(): the engine lets go of the client and closes its subscriber connection; readers, waiting publishes and later calls end with ERR_ENGINE_DOWN', async () => {
     const redis = await startRedis();
     const admin = await redisClient(redis.url);

@@ -474,7 +474,7 @@ class RedisEngine implements RedisRoomEngine {
       // Live nudges wait in the reader until the stream has been read up to them.
       feed.ready.then(() => reader.start(from)).catch((error: unknown) => reader.fail(engineDown(error)));
       return () => {
-        reader.closed = true;
+        reader.close();
         feed.readers.delete(reader);
         if (feed.readers.size === 0) this.dropFeed(room, feed);
       };
@@ -646,6 +646,8 @@ class Reader {
   /** The subscriber reconnected while it read the stream: it reads once more before going live. */
   private readAgain = false;
   private last: Position | undefined;
+  /** Redis answered LOADING or the like: the read again, RETRY_MS later. */
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private waiting: Nudge[] = [];
 
   constructor(
@@ -673,10 +675,23 @@ class Reader {
         this.fail(engineDown(error));
         return;
       }
-      setTimeout(() => {
-        if (!this.closed) this.start(this.last);
-      }, RETRY_MS);
+      this.later(() => this.start(this.last));
     });
+  }
+
+  /** Runs `run` RETRY_MS from now, unless the reader ends first. */
+  private later(run: () => void): void {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (!this.closed) run();
+    }, RETRY_MS);
+  }
+
+  /** Unsubscribed: nothing more to deliver, no timer left. */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
   }
 
   /** After a subscriber or client reconnect: read what the channel may have lost. */
@@ -736,9 +751,9 @@ class Reader {
     this.waiting = [];
     this.engine.updateState();
     if (transient) {
-      setTimeout(() => {
+      this.later(() => {
         if (this.stalled) this.catchUp();
-      }, RETRY_MS);
+      });
     }
   }
 
@@ -786,7 +801,7 @@ class Reader {
 
   fail(error: unknown): void {
     if (this.closed) return;
-    this.closed = true;
+    this.close();
     this.catching = false;
     this.recovering = false;
     this.engine.updateState();
