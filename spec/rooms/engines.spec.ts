@@ -171,6 +171,36 @@ for (const kind of KINDS) {
       expect(upToDate.got.map((m) => m.data)).to.deep.equal(['5', '6']);
     });
 
+    it('keeps each message as published when many go in one turn, whatever they hold: empty, digits and colons, multi-byte text, bytes', async () => {
+      const engine = await kind.make({});
+      const start = await lastValueFrom(engine.head('r'));
+      const live = read(engine, 'r', start);
+      reading.add(live.state.subscription);
+      const sent: (string | Uint8Array)[] = [
+        '',
+        '12:',
+        't3:abc',
+        ':',
+        '0',
+        'é😀\u0000',
+        new Uint8Array([58, 49]),
+        'x'.repeat(1000),
+        '',
+      ];
+      // Made in one turn: a Redis engine stores them in one call.
+      const positions = await Promise.all(sent.map((data) => publish(engine, 'r', data)));
+      expect(positions.map((p) => p.offset)).to.deep.equal(sent.map((_, i) => start.offset + 1 + i));
+      await until(() => live.got.length === sent.length);
+      const replayed = read(engine, 'r', start);
+      reading.add(replayed.state.subscription);
+      await until(() => replayed.got.length === sent.length);
+      for (const got of [live.got, replayed.got]) {
+        expect(got.map((m) => m.data)).to.deep.equal(sent);
+        expect(got.map((m) => m.isString)).to.deep.equal(sent.map((d) => typeof d === 'string'));
+        expect(got.map((m) => m.position)).to.deep.equal(positions);
+      }
+    });
+
     it('errors with ERR_ROOM_GAP, and the positions, past its historySize, in another epoch, or from the future', async () => {
       const engine = await kind.make({ historySize: 10 });
       let last: Position | undefined;
