@@ -408,12 +408,11 @@ class RedisEngine implements RedisRoomEngine {
     const keys = this.keys(room);
     const first = new Map<string, number>();
     const unique: PendingPublish[] = [];
-    const slot = batch.map(({ id }, i) => {
-      const seen = first.get(id);
+    const slot = batch.map((entry) => {
+      const seen = first.get(entry.id);
       if (seen !== undefined) return seen;
-      first.set(id, unique.length);
-      unique.push(batch[i] as PendingPublish);
-      return unique.length - 1;
+      first.set(entry.id, unique.length);
+      return unique.push(entry) - 1;
     });
     const args = [this.newEpoch(), this.historySizeArg, this.historyAgeArg, keys.channel, this.idLimit];
     args.push(packMessages(unique), ...unique.map(({ id }) => id));
