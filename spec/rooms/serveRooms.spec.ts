@@ -238,13 +238,15 @@ describe('serveRooms(): the rooms protocol on a server', () => {
     await until(() => slow.got.length === 1 && fast.got.length === 1);
     (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
     // Messages of 64 B, 1,000 a turn, until the kernel's buffers are full and the server gives up
-    // on it (at most 400,000), then as many again: the fast one reads on meanwhile.
+    // on it (at most 400,000), then as many again: the fast one reads on meanwhile. The next turn
+    // waits for the fast one to have them all, so that it never has more than 1,000 waiting (on a
+    // busy machine, a turn every millisecond outran it past its own 2,000 and it was cut too).
     const slowOnServer = serverPeers[0] as WebSocketPeer;
     let total = 0;
     const publish = async (): Promise<void> => {
       for (let k = 0; k < 1_000; k++) engine.publish('r', 'y'.repeat(64)).subscribe();
       total += 1_000;
-      await delay(1);
+      await until(() => fast.got.length === total + 1, 10_000);
     };
     while (slowOnServer.isConnectedToHost() && total < 400_000) await publish();
     expect(slowOnServer.isConnectedToHost(), 'the slow peer is closed').to.equal(false);
