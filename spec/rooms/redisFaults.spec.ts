@@ -421,6 +421,51 @@ describe('redisRooms() under faults: killed servers, restarted Redis, lost subsc
     expect(states.slice(1, -1).every((state) => state !== 'up')).to.equal(true, states.join(' '));
   });
 
+  it('joins made while Redis is down wait: from a position or from now, to a room read already, a new one, on an engine that reads none yet; they read on once Redis is back, no error', async () => {
+    const redis = await startRedis({ aof: true });
+    const { engine } = await engineOn(redis.url);
+    // An engine that has read no room yet: no subscriber connection when its first join comes.
+    const { engine: cold } = await engineOn(redis.url);
+    const states = statesOf(engine);
+    const rooms$ = roomClient(connectionTo(await serveHere(engine)));
+    const positions: Position[] = [];
+    await publishAll(engine, 'r', 5, 'a', positions);
+    const from = positions[1] as Position;
+    // A room this engine reads already (live: its subscription confirmed): a join to it reads the
+    // stream at once, with no subscribe to wait for.
+    const warm = reader(engine.room$('r', { epoch: from.epoch, offset: 0 }));
+    await until(() => warm.got.length === 5);
+
+    await redis.stop(true);
+    await until(() => states.at(-1) === 'down');
+    const resumed = reader(engine.room$('r', from));
+    const fresh = reader(engine.room$('fresh'));
+    const remote = reader(rooms$.join('r', { from }));
+    const first = reader(cold.room$('r', from));
+    const all = { resumed, fresh, remote, first, warm };
+    const progress = (): unknown => ({ states, ...all });
+    await delay(300);
+    for (const [name, r] of Object.entries(all)) expect(r.errors, name).to.deep.equal([]);
+
+    await redis.start();
+    await waitFor(() => states.at(-1) === 'up', 5_000, progress);
+    await waitFor(() => [resumed, remote, first].every((r) => r.got.length >= 3), 5_000, progress);
+    // Live again: the joins from now (made while down) get what is published from here on.
+    const live = await lastValueFrom(engine.publish('fresh', 'live'));
+    const sixth = await lastValueFrom(engine.publish('r', 'm6'));
+    await waitFor(() => fresh.got.length > 0 && warm.got.length > 0, 3_000, progress);
+    await waitFor(() => [resumed, remote, first].every((r) => r.got.length >= 4), 3_000, progress);
+    await delay(50);
+
+    for (const [name, r] of Object.entries(all)) expect(r.errors, name).to.deep.equal([]);
+    for (const r of [resumed, remote, first]) {
+      expect(r.got.map((m) => m.data)).to.deep.equal(['m3', 'm4', 'm5', 'm6']);
+      expect(r.got.map((m) => m.position)).to.deep.equal([...positions.slice(2), sixth]);
+    }
+    expect(fresh.got.map((m) => [m.data, m.position])).to.deep.equal([['live', live]]);
+    expect(warm.got.map((m) => m.data)).to.deep.equal(texts(6));
+  });
+
   it('CLIENT KILL TYPE pubsub mid-stream, twice: the subscriber reconnects and the readers read what the channel lost from the stream, nothing lost, nothing twice', async () => {
     const redis = await startRedis();
     const { engine } = await engineOn(redis.url);

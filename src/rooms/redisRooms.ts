@@ -511,7 +511,7 @@ class RedisEngine implements RedisRoomEngine {
    */
   private async script(body: string, keys: string[], args: string[]): Promise<unknown> {
     if (this.closed) throw closedError();
-    if (!this.client.isReady) throw new WebSocketPeerError('ERR_ENGINE_DOWN', 'redisRooms(): Redis is not connected');
+    if (!this.client.isReady) throw notConnected();
     const tail = [String(keys.length), ...keys, ...args];
     // '' while SCRIPT LOAD is on its way.
     const sha = this.shas.get(body);
@@ -656,9 +656,9 @@ class Reader {
   ) {}
 
   /**
-   * Reads from `from` (or from the room's head), then goes live. Redis answering LOADING (just
-   * restarted) or the like: it tries again shortly, from where it got; anything else, a Redis
-   * not connected included, ends it.
+   * Reads from `from` (or from the room's head), then goes live. Redis away, or answering LOADING
+   * (just restarted) or the like: it waits and reads from there when it can, as a reader that was
+   * live does (`failOrStall()`); anything else ends it.
    */
   start(from: Position | undefined): void {
     const reading =
@@ -668,14 +668,7 @@ class Reader {
             return this.readOn(false);
           })
         : ((this.last = from), this.readOn(true));
-    reading.catch((error: unknown) => {
-      if (this.closed) return;
-      if (!transientReply(error)) {
-        this.fail(engineDown(error));
-        return;
-      }
-      this.later(() => this.start(this.last));
-    });
+    reading.catch((error: unknown) => this.failOrStall(error));
   }
 
   /** Runs `run` RETRY_MS from now, unless the reader ends first. */
@@ -702,7 +695,9 @@ class Reader {
       return;
     }
     this.stalled = false;
-    this.recover();
+    // Stalled before it knew the room's head: "from now" is from the head now.
+    if (this.last === undefined) this.start(undefined);
+    else this.recover();
   }
 
   /** Reads what the channel lost from the stream, nudges waiting meanwhile: the engine is catching up. */
@@ -733,23 +728,25 @@ class Reader {
   }
 
   /**
-   * A catch-up read failed. With the client disconnected (Redis away, or restarting), the reader
-   * waits for it and reads on from where it stood: an outage is no error of its own; what Redis
-   * lost meanwhile is a gap, found then. Connected to a Redis that answers LOADING (still reading
-   * its AOF or RDB after a restart; it accepts connections meanwhile) or the like, it tries again
-   * shortly. Anything else ends it.
+   * A read failed. With the client disconnected (Redis away, or restarting), the reader waits for
+   * it and reads on from where it stood: an outage is no error of its own; what Redis lost
+   * meanwhile is a gap, found then. Connected to a Redis that answers LOADING (still reading its
+   * AOF or RDB after a restart; it accepts connections meanwhile) or the like, or connected again
+   * already, it tries again shortly. Anything else ends it.
    */
   private failOrStall(error: unknown): void {
     if (this.closed) return;
     const transient = transientReply(error);
-    if (this.engine.clientReady() && !transient) {
+    const away = awayErrors.has(error as object) || !this.engine.clientReady();
+    if (!away && !transient) {
       this.fail(engineDown(error));
       return;
     }
     this.stalled = true;
     this.waiting = [];
     this.engine.updateState();
-    if (transient) {
+    // Back before this ran, the client's 'ready' that wakes stalled readers has passed.
+    if (transient || this.engine.clientReady()) {
       this.later(() => {
         if (this.stalled) this.catchUp();
       });
@@ -871,6 +868,15 @@ function parseNudges(room: string, text: string): Nudge[] {
 }
 
 /** Redis is there but cannot answer now: loading its data, busy with a script, and the like. */
+/** The errors of calls made while the client was not connected: a reader waits through them. */
+const awayErrors = new WeakSet<object>();
+
+function notConnected(): WebSocketPeerError {
+  const error = new WebSocketPeerError('ERR_ENGINE_DOWN', 'redisRooms(): Redis is not connected');
+  awayErrors.add(error);
+  return error;
+}
+
 function transientReply(error: unknown): boolean {
   return /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN)\b/.test(String((error as Error | undefined)?.message));
 }
