@@ -718,19 +718,19 @@ async function redisScenario(spec) {
           redis: (redis.cpuUs() - redisBefore) / ENGINE_N,
         });
       }
-      const median = (get) => list.map(get).sort((a, b) => a - b)[Math.floor(list.length / 2)];
+      const of = (get) => median(list.map(get));
       engine = {
-        rate: median((r) => r.rate),
+        rate: of((r) => r.rate),
         /** Per ceiling: the median of its rates next to the runs, and of the runs' shares of it. */
         next: Object.fromEntries(
-          ['XADD', 'PUBLISH', 'PAIR'].map((c) => [c, { rps: median((r) => r[c]), share: median((r) => r.share[c]) }]),
+          ['XADD', 'PUBLISH', 'PAIR'].map((c) => [c, { rps: of((r) => r[c]), share: of((r) => r.share[c]) }]),
         ),
       };
       engineNote = `engine alone: redisRooms() in one process (bench/rooms/engine.mjs), ${ENGINE_RUNS} runs of ${num(ENGINE_N)} publishes of 64 B under ids of their own, ${shape.window} in flight over ${spec.rooms} rooms (redis-benchmark's shape), no subscriber, each run right after a redis-benchmark XADD and PUBLISH of its own: ${list.map((r) => `${num(r.rate)} against ${num(r.PAIR)} (${ratio(r.share.PAIR)}; XADD ${num(r.XADD)}, ${ratio(r.share.XADD)})`).join(', ')}; CPU per publish: the process ${num(
-        median((r) => r.node),
+        of((r) => r.node),
         2,
       )} us, redis-server ${num(
-        median((r) => r.redis),
+        of((r) => r.redis),
         2,
       )} us`;
     }

@@ -511,7 +511,7 @@ class RedisEngine implements RedisRoomEngine {
    */
   private async script(body: string, keys: string[], args: string[]): Promise<unknown> {
     if (this.closed) throw closedError();
-    if (!this.client.isReady) throw notConnected();
+    if (!this.client.isReady) throw new WebSocketPeerError('ERR_ENGINE_DOWN', 'redisRooms(): Redis is not connected');
     const tail = [String(keys.length), ...keys, ...args];
     // '' while SCRIPT LOAD is on its way.
     const sha = this.shas.get(body);
@@ -730,23 +730,22 @@ class Reader {
   /**
    * A read failed. With the client disconnected (Redis away, or restarting), the reader waits for
    * it and reads on from where it stood: an outage is no error of its own; what Redis lost
-   * meanwhile is a gap, found then. Connected to a Redis that answers LOADING (still reading its
-   * AOF or RDB after a restart; it accepts connections meanwhile) or the like, or connected again
-   * already, it tries again shortly. Anything else ends it.
+   * meanwhile is a gap, found then (the failed call's answer reaches here in the same turn, before
+   * the client's next 'ready', which wakes it). Connected to a Redis that answers LOADING (still
+   * reading its AOF or RDB after a restart; it accepts connections meanwhile) or the like, it
+   * tries again shortly. Anything else ends it.
    */
   private failOrStall(error: unknown): void {
     if (this.closed) return;
     const transient = transientReply(error);
-    const away = awayErrors.has(error as object) || !this.engine.clientReady();
-    if (!away && !transient) {
+    if (this.engine.clientReady() && !transient) {
       this.fail(engineDown(error));
       return;
     }
     this.stalled = true;
     this.waiting = [];
     this.engine.updateState();
-    // Back before this ran, the client's 'ready' that wakes stalled readers has passed.
-    if (transient || this.engine.clientReady()) {
+    if (transient) {
       this.later(() => {
         if (this.stalled) this.catchUp();
       });
@@ -868,15 +867,6 @@ function parseNudges(room: string, text: string): Nudge[] {
 }
 
 /** Redis is there but cannot answer now: loading its data, busy with a script, and the like. */
-/** The errors of calls made while the client was not connected: a reader waits through them. */
-const awayErrors = new WeakSet<object>();
-
-function notConnected(): WebSocketPeerError {
-  const error = new WebSocketPeerError('ERR_ENGINE_DOWN', 'redisRooms(): Redis is not connected');
-  awayErrors.add(error);
-  return error;
-}
-
 function transientReply(error: unknown): boolean {
   return /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN)\b/.test(String((error as Error | undefined)?.message));
 }
